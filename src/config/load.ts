@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import { resolve, dirname, isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+
+/**
+ * Configuration comes from an optional JSON file and PCM_* environment variables; the environment wins.
+ * Each variable maps to one path in the schema. Unknown PCM_* variables are refused, so a typo is not a silent default.
+ */
+export const ENV_SETTINGS: Readonly<Record<string, string>> = {
+  PCM_INGEST_HOST: 'ingest.host',
+  PCM_INGEST_PORT: 'ingest.port',
+  PCM_INGEST_MAX_BODY_BYTES: 'ingest.maxBodyBytes',
+  PCM_SPOOL_PATH: 'spool.path',
+  PCM_SPOOL_SYNC: 'spool.sync',
+  PCM_SPOOL_READ_PAGE_SIZE: 'spool.readPageSize',
+  PCM_API_URL: 'pcm.apiUrl',
+  PCM_AUTH_URL: 'pcm.authUrl',
+  PCM_CA_FILE: 'pcm.caFile',
+  PCM_ORG_ID: 'organisations.0.orgId',
+  PCM_CLIENT_ID: 'organisations.0.clientId',
+  PCM_CERT_FILE: 'organisations.0.certFile',
+  PCM_KEY_FILE: 'organisations.0.keyFile',
+  PCM_KEY_PASSPHRASE: 'organisations.0.keyPassphrase',
+  PCM_MAX_BATCH_SIZE: 'sender.maxBatchSize',
+  PCM_MAX_BATCH_BYTES: 'sender.maxBatchBytes',
+  PCM_MAX_BATCH_DELAY_MS: 'sender.maxBatchDelayMs',
+  PCM_MAX_CONCURRENT_BATCHES: 'sender.maxConcurrentBatches',
+  PCM_EXPORT_TIMEOUT_MS: 'sender.exportTimeoutMs',
+  PCM_CONNECT_TIMEOUT_MS: 'sender.connectTimeoutMs',
+  PCM_RETRY_INITIAL_DELAY_MS: 'sender.retryInitialDelayMs',
+  PCM_RETRY_MAX_DELAY_MS: 'sender.retryMaxDelayMs',
+  PCM_TOKEN_REQUEST_FORMAT: 'token.requestFormat',
+  PCM_TOKEN_REFRESH_MARGIN_MS: 'token.refreshMarginMs',
+  PCM_TOKEN_TIMEOUT_MS: 'token.timeoutMs',
+  PCM_CREDENTIAL_RETRY_MS: 'token.credentialRetryMs',
+  PCM_LOG_LEVEL: 'log.level',
+};
+
+/** Variables that select the file rather than a setting. */
+const META_ENV = new Set(['PCM_CONFIG']);
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+function setPath(target: JsonObject, path: string, value: string): void {
+  const parts = path.split('.');
+  let node: JsonObject | Json[] = target;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const key = parts[i] as string;
+    const nextIsIndex = /^\d+$/.test(parts[i + 1] as string);
+    const container = node as Record<string, Json>;
+    let child = container[key];
+    if (child === undefined || child === null || typeof child !== 'object') {
+      child = nextIsIndex ? [] : {};
+      container[key] = child;
+    }
+    if (Array.isArray(child) && nextIsIndex) {
+      const index = Number(parts[i + 1]);
+      if (child[index] === undefined) child[index] = {};
+    }
+    node = child;
+  }
+  (node as Record<string, Json>)[parts[parts.length - 1] as string] = value;
+}
+
+function readConfigFile(file: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--config', `cannot read ${file}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('--config', `${file} is not valid JSON`, { cause: err });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError('--config', `${file} must hold a JSON object`);
+  }
+  return parsed as JsonObject;
+}
+
+/** File paths inside a config file are relative to that file, so a config folder can move as a whole. */
+function resolveFilePaths(config: Config, baseDir: string, fromFile: Set<string>): Config {
+  const fix = (path: string, value: string): string =>
+    fromFile.has(path) && !isAbsolute(value) ? resolve(baseDir, value) : value;
+  return {
+    ...config,
+    spool: { ...config.spool, path: fix('spool.path', config.spool.path) },
+    pcm: { ...config.pcm, ...(config.pcm.caFile ? { caFile: fix('pcm.caFile', config.pcm.caFile) } : {}) },
+    organisations: config.organisations.map((org, i) => ({
+      ...org,
+      certFile: fix(`organisations.${i}.certFile`, org.certFile),
+      keyFile: fix(`organisations.${i}.keyFile`, org.keyFile),
+    })),
+  };
+}
+
+function collectPaths(value: Json, prefix: string, out: Set<string>): void {
+  if (value !== null && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) collectPaths(child, prefix ? `${prefix}.${key}` : key, out);
+  } else {
+    out.add(prefix);
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  configFile?: string | undefined;
+}
+
+/** Builds and validates the configuration; throws ConfigError naming the first bad setting by the name the operator used. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.configFile ?? env.PCM_CONFIG;
+  const input: JsonObject = file ? readConfigFile(file) : {};
+  const fromFile = new Set<string>();
+  collectPaths(input, '', fromFile);
+
+  const sourceOf = new Map<string, string>();
+  for (const path of fromFile) sourceOf.set(path, file ? `${file}: ${path}` : path);
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('PCM_') || META_ENV.has(name) || value === undefined) continue;
+    const path = ENV_SETTINGS[name];
+    if (!path) {
+      throw new ConfigError(name, `unknown setting; known PCM_* variables: ${Object.keys(ENV_SETTINGS).join(', ')}`);
+    }
+    if (value === '') continue;
+    setPath(input, path, value);
+    sourceOf.set(path, name);
+    fromFile.delete(path);
+  }
+
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    const path = issue.path.map(String).join('.');
+    const setting = sourceOf.get(path) ?? settingNameFor(path, file);
+    throw new ConfigError(setting, issue.message);
+  }
+  return file ? resolveFilePaths(result.data, dirname(resolve(file)), fromFile) : result.data;
+}
+
+/** For a missing setting, name the environment variable that would provide it. */
+function settingNameFor(path: string, file: string | undefined): string {
+  const envName = Object.entries(ENV_SETTINGS).find(([, p]) => p === path)?.[0];
+  if (envName) return file ? `${envName} (or "${path}" in ${file})` : envName;
+  return file ? `${file}: ${path || '(root)'}` : path || '(configuration)';
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+
+/**
+ * The whole configuration of `pcm-sidecar run`, with every limit and its default in one place.
+ * README.md ("Configuration") documents each setting once; `settings.ts` maps them to PCM_* variables.
+ */
+
+const MiB = 1024 * 1024;
+
+export const DEFAULTS = {
+  ingest: {
+    host: '127.0.0.1',
+    port: 8431,
+    /** Largest ingest body accepted; larger bodies get 413. */
+    maxBodyBytes: 10 * MiB,
+  },
+  spool: {
+    path: './pcm-spool.db',
+    /** `full`: an answered report survives power loss. `normal`: it survives a process crash only. */
+    sync: 'full' as const,
+    /** Rows the sender reads from the backlog at a time; memory is bounded by this, not by the backlog. */
+    readPageSize: 5000,
+  },
+  sender: {
+    /** PCM limit: at most 5000 items per request. */
+    maxBatchSize: 5000,
+    /** PCM limit: at most 10 MB per request body. */
+    maxBatchBytes: 10 * 1000 * 1000,
+    /** A partly filled batch leaves after this long. */
+    maxBatchDelayMs: 1000,
+    /** Batches in flight at once, per reporting organisation. */
+    maxConcurrentBatches: 2,
+    /** Whole-request timeout for a report POST (headers and body). */
+    exportTimeoutMs: 30_000,
+    connectTimeoutMs: 10_000,
+    /** First retry delay; doubles per failed attempt up to retryMaxDelayMs, with full jitter. */
+    retryInitialDelayMs: 500,
+    retryMaxDelayMs: 60_000,
+  },
+  token: {
+    /** JSON body as in the integration manual (seed 000), or form-encoded as in the v3.1.0 spec. */
+    requestFormat: 'json' as const,
+    /** Refresh this long before `expires_in` runs out (capped at a tenth of the lifetime). */
+    refreshMarginMs: 5 * 60_000,
+    timeoutMs: 15_000,
+    /** How often an unusable certificate or key is read again, so mounting it later needs no restart. */
+    credentialRetryMs: 10_000,
+  },
+  log: { level: 'info' as const },
+} as const;
+
+const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
+
+export const organisationSchema = z.strictObject({
+  /** The organisationId this credential reports for (clientOrgId of CLIENT reports, serverOrgId of SERVER ones). */
+  orgId: z.uuid(),
+  /** client_id of the software statement bound to the certificate. */
+  clientId: z.string().min(1),
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  keyPassphrase: z.string().optional(),
+});
+
+export const configSchema = z.strictObject({
+  ingest: z
+    .strictObject({
+      host: z.string().min(1).default(DEFAULTS.ingest.host),
+      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port),
+      maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
+    })
+    .prefault({}),
+  spool: z
+    .strictObject({
+      path: z.string().min(1).default(DEFAULTS.spool.path),
+      sync: z.enum(['full', 'normal']).default(DEFAULTS.spool.sync),
+      readPageSize: z.coerce.number().int().positive().default(DEFAULTS.spool.readPageSize),
+    })
+    .prefault({}),
+  pcm: z.strictObject({
+    /** Report API base, e.g. https://api.pcm.openfinancebrasil.org.br */
+    apiUrl: url,
+    /** Token (auth) base, e.g. https://auth.pcm.openfinancebrasil.org.br — `/token/` is appended. */
+    authUrl: url,
+    /** PEM bundle that signs the PCM's server certificates; the system store when absent. */
+    caFile: z.string().min(1).optional(),
+  }),
+  organisations: z.array(organisationSchema).min(1, 'at least one organisation with its certificate is needed'),
+  sender: z
+    .strictObject({
+      maxBatchSize: z.coerce.number().int().min(1).max(5000).default(DEFAULTS.sender.maxBatchSize),
+      maxBatchBytes: z.coerce.number().int().min(1024).max(10_000_000).default(DEFAULTS.sender.maxBatchBytes),
+      maxBatchDelayMs: z.coerce.number().int().min(0).default(DEFAULTS.sender.maxBatchDelayMs),
+      maxConcurrentBatches: z.coerce.number().int().min(1).max(64).default(DEFAULTS.sender.maxConcurrentBatches),
+      exportTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.sender.exportTimeoutMs),
+      connectTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.sender.connectTimeoutMs),
+      retryInitialDelayMs: z.coerce.number().int().positive().default(DEFAULTS.sender.retryInitialDelayMs),
+      retryMaxDelayMs: z.coerce.number().int().positive().default(DEFAULTS.sender.retryMaxDelayMs),
+    })
+    .prefault({}),
+  token: z
+    .strictObject({
+      requestFormat: z.enum(['json', 'form']).default(DEFAULTS.token.requestFormat),
+      refreshMarginMs: z.coerce.number().int().min(0).default(DEFAULTS.token.refreshMarginMs),
+      timeoutMs: z.coerce.number().int().positive().default(DEFAULTS.token.timeoutMs),
+      credentialRetryMs: z.coerce.number().int().positive().default(DEFAULTS.token.credentialRetryMs),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.log.level),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type Organisation = z.infer<typeof organisationSchema>;

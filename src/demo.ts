@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { configSchema, type Config } from './config/schema.js';
+import type { Logger } from './log.js';
+import { EMULATOR_DEFAULTS, PcmEmulator } from './pcm/emulator.js';
+import { generatePki, type PkiFiles } from './pki/certs.js';
+import { startSidecar, type RunningSidecar } from './sidecar.js';
+
+/**
+ * `pcm-sidecar demo`: the emulator and the sidecar wired together on loopback, with a throw-away PKI, acting for
+ * both organisations of the integration manual's PAIRED scenario (seed 000, "Cenário 1") so the pair can pair.
+ */
+
+export const DEMO_CLIENT_ORG = '062c5edb-4e83-5002-9981-e2a96c5ad41e';
+export const DEMO_SERVER_ORG = 'c160a6f5-e5df-5067-9e97-ec6fba62fd87';
+const DEMO_ORGS = [
+  { orgId: DEMO_CLIENT_ORG, clientId: 'demo-client-software-statement' },
+  { orgId: DEMO_SERVER_ORG, clientId: 'demo-server-software-statement' },
+];
+
+/**
+ * Seed 000's PAIRED scenario brought to the current rules: a v2 endpoint (v1 is no longer listed), a URN consentId,
+ * a UUID clientSSId, a tokenId, and a fresh fapiInteractionId and timestamps so the PCM's 7-day window accepts it.
+ */
+export function examplePair(now = Date.now(), fapiInteractionId: string = randomUUID()): [object, object] {
+  const endpoint = '/open-banking/unarranged-accounts-overdraft/v2/contracts/{contractId}/scheduled-instalments';
+  const client = {
+    role: 'CLIENT',
+    timestamp: new Date(now - 1000).toISOString(),
+    fapiInteractionId,
+    endpoint,
+    additionalInfo: { consentId: 'urn:bv:6096c7f6-53a0-4c53-bc95-9c8d48b9a6cf', tokenId: 'c9ng8aKzxNXm' },
+    statusCode: 200,
+    httpMethod: 'GET',
+    clientOrgId: DEMO_CLIENT_ORG,
+    serverOrgId: DEMO_SERVER_ORG,
+    processTimespan: 120,
+    clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+    endpointUriPrefix: 'https://openbanking.instituicao.com.br/namespace',
+  };
+  const server = {
+    role: 'SERVER',
+    timestamp: new Date(now - 970).toISOString(),
+    fapiInteractionId,
+    endpoint,
+    statusCode: 200,
+    httpMethod: 'GET',
+    clientOrgId: DEMO_CLIENT_ORG,
+    serverOrgId: DEMO_SERVER_ORG,
+    processTimespan: 90,
+  };
+  return [client, server];
+}
+
+export interface DemoOptions {
+  dir: string;
+  ingestPort: number;
+  emulatorPort: number;
+}
+
+export interface RunningDemo {
+  emulator: PcmEmulator;
+  sidecar: RunningSidecar;
+  pki: PkiFiles;
+  banner: string;
+  stop(): Promise<void>;
+}
+
+async function demoPki(dir: string): Promise<PkiFiles> {
+  const marker = join(dir, 'pki.json');
+  if (existsSync(marker)) {
+    const files = JSON.parse(await readFile(marker, 'utf8')) as PkiFiles;
+    if (DEMO_ORGS.every((o) => files.clients[o.orgId] && existsSync(files.clients[o.orgId]?.cert ?? ''))) return files;
+  }
+  const files = await generatePki(join(dir, 'pki'), DEMO_ORGS);
+  await writeFile(marker, JSON.stringify(files, null, 2));
+  return files;
+}
+
+export async function startDemo(options: DemoOptions, log: Logger): Promise<RunningDemo> {
+  const dir = resolve(options.dir);
+  const pki = await demoPki(dir);
+  const emulator = new PcmEmulator({
+    ...EMULATOR_DEFAULTS,
+    port: options.emulatorPort,
+    cert: await readFile(pki.serverCert),
+    key: await readFile(pki.serverKey),
+    ca: await readFile(pki.caCert),
+  });
+  const emulatorUrl = await emulator.start();
+  const config: Config = configSchema.parse({
+    ingest: { port: options.ingestPort },
+    spool: { path: join(dir, 'spool.db') },
+    pcm: { apiUrl: emulatorUrl, authUrl: emulatorUrl, caFile: pki.caCert },
+    organisations: DEMO_ORGS.map((o) => ({
+      ...o,
+      certFile: pki.clients[o.orgId]?.cert,
+      keyFile: pki.clients[o.orgId]?.key,
+    })),
+    sender: { maxBatchDelayMs: 250 },
+  });
+  let sidecar: RunningSidecar;
+  try {
+    sidecar = await startSidecar(config, log);
+  } catch (err) {
+    await emulator.stop();
+    throw err;
+  }
+
+  const [client, server] = examplePair();
+  const pairFile = join(dir, 'example-pair.json');
+  await writeFile(pairFile, JSON.stringify([client, server], null, 2));
+  const fapi = (client as { fapiInteractionId: string }).fapiInteractionId;
+  const banner = [
+    '',
+    'pcm-sidecar demo is running: gateway → sidecar → PCM emulator, all on loopback.',
+    '',
+    `  ingest URL    ${sidecar.ingestUrl}/v1/reports`,
+    `  PCM emulator  ${emulatorUrl}  (certificates in ${pki.dir})`,
+    '',
+    'Post a CLIENT/SERVER pair like the manual\'s PAIRED scenario (seed 000, Cenário 1):',
+    '',
+    `  curl -s -X POST ${sidecar.ingestUrl}/v1/reports -H 'content-type: application/json' \\`,
+    `       --data '${JSON.stringify([client, server])}'`,
+    '',
+    `  (the same body, pretty-printed: ${pairFile}; send it with --data-binary @${pairFile})`,
+    '',
+    'See what happened:',
+    `  curl -s ${sidecar.ingestUrl}/v1/status                      # spool: pending / accepted / discarded`,
+    `  curl -s --cacert ${pki.caCert} ${emulatorUrl}/emulator/stats`,
+    `  curl -s --cacert ${pki.caCert} '${emulatorUrl}/emulator/reports?fapiInteractionId=${fapi}'`,
+    '',
+    'Posting the same pair again answers "duplicates": 2. Ctrl-C stops both cleanly.',
+    '',
+  ].join('\n');
+
+  return {
+    emulator,
+    sidecar,
+    pki,
+    banner,
+    async stop() {
+      await sidecar.stop();
+      await emulator.stop();
+    },
+  };
+}

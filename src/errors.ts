@@ -1,0 +1,77 @@
+/**
+ * Every error the sidecar raises on purpose, with a stable `code` that logs, metrics and tests can match on.
+ * Messages are for people; codes are for machines.
+ */
+export class SidecarError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A setting is missing or invalid. `setting` names it as the operator wrote it (env var or file path). */
+export class ConfigError extends SidecarError {
+  readonly setting: string;
+  constructor(setting: string, message: string, options?: { cause?: unknown }) {
+    super('PCM_CONFIG_INVALID', `${setting}: ${message}`, options);
+    this.setting = setting;
+  }
+}
+
+/** A client certificate, key or CA cannot be read or does not form a usable TLS identity. */
+export class CredentialError extends SidecarError {
+  readonly setting: string;
+  constructor(setting: string, message: string, options?: { cause?: unknown }) {
+    super('PCM_CREDENTIAL_UNUSABLE', `${setting}: ${message}`, options);
+    this.setting = setting;
+  }
+}
+
+/** The ingest body could not be accepted as a whole. `status` is the HTTP answer to give. */
+export class IngestError extends SidecarError {
+  readonly status: number;
+  constructor(code: string, status: number, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** The spool cannot take more reports (disk full, size cap): the caller must back off, nothing was written. */
+export class SpoolFullError extends SidecarError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PCM_SPOOL_FULL', message, options);
+  }
+}
+
+/** The token endpoint refused or failed. `retryable` tells the sender whether waiting can help. */
+export class TokenError extends SidecarError {
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  constructor(message: string, retryable: boolean, status?: number, options?: { cause?: unknown }) {
+    super('PCM_TOKEN_FAILED', message, options);
+    this.retryable = retryable;
+    this.status = status;
+  }
+}
+
+/** A report batch could not be delivered this time; the rows stay in the spool. */
+export class DeliveryError extends SidecarError {
+  readonly status: number | undefined;
+  /** Milliseconds the far end asked us to wait (Retry-After), when it said so. */
+  readonly retryAfterMs: number | undefined;
+  constructor(code: string, message: string, status?: number, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}

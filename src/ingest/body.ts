@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import { IngestError } from '../errors.js';
+
+/** One item of an ingest body: parsed JSON, or the text of an NDJSON line that did not parse. */
+export type BodyItem = { ok: true; value: unknown } | { ok: false; text: string; error: string };
+
+export type BodyFormat = 'json' | 'ndjson';
+
+/** Chooses the parser from Content-Type; absent means JSON, anything else is 415. */
+export function bodyFormatOf(contentType: string | undefined): BodyFormat {
+  const mediaType = (contentType ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType === 'application/json' || mediaType === '') return 'json';
+  if (mediaType === 'application/x-ndjson' || mediaType === 'application/jsonl' || mediaType === 'application/jsonlines') {
+    return 'ndjson';
+  }
+  throw new IngestError(
+    'PCM_INGEST_UNSUPPORTED_MEDIA_TYPE',
+    415,
+    `Unsupported Media Type: ${mediaType}; send application/json or application/x-ndjson`,
+  );
+}
+
+/** Reads the body, refusing with 413 as soon as it passes `maxBytes` (by Content-Length or by counting). */
+export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new IngestError('PCM_INGEST_TOO_LARGE', 413, `Payload Too Large: ${declared} bytes, the limit is ${maxBytes}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      throw new IngestError('PCM_INGEST_TOO_LARGE', 413, `Payload Too Large: more than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/** A JSON object is one item, a JSON array is many; NDJSON is one item per non-empty line. */
+export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
+  const text = body.toString('utf8');
+  if (format === 'ndjson') {
+    const items: BodyItem[] = [];
+    for (const line of text.split('\n')) {
+      const trimmed = line.trim();
+      if (trimmed === '') continue;
+      try {
+        items.push({ ok: true, value: JSON.parse(trimmed) });
+      } catch (err) {
+        items.push({ ok: false, text: trimmed, error: `invalid JSON: ${(err as Error).message}` });
+      }
+    }
+    return items;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, `Invalid payload format: body is not JSON (${(err as Error).message})`);
+  }
+  if (Array.isArray(parsed)) return parsed.map((value) => ({ ok: true, value }));
+  if (parsed !== null && typeof parsed === 'object') return [{ ok: true, value: parsed }];
+  throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, 'Invalid payload format: send a report object, an array of them, or NDJSON');
+}

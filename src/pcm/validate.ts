@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The emulator's own item validation, written apart from the sidecar's (src/report/) on purpose, from the OpenAPI
+ * models and pcm-rules.md §8 — so that each can catch the other's mistakes. Messages follow the PCM's wording
+ * (`<type>: <detail>`, several joined by `; `).
+ */
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const SAFE_TEXT_200 = /^[- /:_.',0-9a-zA-Z]{0,200}$/;
+const SAFE_TEXT_100 = /^[- /:_.',0-9a-zA-Z]{0,100}$/;
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1000;
+const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+
+const CLIENT_REQUIRED = [
+  'fapiInteractionId', 'endpoint', 'statusCode', 'httpMethod', 'additionalInfo', 'timestamp', 'processTimespan',
+  'clientSSId', 'clientOrgId', 'serverOrgId', 'endpointUriPrefix', 'role',
+];
+const CLIENT_OPTIONAL = ['correlationId'];
+const SERVER_REQUIRED = [
+  'fapiInteractionId', 'endpoint', 'statusCode', 'httpMethod', 'timestamp', 'processTimespan', 'clientOrgId', 'serverOrgId', 'role',
+];
+const SERVER_OPTIONAL = ['additionalInfo'];
+
+type EndpointData = { private_v103: [string, string[]][]; opendata_v103: [string, string[]][] };
+
+function loadPrivateEndpoints(): Set<string> {
+  const file = fileURLToPath(new URL('../../data/pcm/accepted-endpoints-v1.03.json', import.meta.url));
+  const data = JSON.parse(readFileSync(file, 'utf8')) as EndpointData;
+  return new Set(data.private_v103.flatMap(([, endpoints]) => endpoints));
+}
+
+let privateEndpoints: Set<string> | null = null;
+
+export interface CheckContext {
+  /** Reception time, for the 7-day and 5-minute rules. */
+  now: number;
+}
+
+/** Returns the DISCARDED message for `item`, or null when the PCM would accept it. */
+export function discardReason(item: unknown, context: CheckContext): string | null {
+  privateEndpoints ??= loadPrivateEndpoints();
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return 'Invalid payload format: item must be an object';
+  const report = item as Record<string, unknown>;
+  const errors: string[] = [];
+
+  const role = report.role;
+  if (role !== 'CLIENT' && role !== 'SERVER') {
+    if (role === undefined) return 'Missing fields: role';
+    return `Invalid enum value. Expected 'SERVER' | 'CLIENT', received '${String(role)}'`;
+  }
+  const required = role === 'CLIENT' ? CLIENT_REQUIRED : SERVER_REQUIRED;
+  const allowed = new Set([...required, ...(role === 'CLIENT' ? CLIENT_OPTIONAL : SERVER_OPTIONAL)]);
+
+  const missing = required.filter((key) => report[key] === undefined || report[key] === null);
+  if (missing.length > 0) errors.push(`Missing fields: ${missing.join(', ')}`);
+  const unknown = Object.keys(report).filter((key) => !allowed.has(key));
+  if (unknown.length > 0) errors.push(`Invalid format: : Unrecognized key(s) in object: ${unknown.map((k) => `'${k}'`).join(', ')}`);
+
+  const has = (key: string): boolean => report[key] !== undefined && report[key] !== null;
+  for (const key of ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId']) {
+    if (!has(key) || !allowed.has(key)) continue;
+    const value = report[key];
+    if (typeof value !== 'string' || !UUID.test(value)) errors.push(`Invalid format: ${key}: Invalid uuid`);
+    else if (key === 'fapiInteractionId' && value === NIL_UUID) {
+      errors.push(`fapiInteractionId mismatch. Ensure the ID is not "${NIL_UUID}."`);
+    }
+  }
+  if (has('endpoint')) {
+    if (typeof report.endpoint !== 'string' || !privateEndpoints.has(report.endpoint)) {
+      errors.push(`Unlisted endpoint: ${String(report.endpoint)}`);
+    }
+  }
+  if (has('statusCode')) {
+    const code = report.statusCode;
+    if (typeof code !== 'number') errors.push(`Field type mismatch: statusCode: Expected number, received ${typeof code}`);
+    else if (!Number.isInteger(code) || code < 200 || code > 599) errors.push('Invalid field value: statusCode must be between 200 and 599');
+  }
+  if (has('httpMethod') && !METHODS.includes(report.httpMethod as string)) {
+    errors.push(`Invalid enum value. Expected 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', received '${String(report.httpMethod)}'`);
+  }
+  if (has('processTimespan')) {
+    const span = report.processTimespan;
+    if (typeof span !== 'number') errors.push(`Field type mismatch: processTimespan: Expected number, received ${typeof span}`);
+    else if (!(span > 0)) errors.push('Invalid field value: processTimespan must be greater than zero');
+  }
+  if (has('timestamp')) {
+    const ts = report.timestamp;
+    const at = typeof ts === 'string' && TIMESTAMP.test(ts) ? Date.parse(ts) : Number.NaN;
+    if (Number.isNaN(at)) errors.push('Invalid field value: Invalid timestamp format');
+    else if (at < context.now - SEVEN_DAYS_MS) errors.push('Report is too old');
+    else if (at > context.now + FUTURE_TOLERANCE_MS) errors.push('Invalid field value: timestamp is more than 5 minutes in the future');
+  }
+  if (role === 'CLIENT' && has('endpointUriPrefix')) {
+    const prefix = report.endpointUriPrefix;
+    if (typeof prefix !== 'string' || prefix === '' || !SAFE_TEXT_200.test(prefix)) {
+      errors.push('Invalid field value: endpointUriPrefix');
+    }
+  }
+  if (has('correlationId') && allowed.has('correlationId')) {
+    if (typeof report.correlationId !== 'string' || !SAFE_TEXT_100.test(report.correlationId)) errors.push('Invalid correlationId format');
+  }
+  if (has('additionalInfo')) {
+    const info = report.additionalInfo;
+    if (typeof info !== 'object' || Array.isArray(info)) {
+      errors.push(`Invalid type: additionalInfo: Expected object, received ${Array.isArray(info) ? 'array' : typeof info}`);
+    }
+  }
+  return errors.length > 0 ? errors.join('; ') : null;
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/**
+ * PCM private report models (`ClientReportRequest`, `ServerReportRequest` in pcm-openapi-current.yaml), strict:
+ * the PCM refuses unknown keys ("Unrecognized key(s) in object"), so we do too.
+ * `fapiInteractionId` is required for both roles: the current rule (pcm-rules.md §3.4) discards reports without it,
+ * and it is the key the PCM pairs on.
+ */
+
+export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+export const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export const URI_PREFIX_PATTERN = /^[- /:_.',0-9a-zA-Z]{0,200}$/;
+export const CORRELATION_ID_PATTERN = /^[- /:_.',0-9a-zA-Z]{0,100}$/;
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const;
+export const ROLES = ['CLIENT', 'SERVER'] as const;
+
+const uuid = z.string().max(36).regex(UUID_PATTERN, 'must be a UUID');
+
+const common = {
+  fapiInteractionId: uuid,
+  endpoint: z.string().min(1),
+  statusCode: z.number().int().min(200).max(599),
+  httpMethod: z.enum(HTTP_METHODS),
+  timestamp: z.string().max(28).regex(TIMESTAMP_PATTERN, 'must be YYYY-MM-DDTHH:mm:ss.sssZ'),
+  processTimespan: z.number(),
+  clientOrgId: uuid,
+  serverOrgId: uuid,
+};
+
+export const clientReportSchema = z.strictObject({
+  role: z.literal('CLIENT'),
+  ...common,
+  correlationId: z.string().max(100).regex(CORRELATION_ID_PATTERN).optional(),
+  clientSSId: uuid,
+  endpointUriPrefix: z.string().max(200).regex(URI_PREFIX_PATTERN),
+  additionalInfo: z.record(z.string(), z.unknown()),
+});
+
+export const serverReportSchema = z.strictObject({
+  role: z.literal('SERVER'),
+  ...common,
+  additionalInfo: z.record(z.string(), z.unknown()).optional(),
+});
+
+export type ClientReport = z.infer<typeof clientReportSchema>;
+export type ServerReport = z.infer<typeof serverReportSchema>;
+export type PrivateReport = ClientReport | ServerReport;

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { CredentialError } from '../errors.js';
+import type { Organisation } from '../config/schema.js';
+
+/** The TLS client identity of one organisation, read from its PEM files and checked to form a usable pair. */
+export interface ClientCredential {
+  orgId: string;
+  clientId: string;
+  cert: Buffer;
+  key: Buffer;
+  passphrase: string | undefined;
+}
+
+function readPem(setting: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file does not exist' : 'file cannot be read';
+    throw new CredentialError(setting, `${reason}: ${file}`, { cause: err });
+  }
+}
+
+/** Names the setting as the operator wrote it; the first organisation is the one PCM_* variables fill. */
+export function settingName(index: number, field: 'certFile' | 'keyFile'): string {
+  const env = field === 'certFile' ? 'PCM_CERT_FILE' : 'PCM_KEY_FILE';
+  return index === 0 ? `${env} (organisations[0].${field})` : `organisations[${index}].${field}`;
+}
+
+export function loadClientCredential(org: Organisation, index: number): ClientCredential {
+  const cert = readPem(settingName(index, 'certFile'), org.certFile);
+  const key = readPem(settingName(index, 'keyFile'), org.keyFile);
+  try {
+    // Fails on a malformed PEM, a wrong passphrase, or a key that does not match the certificate.
+    createSecureContext({ cert, key, passphrase: org.keyPassphrase });
+  } catch (err) {
+    throw new CredentialError(
+      `${settingName(index, 'certFile')} / ${settingName(index, 'keyFile')}`,
+      `not a usable certificate and key pair: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return { orgId: org.orgId.toLowerCase(), clientId: org.clientId, cert, key, passphrase: org.keyPassphrase };
+}
+
+export function loadCa(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  const ca = readPem('PCM_CA_FILE (pcm.caFile)', file);
+  try {
+    createSecureContext({ ca });
+  } catch (err) {
+    throw new CredentialError('PCM_CA_FILE (pcm.caFile)', `not a PEM CA bundle: ${(err as Error).message}`, { cause: err });
+  }
+  return ca;
+}

@@ -1,0 +1,122 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { TokenError } from '../errors.js';
+import type { ClientCredential } from './credentials.js';
+
+/**
+ * Bearer tokens from `POST {authUrl}/token/` over mTLS (client_credentials, no secret: the certificate authenticates).
+ * A token is reused until a safety margin before it expires; concurrent callers share one request; a token the
+ * report API refused is dropped once, so a burst of 401s causes a single refresh.
+ */
+
+export interface TokenOptions {
+  authUrl: string;
+  requestFormat: 'json' | 'form';
+  refreshMarginMs: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  ca: Buffer | undefined;
+  now?: () => number;
+}
+
+interface CachedToken {
+  value: string;
+  refreshAt: number;
+}
+
+export class TokenProvider {
+  /** Tokens obtained so far; a metric and a test hook. */
+  fetched = 0;
+  private cached: CachedToken | null = null;
+  private inflight: Promise<string> | null = null;
+  private readonly agent: Agent;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly credential: ClientCredential,
+    private readonly options: TokenOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.agent = new Agent({
+      connect: {
+        cert: credential.cert,
+        key: credential.key,
+        passphrase: credential.passphrase,
+        ca: options.ca,
+        rejectUnauthorized: true,
+        timeout: options.connectTimeoutMs,
+      },
+      // One token per few hours: no point keeping the mTLS connection open.
+      keepAliveTimeout: 1000,
+    });
+  }
+
+  async get(): Promise<string> {
+    if (this.cached && this.now() < this.cached.refreshAt) return this.cached.value;
+    if (!this.inflight) {
+      this.inflight = this.fetch().finally(() => {
+        this.inflight = null;
+      });
+    }
+    return this.inflight;
+  }
+
+  /** The report API refused `token`: forget it, unless a newer one already replaced it. */
+  invalidate(token: string): void {
+    if (this.cached?.value === token) this.cached = null;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async fetch(): Promise<string> {
+    const { clientId } = this.credential;
+    const json = this.options.requestFormat === 'json';
+    const body = json
+      ? JSON.stringify({ client_id: clientId, grant_type: 'client_credentials' })
+      : new URLSearchParams({ client_id: clientId, grant_type: 'client_credentials' }).toString();
+    let response: Dispatcher.ResponseData;
+    const startedAt = this.now();
+    try {
+      response = await request(`${this.options.authUrl}/token/`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {
+          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+    } catch (err) {
+      throw new TokenError(`token request to ${this.options.authUrl}/token/ failed: ${(err as Error).message}`, true, undefined, {
+        cause: err,
+      });
+    }
+    const text = await response.body.text();
+    if (response.statusCode !== 200) {
+      // 4xx means this credential or client_id is refused: waiting will not fix it, but the operator may.
+      const retryable = response.statusCode >= 500 || response.statusCode === 429;
+      throw new TokenError(
+        `token endpoint answered ${response.statusCode}: ${text.slice(0, 300)}`,
+        retryable,
+        response.statusCode,
+      );
+    }
+    let parsed: { access_token?: unknown; expires_in?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      throw new TokenError('token endpoint answered 200 with a body that is not JSON', true, 200);
+    }
+    if (typeof parsed.access_token !== 'string' || parsed.access_token === '') {
+      throw new TokenError('token endpoint answered 200 without access_token', true, 200);
+    }
+    const lifetimeMs = (typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 300) * 1000;
+    const margin = Math.min(this.options.refreshMarginMs, lifetimeMs / 10);
+    this.cached = { value: parsed.access_token, refreshAt: startedAt + lifetimeMs - margin };
+    this.fetched++;
+    return parsed.access_token;
+  }
+}

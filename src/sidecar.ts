@@ -1,0 +1,74 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/schema.js';
+import { createIngestServer } from './ingest/server.js';
+import type { Logger } from './log.js';
+import { Sender } from './sender/sender.js';
+import { Spool } from './spool/spool.js';
+
+/** The running pipeline: ingest → spool → sender, with an orderly stop. */
+export interface RunningSidecar {
+  ingestUrl: string;
+  spool: Spool;
+  sender: Sender;
+  /** Stops accepting, answers requests in flight, finishes or releases batches in flight, closes the spool. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
+  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync });
+  if (spool.recoveredInflight > 0) {
+    log.warn(
+      { rows: spool.recoveredInflight },
+      'reports that were in flight when the previous process stopped are pending again; the PCM may receive them twice',
+    );
+  }
+  const sender = new Sender(config, spool, log);
+  const reporterOrgIds = new Set(config.organisations.map((o) => o.orgId.toLowerCase()));
+  const server = createIngestServer({
+    spool,
+    validation: { reporterOrgIds },
+    maxBodyBytes: config.ingest.maxBodyBytes,
+    log: log.child({ component: 'ingest' }),
+    routes: {
+      '/healthz': () => ({ status: 200, body: { status: 'ok' } }),
+      '/readyz': () => {
+        const ready = sender.ready();
+        return { status: ready ? 200 : 503, body: { ready, organisations: sender.status() } };
+      },
+      '/v1/status': () => ({
+        status: 200,
+        body: { spool: { path: spool.path, ...spool.counts(), recoveredInflight: spool.recoveredInflight }, organisations: sender.status() },
+      }),
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.ingest.port, config.ingest.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  sender.start();
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const ingestUrl = `http://${host}:${address.port}`;
+  log.info({ ingestUrl, spool: config.spool.path, sync: config.spool.sync }, 'pcm-sidecar is accepting reports');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    ingestUrl,
+    spool,
+    sender,
+    stop(graceMs = 10_000) {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+        await sender.stop(graceMs);
+        await spool.close();
+        log.info('pcm-sidecar stopped');
+      })();
+      return stopping;
+    },
+  };
+}

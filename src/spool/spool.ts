@@ -1,0 +1,278 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SpoolFullError } from '../errors.js';
+import { GroupCommitter } from './group-commit.js';
+
+/**
+ * The durable spool: every accepted report is a row in SQLite (WAL) before the gateway hears "202".
+ * Rows move pending → inflight (leased to one batch) → accepted | discarded. A crash leaves rows inflight;
+ * opening the spool returns them to pending, which is the only source of duplicates at the PCM.
+ */
+
+export type ReportState = 'pending' | 'inflight' | 'accepted' | 'discarded';
+export const REPORT_STATES: readonly ReportState[] = ['pending', 'inflight', 'accepted', 'discarded'];
+
+export type SyncMode = 'full' | 'normal';
+
+export interface SpoolOptions {
+  path: string;
+  sync: SyncMode;
+}
+
+export interface NewReport {
+  orgId: string;
+  dedupKey: string;
+  fapiInteractionId: string;
+  json: string;
+}
+
+export interface RejectedItem {
+  source: string;
+  /** The item as received, re-serialised. */
+  item: string;
+  problems: string;
+}
+
+export interface WriteRequest {
+  reports: readonly NewReport[];
+  rejected: readonly RejectedItem[];
+}
+
+/** Per report of the request, in order: stored now, or already in the spool. */
+export type WriteOutcome = ('stored' | 'duplicate')[];
+
+export interface LeasedRow {
+  id: number;
+  body: string;
+}
+
+export interface LeasedBatch {
+  orgId: string;
+  rows: LeasedRow[];
+  /** Serialised size of the batch body `[a,b,…]`. */
+  bytes: number;
+}
+
+export interface RowResult {
+  id: number;
+  state: 'accepted' | 'discarded';
+  reportId: string | null;
+  message: string | null;
+}
+
+export interface AddedRows {
+  rows: number;
+  bytes: number;
+}
+
+/** The head of one organisation's backlog: at most one page of rows, so the query stays bounded. */
+export interface PendingSummary {
+  count: number;
+  bytes: number;
+  oldestCreatedAt: number | null;
+}
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATIONS = `
+CREATE TABLE IF NOT EXISTS reports (
+  id                  INTEGER PRIMARY KEY,
+  stream              TEXT    NOT NULL DEFAULT 'private',
+  org_id              TEXT    NOT NULL,
+  dedup_key           TEXT    NOT NULL UNIQUE,
+  fapi_interaction_id TEXT,
+  body                TEXT    NOT NULL,
+  bytes               INTEGER NOT NULL,
+  state               TEXT    NOT NULL DEFAULT 'pending',
+  attempts            INTEGER NOT NULL DEFAULT 0,
+  last_error          TEXT,
+  report_id           TEXT,
+  pcm_message         TEXT,
+  created_at          INTEGER NOT NULL,
+  updated_at          INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_pending ON reports (org_id, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS reports_state ON reports (state);
+CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi_interaction_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id          INTEGER PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  source      TEXT    NOT NULL,
+  item        TEXT    NOT NULL,
+  problems    TEXT    NOT NULL
+);
+`;
+
+export class Spool {
+  readonly path: string;
+  /** Rows that were in flight when the previous process stopped and went back to pending at open. */
+  readonly recoveredInflight: number;
+  private readonly db: Database.Database;
+  private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
+  private readonly statements;
+  private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
+
+  constructor(options: SpoolOptions) {
+    this.path = options.path;
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version < SCHEMA_VERSION) {
+      this.db.exec(MIGRATIONS);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+
+    const db = this.db;
+    this.statements = {
+      insert: db.prepare(
+        `INSERT INTO reports (org_id, dedup_key, fapi_interaction_id, body, bytes, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
+      ),
+      quarantine: db.prepare('INSERT INTO quarantine (received_at, source, item, problems) VALUES (?, ?, ?, ?)'),
+      pendingPage: db.prepare(
+        `SELECT id, body, bytes FROM reports WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?`,
+      ),
+      lease: db.prepare(
+        `UPDATE reports SET state = 'inflight', attempts = attempts + 1, updated_at = ?
+         WHERE state = 'pending' AND org_id = ? AND id BETWEEN ? AND ?`,
+      ),
+      complete: db.prepare(
+        `UPDATE reports SET state = ?, report_id = ?, pcm_message = ?, last_error = NULL, updated_at = ? WHERE id = ?`,
+      ),
+      release: db.prepare(
+        `UPDATE reports SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ? AND state = 'inflight'`,
+      ),
+      recover: db.prepare(`UPDATE reports SET state = 'pending', updated_at = ? WHERE state = 'inflight'`),
+      pendingHead: db.prepare(
+        `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t
+         FROM (SELECT bytes, created_at FROM reports WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?)`,
+      ),
+      pendingOrgs: db.prepare(`SELECT DISTINCT org_id AS o FROM reports WHERE state = 'pending'`),
+      counts: db.prepare('SELECT state, count(*) AS n FROM reports GROUP BY state'),
+      quarantineCount: db.prepare('SELECT count(*) AS n FROM quarantine'),
+    };
+
+    this.recoveredInflight = this.statements.recover.run(Date.now()).changes;
+    this.committer = new GroupCommitter((requests) => this.commit(requests));
+  }
+
+  /** Stores reports and rejected items durably; resolves only after the transaction holding them has committed. */
+  write(request: WriteRequest): Promise<WriteOutcome> {
+    return this.committer.submit(request);
+  }
+
+  /** Called after each commit with the pending rows it added, per organisation. */
+  onCommitted(listener: (added: ReadonlyMap<string, AddedRows>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private commit(requests: readonly WriteRequest[]): WriteOutcome[] {
+    const now = Date.now();
+    const touched = new Map<string, AddedRows>();
+    const { insert, quarantine } = this.statements;
+    const run = this.db.transaction(() =>
+      requests.map((request) => {
+        for (const rejected of request.rejected) quarantine.run(now, rejected.source, rejected.item, rejected.problems);
+        return request.reports.map((report): 'stored' | 'duplicate' => {
+          const bytes = Buffer.byteLength(report.json);
+          const info = insert.run(report.orgId, report.dedupKey, report.fapiInteractionId, report.json, bytes, now, now);
+          if (info.changes === 0) return 'duplicate';
+          const added = touched.get(report.orgId);
+          if (added) {
+            added.rows++;
+            added.bytes += bytes;
+          } else {
+            touched.set(report.orgId, { rows: 1, bytes });
+          }
+          return 'stored';
+        });
+      }),
+    );
+    let outcomes: WriteOutcome[];
+    try {
+      outcomes = run();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE') {
+        throw new SpoolFullError('the spool cannot grow (disk full); nothing from this request was stored', { cause: err });
+      }
+      throw err;
+    }
+    if (touched.size > 0) for (const listener of this.listeners) listener(touched);
+    return outcomes;
+  }
+
+  /** How much is waiting for one organisation, looking at no more than `limit` rows. */
+  pending(orgId: string, limit: number): PendingSummary {
+    const row = this.statements.pendingHead.get(orgId, limit) as { n: number; b: number; t: number | null };
+    return { count: row.n, bytes: row.b, oldestCreatedAt: row.t };
+  }
+
+  /** Organisations with pending rows (e.g. spooled for an organisation no longer configured). */
+  pendingOrgIds(): string[] {
+    return (this.statements.pendingOrgs.all() as { o: string }[]).map((r) => r.o);
+  }
+
+  /**
+   * Leases the oldest pending rows of one organisation, up to `maxItems` rows and `maxBytes` of body
+   * (always at least one row). Reads one bounded page; never the whole backlog.
+   */
+  lease(orgId: string, maxItems: number, maxBytes: number): LeasedBatch | null {
+    const take = this.db.transaction((): LeasedBatch | null => {
+      const rows: LeasedRow[] = [];
+      let bytes = 2; // the brackets of the array
+      for (const row of this.statements.pendingPage.iterate(orgId, maxItems) as Iterable<{
+        id: number;
+        body: string;
+        bytes: number;
+      }>) {
+        const added = row.bytes + (rows.length > 0 ? 1 : 0);
+        if (rows.length > 0 && bytes + added > maxBytes) break;
+        rows.push({ id: row.id, body: row.body });
+        bytes += added;
+      }
+      if (rows.length === 0) return null;
+      const first = rows[0] as LeasedRow;
+      const last = rows[rows.length - 1] as LeasedRow;
+      this.statements.lease.run(Date.now(), orgId, first.id, last.id);
+      return { orgId, rows, bytes };
+    });
+    return take();
+  }
+
+  /** Records the PCM's answer per row. */
+  complete(results: readonly RowResult[]): void {
+    const now = Date.now();
+    const { complete } = this.statements;
+    this.db.transaction(() => {
+      for (const r of results) complete.run(r.state, r.reportId, r.message, now, r.id);
+    })();
+  }
+
+  /** Returns leased rows to pending (after a failed attempt, or on shutdown), keeping why. */
+  release(ids: readonly number[], lastError: string | null): void {
+    const now = Date.now();
+    const { release } = this.statements;
+    this.db.transaction(() => {
+      for (const id of ids) release.run(lastError, now, id);
+    })();
+  }
+
+  counts(): Record<ReportState, number> & { quarantined: number } {
+    const out = { pending: 0, inflight: 0, accepted: 0, discarded: 0, quarantined: 0 };
+    for (const row of this.statements.counts.all() as { state: ReportState; n: number }[]) out[row.state] = row.n;
+    out.quarantined = (this.statements.quarantineCount.get() as { n: number }).n;
+    return out;
+  }
+
+  /** Waits for writes already submitted, then closes the database (checkpointing the WAL). */
+  async close(): Promise<void> {
+    await this.committer.drain();
+    this.db.close();
+  }
+}
