@@ -1,0 +1,49 @@
+import type { PkiFiles } from '../../src/pki/certs.js';
+import { CLIENT_ORG, SERVER_ORG } from './pki.js';
+import { startCli, waitForLogValue, type Proc } from './processes.js';
+
+export interface Started {
+  proc: Proc;
+  url: string;
+}
+
+/** `pcm-sidecar emulate` as its own process on a free loopback port. */
+export async function startEmulatorProcess(pki: PkiFiles, args: string[] = []): Promise<Started> {
+  const proc = startCli(['emulate', '--port', '0', '--cert', pki.serverCert, '--key', pki.serverKey, '--ca', pki.caCert, ...args]);
+  return { proc, url: await waitForLogValue(proc, 'url') };
+}
+
+/** Environment for `pcm-sidecar run` acting for the client organisation (and the server one via --config when asked). */
+export function sidecarEnv(pki: PkiFiles, emulatorUrl: string, spoolPath: string, extra: Record<string, string> = {}): Record<string, string> {
+  const client = pki.clients[CLIENT_ORG]!;
+  return {
+    PCM_API_URL: emulatorUrl,
+    PCM_AUTH_URL: emulatorUrl,
+    PCM_CA_FILE: pki.caCert,
+    PCM_ORG_ID: CLIENT_ORG,
+    PCM_CLIENT_ID: 'client-ss',
+    PCM_CERT_FILE: client.cert,
+    PCM_KEY_FILE: client.key,
+    PCM_SPOOL_PATH: spoolPath,
+    PCM_INGEST_PORT: '0',
+    PCM_MAX_BATCH_DELAY_MS: '100',
+    PCM_RETRY_INITIAL_DELAY_MS: '50',
+    PCM_RETRY_MAX_DELAY_MS: '500',
+    ...extra,
+  };
+}
+
+/** A JSON config file body acting for both test organisations. */
+export function bothOrganisations(pki: PkiFiles): object {
+  return {
+    organisations: [
+      { orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key },
+      { orgId: SERVER_ORG, clientId: 'server-ss', certFile: pki.clients[SERVER_ORG]!.cert, keyFile: pki.clients[SERVER_ORG]!.key },
+    ],
+  };
+}
+
+export async function startSidecarProcess(env: Record<string, string>, args: string[] = []): Promise<Started> {
+  const proc = startCli(['run', ...args], env);
+  return { proc, url: await waitForLogValue(proc, 'ingestUrl') };
+}

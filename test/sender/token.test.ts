@@ -1,0 +1,150 @@
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PkiFiles } from '../../src/pki/certs.js';
+import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
+import { eventually, getJson, postJson } from '../helpers/http.js';
+import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
+import { stopProc } from '../helpers/processes.js';
+import { validReport } from '../helpers/reports.js';
+import { sidecarEnv, startSidecarProcess } from '../helpers/stack.js';
+
+const clientReports = (n: number): Record<string, unknown>[] => Array.from({ length: n }, (_, i) => validReport(i * 2));
+
+describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
+  let dir: string;
+  let pki: PkiFiles;
+  let emulator: PcmEmulator;
+
+  beforeAll(async () => {
+    dir = await tempDir('token');
+    pki = await testPki(dir);
+    emulator = new PcmEmulator({
+      ...EMULATOR_DEFAULTS,
+      port: 0,
+      cert: await readFile(pki.serverCert),
+      key: await readFile(pki.serverKey),
+      ca: await readFile(pki.caCert),
+    });
+    await emulator.start();
+  });
+  afterAll(async () => emulator.stop());
+
+  async function sidecarWith(sender: object, token: object = {}): Promise<RunningSidecar> {
+    const config = configSchema.parse({
+      ingest: { port: 0 },
+      spool: { path: join(dir, `spool-${Math.random().toString(36).slice(2)}.db`) },
+      pcm: { apiUrl: emulator.url, authUrl: emulator.url, caFile: pki.caCert },
+      organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],
+      sender: { maxBatchDelayMs: 10, retryInitialDelayMs: 20, retryMaxDelayMs: 200, ...sender },
+      token,
+    });
+    return startSidecar(config, createLogger('silent'));
+  }
+
+  async function deliver(sidecar: RunningSidecar, reports: Record<string, unknown>[]): Promise<void> {
+    const target = sidecar.spool.counts().accepted + reports.length;
+    for (let i = 0; i < reports.length; i += 10) {
+      const answer = await postJson(`${sidecar.ingestUrl}/v1/reports`, reports.slice(i, i + 10));
+      expect(answer.status).toBe(202);
+    }
+    await eventually(async () => (sidecar.spool.counts().accepted === target ? true : undefined), 30_000, 20);
+  }
+
+  it('uses one token for many batches', async () => {
+    const before = emulator.snapshot();
+    const sidecar = await sidecarWith({ maxBatchSize: 5 });
+    try {
+      await deliver(sidecar, clientReports(200));
+      const after = emulator.snapshot();
+      const batches = (after.requests['POST /report-api/v1/private/report']?.['200'] ?? 0) - (before.requests['POST /report-api/v1/private/report']?.['200'] ?? 0);
+      expect(batches).toBeGreaterThanOrEqual(40);
+      expect(after.tokensIssued - before.tokensIssued).toBe(1);
+      expect(sidecar.sender.status()[0]!.tokensFetched).toBe(1);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+
+  it('refreshes exactly once when the report API answers 401, and retries the batch', async () => {
+    const sidecar = await sidecarWith({ maxBatchSize: 5, maxConcurrentBatches: 2 });
+    try {
+      await deliver(sidecar, clientReports(20));
+      const before = emulator.snapshot();
+      // Revoke through the HTTPS admin route, as a test client trusting the test CA would.
+      const revoke = await fetchTls(`${emulator.url}/emulator/tokens/revoke`);
+      expect(revoke).toBe(200);
+      await deliver(sidecar, clientReports(60));
+      const after = emulator.snapshot();
+      expect(after.tokensIssued - before.tokensIssued).toBe(1);
+      const unauthorized = (after.requests['POST /report-api/v1/private/report']?.['401'] ?? 0) - (before.requests['POST /report-api/v1/private/report']?.['401'] ?? 0);
+      expect(unauthorized).toBeGreaterThanOrEqual(1);
+      expect(unauthorized).toBeLessThanOrEqual(2);
+      expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 0 });
+    } finally {
+      await sidecar.stop();
+    }
+
+    async function fetchTls(url: string): Promise<number> {
+      const { postTls } = await import('../helpers/http.js');
+      return (await postTls(url, {}, await readFile(pki.caCert))).status;
+    }
+  });
+
+  it('can ask for the token with a form-encoded body (v3.1.0 spec)', async () => {
+    const before = emulator.snapshot();
+    const sidecar = await sidecarWith({}, { requestFormat: 'form' });
+    try {
+      await deliver(sidecar, clientReports(3));
+      expect(emulator.snapshot().tokensIssued - before.tokensIssued).toBe(1);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+
+  it('a missing certificate is a clear error at start; reports are still spooled and leave once it appears', async () => {
+    const missingCert = join(dir, 'arrives-later.pem');
+    const env = sidecarEnv(pki, emulator.url, join(dir, 'late-cert.db'), { PCM_CERT_FILE: missingCert, PCM_CREDENTIAL_RETRY_MS: '200' });
+    const sidecar = await startSidecarProcess(env);
+    try {
+      const error = await sidecar.proc.waitFor((l) => l.includes('PCM_CERT_FILE') && l.includes('file does not exist'));
+      expect(error).toContain(missingCert);
+      const ready = await getJson<{ ready: boolean }>(`${sidecar.url}/readyz`);
+      expect(ready.status).toBe(503);
+
+      const reports = clientReports(5);
+      expect((await postJson(`${sidecar.url}/v1/reports`, reports)).status).toBe(202);
+      const before = emulator.snapshot().reports.ACCEPTED ?? 0;
+      await copyFile(pki.clients[CLIENT_ORG]!.cert, missingCert);
+      await eventually(async () => ((emulator.snapshot().reports.ACCEPTED ?? 0) - before === 5 ? true : undefined), 30_000);
+      expect((await getJson(`${sidecar.url}/readyz`)).status).toBe(200);
+      expect(sidecar.proc.child.exitCode).toBeNull();
+    } finally {
+      expect((await stopProc(sidecar.proc)).code).toBe(0);
+    }
+  });
+
+  it('an unreadable certificate names the settings and the reason', async () => {
+    const garbage = join(dir, 'garbage.pem');
+    await writeFile(garbage, 'not a certificate');
+    const env = sidecarEnv(pki, emulator.url, join(dir, 'garbage.db'), { PCM_CERT_FILE: garbage });
+    const sidecar = await startSidecarProcess(env);
+    try {
+      const error = await sidecar.proc.waitFor((l) => l.includes('not a usable certificate and key pair'));
+      expect(error).toContain('PCM_CERT_FILE');
+      expect(error).toContain('PCM_KEY_FILE');
+    } finally {
+      await stopProc(sidecar.proc);
+    }
+  });
+
+  it('the emulator refuses /token/ without a client certificate', async () => {
+    const { postTls } = await import('../helpers/http.js');
+    const answer = await postTls<{ error: string }>(`${emulator.url}/token/`, { client_id: 'x', grant_type: 'client_credentials' }, await readFile(pki.caCert));
+    expect(answer.status).toBe(401);
+    expect(answer.body.error).toBe('invalid_client');
+  });
+});
