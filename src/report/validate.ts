@@ -46,7 +46,8 @@ function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, u
       for (const key of issue.keys) {
         problems.push({ field: key, rule: 'unrecognized_key', message: `Additional property not allowed: '${key}'` });
       }
-    } else if (issue.code === 'invalid_type' && issue.path.length === 1 && input[field] === undefined) {
+    } else if (issue.path.length === 1 && input[field] === undefined) {
+      // Whatever the schema expected there (a type, an enum, a literal), the PCM calls an absent key missing.
       missing.push(field);
     } else if (issue.code === 'invalid_type') {
       const got = describe(issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown>)?.[k], input));

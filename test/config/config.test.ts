@@ -1,0 +1,85 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { tempDir } from '../helpers/pki.js';
+import { startCli } from '../helpers/processes.js';
+
+const ORG = '062c5edb-4e83-5002-9981-e2a96c5ad41e';
+const BASE = {
+  PCM_API_URL: 'https://api.pcm.example/',
+  PCM_AUTH_URL: 'https://auth.pcm.example',
+  PCM_ORG_ID: ORG,
+  PCM_CLIENT_ID: 'ss-1',
+  PCM_CERT_FILE: '/certs/c.pem',
+  PCM_KEY_FILE: '/certs/k.pem',
+};
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('builds from PCM_* variables with the documented defaults', () => {
+    const config = loadConfig({ env: BASE });
+    expect(config.pcm.apiUrl).toBe('https://api.pcm.example');
+    expect(config.organisations).toEqual([{ orgId: ORG, clientId: 'ss-1', certFile: '/certs/c.pem', keyFile: '/certs/k.pem' }]);
+    expect(config.ingest).toEqual({ host: '127.0.0.1', port: 8431, maxBodyBytes: 10 * 1024 * 1024 });
+    expect(config.spool.sync).toBe('full');
+    expect(config.sender).toMatchObject({ maxBatchSize: 5000, maxBatchBytes: 10_000_000, maxBatchDelayMs: 1000 });
+    expect(config.token.requestFormat).toBe('json');
+  });
+
+  it('names the variable that is missing, invalid or unknown', () => {
+    const { PCM_API_URL: _, ...noApi } = BASE;
+    expect(errorOf(() => loadConfig({ env: noApi })).setting).toBe('PCM_API_URL');
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_SPOOL_SYNC: 'sometimes' } })).setting).toBe('PCM_SPOOL_SYNC');
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_MAX_BATCH_SIZE: '6000' } })).setting).toBe('PCM_MAX_BATCH_SIZE');
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_ORG_ID: 'not-a-uuid' } })).setting).toBe('PCM_ORG_ID');
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_SPOOL_SINC: 'full' } })).setting).toBe('PCM_SPOOL_SINC');
+  });
+
+  it('reads a JSON file, resolves its paths against the file, and lets variables win', async () => {
+    const dir = await tempDir('config');
+    const file = join(dir, 'pcm.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        pcm: { apiUrl: 'https://api.pcm.example', authUrl: 'https://auth.pcm.example', caFile: 'ca.pem' },
+        spool: { path: 'data/spool.db', sync: 'normal' },
+        organisations: [
+          { orgId: ORG, clientId: 'a', certFile: 'a.pem', keyFile: 'a-key.pem' },
+          { orgId: 'c160a6f5-e5df-5067-9e97-ec6fba62fd87', clientId: 'b', certFile: '/abs/b.pem', keyFile: 'b-key.pem' },
+        ],
+      }),
+    );
+    const config = loadConfig({ env: { PCM_SPOOL_SYNC: 'full' }, configFile: file });
+    expect(config.spool).toMatchObject({ path: join(dir, 'data/spool.db'), sync: 'full' });
+    expect(config.pcm.caFile).toBe(join(dir, 'ca.pem'));
+    expect(config.organisations.map((o) => o.certFile)).toEqual([join(dir, 'a.pem'), '/abs/b.pem']);
+    await writeFile(file, JSON.stringify({ pcm: { apiUrl: 'ftp://x', authUrl: 'https://a' }, organisations: [] }));
+    expect(errorOf(() => loadConfig({ env: {}, configFile: file })).setting).toContain('pcm.apiUrl');
+  });
+
+  it('pcm-sidecar run stops at start with exit code 78 and the setting named', async () => {
+    const proc = startCli(['run'], { ...BASE, PCM_SPOOL_SYNC: 'sometimes' });
+    const { code } = await proc.exited;
+    expect(code).toBe(78);
+    expect(proc.lines.join('\n')).toContain('PCM_SPOOL_SYNC');
+  });
+
+  it('every command has --help', async () => {
+    for (const command of ['run', 'emulate', 'demo']) {
+      const proc = startCli([command, '--help']);
+      expect((await proc.exited).code).toBe(0);
+      expect(proc.lines[0]).toContain(`pcm-sidecar ${command}`);
+    }
+  });
+});

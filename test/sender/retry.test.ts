@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PkiFiles } from '../../src/pki/certs.js';
+import { backoffDelay, parseRetryAfter } from '../../src/sender/backoff.js';
+import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
+import { eventually, postJson, postTls } from '../helpers/http.js';
+import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
+import { validReport } from '../helpers/reports.js';
+
+const ROUTE = 'POST /report-api/v1/private/report';
+
+describe('sender: faults at the PCM are retried without losing a row', () => {
+  let dir: string;
+  let pki: PkiFiles;
+  let ca: Buffer;
+  let emulator: PcmEmulator;
+  let sidecar: RunningSidecar;
+
+  beforeAll(async () => {
+    dir = await tempDir('retry');
+    pki = await testPki(dir);
+    ca = await readFile(pki.caCert);
+    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca });
+    await emulator.start();
+    const config = configSchema.parse({
+      ingest: { port: 0 },
+      spool: { path: join(dir, 'spool.db') },
+      pcm: { apiUrl: emulator.url, authUrl: emulator.url, caFile: pki.caCert },
+      organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],
+      sender: { maxBatchDelayMs: 10, maxConcurrentBatches: 1, retryInitialDelayMs: 10, retryMaxDelayMs: 100 },
+    });
+    sidecar = await startSidecar(config, createLogger('silent'));
+  });
+  afterAll(async () => {
+    await sidecar.stop();
+    await emulator.stop();
+  });
+
+  async function sendThrough(fault: object, count: number): Promise<{ statuses: Record<string, number>; accepted: number }> {
+    const before = emulator.snapshot();
+    expect((await postTls(`${emulator.url}/emulator/faults`, fault, ca)).status).toBe(200);
+    const reports = Array.from({ length: count }, (_, i) => validReport(i * 2));
+    const target = sidecar.spool.counts().accepted + count;
+    expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, reports)).status).toBe(202);
+    await eventually(async () => (sidecar.spool.counts().accepted === target ? true : undefined), 30_000, 20);
+    const after = emulator.snapshot();
+    const statuses: Record<string, number> = {};
+    for (const [code, n] of Object.entries(after.requests[ROUTE] ?? {})) statuses[code] = n - (before.requests[ROUTE]?.[code] ?? 0);
+    return { statuses, accepted: (after.reports.ACCEPTED ?? 0) - (before.reports.ACCEPTED ?? 0) };
+  }
+
+  it.each([
+    ['500', { status: 500, count: 2 }],
+    ['502', { status: 502, count: 1 }],
+    ['503', { status: 503, count: 3 }],
+    ['504', { status: 504, count: 1 }],
+    ['429 with Retry-After', { status: 429, count: 2, retryAfter: 0 }],
+    ['429 without Retry-After', { status: 429, count: 1 }],
+    ['403', { status: 403, count: 1 }],
+  ])('%s: retried until accepted, every report delivered once', async (_name, fault) => {
+    const { statuses, accepted } = await sendThrough(fault, 7);
+    expect(statuses[String(fault.status)]).toBe(fault.count);
+    expect(accepted).toBe(7);
+    expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 0 });
+  });
+
+  it('413: the batch is halved until the PCM takes it', async () => {
+    const { statuses, accepted } = await sendThrough({ status: 413, count: 1 }, 10);
+    expect(statuses['413']).toBe(1);
+    expect(statuses['200']).toBe(2);
+    expect(accepted).toBe(10);
+  });
+
+  it('DISCARDED items keep the PCM message and are not resent; the rest of the batch is ACCEPTED', async () => {
+    const before = emulator.snapshot();
+    const unlisted = { ...validReport(0), endpoint: '/open-banking/accounts/v1/accounts' };
+    const good = validReport(2);
+    const answer = await postJson(`${sidecar.ingestUrl}/v1/reports`, [unlisted, good]);
+    expect(answer.status).toBe(202);
+    await eventually(async () => (sidecar.spool.counts().discarded >= 1 ? true : undefined), 30_000, 20);
+    await new Promise((r) => setTimeout(r, 100));
+    const after = emulator.snapshot();
+    expect((after.requests[ROUTE]?.['207'] ?? 0) - (before.requests[ROUTE]?.['207'] ?? 0)).toBe(1);
+    expect((after.reports.DISCARDED ?? 0) - (before.reports.DISCARDED ?? 0)).toBe(1);
+    expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 1 });
+  });
+});
+
+describe('backoff', () => {
+  it('grows exponentially within [ceiling/2, ceiling], capped, with Retry-After as a floor', () => {
+    expect(backoffDelay(1, 100, 10_000, undefined, () => 0)).toBe(50);
+    expect(backoffDelay(1, 100, 10_000, undefined, () => 1)).toBe(100);
+    expect(backoffDelay(4, 100, 10_000, undefined, () => 1)).toBe(800);
+    expect(backoffDelay(30, 100, 10_000, undefined, () => 1)).toBe(10_000);
+    expect(backoffDelay(1, 100, 10_000, 5_000, () => 1)).toBe(5_000);
+  });
+
+  it('reads Retry-After as seconds or an HTTP date, and ignores a malformed one', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString())).toBeGreaterThan(8000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
