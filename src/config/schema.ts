@@ -18,8 +18,6 @@ export const DEFAULTS = {
     path: './pcm-spool.db',
     /** `full`: an answered report survives power loss. `normal`: it survives a process crash only. */
     sync: 'full' as const,
-    /** Rows the sender reads from the backlog at a time; memory is bounded by this, not by the backlog. */
-    readPageSize: 5000,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -73,7 +71,6 @@ export const configSchema = z.strictObject({
     .strictObject({
       path: z.string().min(1).default(DEFAULTS.spool.path),
       sync: z.enum(['full', 'normal']).default(DEFAULTS.spool.sync),
-      readPageSize: z.coerce.number().int().positive().default(DEFAULTS.spool.readPageSize),
     })
     .prefault({}),
   pcm: z.strictObject({
