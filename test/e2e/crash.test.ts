@@ -1,13 +1,10 @@
 import Database from 'better-sqlite3';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmulatorStats, StoredReport } from '../../src/pcm/emulator.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
-import { tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { bothOrganisations, sidecarEnv, startEmulatorProcess, startSidecarProcess, type Started } from '../helpers/stack.js';
+import { startSidecarProcess, twoOrgStack, type Started } from '../helpers/stack.js';
 
 const BODIES = 160;
 const PER_BODY = 50;
@@ -23,16 +20,11 @@ describe('crash: SIGKILL while reports are posted and sent, restart on the same 
   let sidecar: Started | null = null;
 
   beforeAll(async () => {
-    const dir = await tempDir('crash');
-    const pki = await testPki(dir);
-    ca = await readFile(pki.caCert);
-    emulator = await startEmulatorProcess(pki);
-    spoolPath = join(dir, 'spool.db');
-    const configFile = join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify(bothOrganisations(pki)));
-    env = sidecarEnv(pki, emulator.url, spoolPath, { PCM_MAX_BATCH_SIZE: '150', PCM_MAX_BATCH_DELAY_MS: '5', PCM_MAX_CONCURRENT_BATCHES: '4' });
-    for (const key of ['PCM_ORG_ID', 'PCM_CLIENT_ID', 'PCM_CERT_FILE', 'PCM_KEY_FILE']) delete env[key];
-    args = ['--config', configFile];
+    ({ emulator, ca, spoolPath, env, args } = await twoOrgStack('crash', {
+      PCM_MAX_BATCH_SIZE: '150',
+      PCM_MAX_BATCH_DELAY_MS: '5',
+      PCM_MAX_CONCURRENT_BATCHES: '4',
+    }));
   });
 
   afterAll(async () => {

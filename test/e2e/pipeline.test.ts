@@ -1,13 +1,10 @@
 import Database from 'better-sqlite3';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmulatorStats, StoredReport } from '../../src/pcm/emulator.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
-import { tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { bothOrganisations, sidecarEnv, startEmulatorProcess, startSidecarProcess, type Started } from '../helpers/stack.js';
+import { startSidecarProcess, twoOrgStack, type Started } from '../helpers/stack.js';
 
 const TOTAL = 20_000;
 const SINGLES = 2_000;
@@ -21,16 +18,9 @@ describe('end to end: gateway → sidecar process → emulator process', () => {
   let spoolPath: string;
 
   beforeAll(async () => {
-    const dir = await tempDir('e2e');
-    const pki = await testPki(dir);
-    ca = await readFile(pki.caCert);
-    emulator = await startEmulatorProcess(pki);
-    spoolPath = join(dir, 'spool.db');
-    const configFile = join(dir, 'config.json');
-    await writeFile(configFile, JSON.stringify(bothOrganisations(pki)));
-    const env = sidecarEnv(pki, emulator.url, spoolPath);
-    for (const key of ['PCM_ORG_ID', 'PCM_CLIENT_ID', 'PCM_CERT_FILE', 'PCM_KEY_FILE']) delete env[key];
-    sidecar = await startSidecarProcess(env, ['--config', configFile]);
+    const stack = await twoOrgStack('e2e');
+    ({ emulator, ca, spoolPath } = stack);
+    sidecar = await startSidecarProcess(stack.env, stack.args);
   });
 
   afterAll(async () => {

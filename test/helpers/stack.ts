@@ -1,5 +1,7 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { PkiFiles } from '../../src/pki/certs.js';
-import { CLIENT_ORG, SERVER_ORG } from './pki.js';
+import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from './pki.js';
 import { startCli, waitForLogValue, type Proc } from './processes.js';
 
 export interface Started {
@@ -46,4 +48,26 @@ export function bothOrganisations(pki: PkiFiles): object {
 export async function startSidecarProcess(env: Record<string, string>, args: string[] = []): Promise<Started> {
   const proc = startCli(['run', ...args], env);
   return { proc, url: await waitForLogValue(proc, 'ingestUrl') };
+}
+
+export interface TwoOrgStack {
+  emulator: Started;
+  ca: Buffer;
+  spoolPath: string;
+  /** Environment and arguments of a `pcm-sidecar run` acting for both test organisations on that spool. */
+  env: Record<string, string>;
+  args: string[];
+}
+
+/** An emulator process and, ready to start, a sidecar configured (by file) for both test organisations. */
+export async function twoOrgStack(prefix: string, extraEnv: Record<string, string> = {}): Promise<TwoOrgStack> {
+  const dir = await tempDir(prefix);
+  const pki = await testPki(dir);
+  const emulator = await startEmulatorProcess(pki);
+  const spoolPath = join(dir, 'spool.db');
+  const configFile = join(dir, 'config.json');
+  await writeFile(configFile, JSON.stringify(bothOrganisations(pki)));
+  const env = sidecarEnv(pki, emulator.url, spoolPath, extraEnv);
+  for (const key of ['PCM_ORG_ID', 'PCM_CLIENT_ID', 'PCM_CERT_FILE', 'PCM_KEY_FILE']) delete env[key];
+  return { emulator, ca: await readFile(pki.caCert), spoolPath, env, args: ['--config', configFile] };
 }
