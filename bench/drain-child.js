@@ -60,6 +60,7 @@ await tell({
   lanes,
   cpuUserMs: cpu.user / 1000,
   cpuSystemMs: cpu.system / 1000,
+  processCpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
   // Share of the wall time the sidecar's one thread was busy (JS, SQLite calls and their fsyncs, TLS).
   eventLoopUtilization: elu.utilization,
   rssMiB: process.memoryUsage().rss / 2 ** 20,

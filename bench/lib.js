@@ -1,7 +1,7 @@
 // Shared helpers for the benchmark scripts in bench/. Plain ESM; imports only from ../dist and node_modules.
 import { randomUUID } from 'node:crypto';
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -110,6 +110,55 @@ export function machine() {
     memMiB: Math.round(Number(sh('awk', ['/MemTotal/ {print $2}', '/proc/meminfo'])) / 1024) || null,
     workDirFs: dfLine.split(/\s+/)[1] ?? 'unknown',
   };
+}
+
+/**
+ * Machine-wide CPU time so far, in seconds (Linux /proc/stat; USER_HZ = 100). `busy` excludes idle, iowait and steal.
+ * Used to tell whether something outside the benchmark used the CPU while it measured.
+ */
+export function systemCpu() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = f;
+    return { busy: (user + nice + system + irq + softirq) / 100, idle: idle / 100, iowait: iowait / 100, steal: (steal ?? 0) / 100 };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU seconds used by processes other than `ownSeconds` between two systemCpu() readings, per wall second. */
+export function otherCores(before, after, ownSeconds, wallSeconds) {
+  if (!before || !after || !(wallSeconds > 0)) return null;
+  return Math.max(0, after.busy - before.busy - ownSeconds) / wallSeconds;
+}
+
+/** The newest modification time under dist/ (ms): a rebuild during the run changes it. */
+export function distStamp() {
+  const root = join(BENCH_DIR, '..', 'dist');
+  let newest = 0;
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  walk(root);
+  return newest;
+}
+
+/** The commit the tree is at, and whether src/ differs from it (dist/ is built from src/). */
+export function sourceVersion() {
+  const git = (args) => {
+    try {
+      return execFileSync('git', args, { cwd: join(BENCH_DIR, '..'), encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const commit = git(['rev-parse', '--short', 'HEAD']);
+  const dirty = git(['status', '--porcelain', '--', 'src']);
+  return { commit, srcModified: dirty === null ? null : dirty.length > 0 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

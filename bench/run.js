@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 import { copyFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { benchPki, bodyFactory, ensureDirs, LOG_DIR, machine, startChild, summary, unusedPort, WORK_DIR } from './lib.js';
+import { benchPki, bodyFactory, distStamp, ensureDirs, LOG_DIR, machine, otherCores, sourceVersion, startChild, summary, systemCpu, unusedPort, WORK_DIR } from './lib.js';
 
 const quick = process.argv.includes('--quick');
 const env = (name, fallback) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
@@ -32,6 +32,8 @@ const S = {
   maxRequestsArray: 200_000,
   drainTimeoutMs: 120_000,
   txnRows: 100,
+  /** Above this, something outside the benchmark competed for the CPU during a measurement (flagged). */
+  otherCoresLimit: 0.3,
 };
 if (S.drainRows % 2 !== 0) S.drainRows += 1;
 
@@ -110,11 +112,16 @@ async function ingestCase(round, bench, target, sync) {
   const tally = { bodies: 0, accepted: 0, duplicates: 0, unparsed: 0, other: {}, samples: [] };
   let result;
   let stopped;
+  let window;
   try {
     if (S.warmup > 0) await load(server.ready.url, makeBody, S.warmup, cap, tally);
     await server.request({ cmd: 'mark' }, 'marked', 10_000);
     const measured = { bodies: 0, accepted: 0, duplicates: 0, unparsed: 0, other: {}, samples: [] };
+    const sysBefore = systemCpu();
+    const ownBefore = process.cpuUsage();
+    const wallBefore = performance.now();
     result = await load(server.ready.url, makeBody, S.duration, cap, measured);
+    window = { sysBefore, own: process.cpuUsage(ownBefore), sysAfter: systemCpu(), wall: (performance.now() - wallBefore) / 1000 };
     for (const k of ['bodies', 'accepted', 'duplicates', 'unparsed']) tally[k] += measured[k];
     for (const [status, n] of Object.entries(measured.other)) tally.other[status] = (tally.other[status] ?? 0) + n;
     tally.samples.push(...measured.samples);
@@ -149,6 +156,16 @@ async function ingestCase(round, bench, target, sync) {
     serverCpuMs: stopped ? stopped.cpuUserMs + stopped.cpuSystemMs : null,
     serverCpuShare: stopped ? (stopped.cpuUserMs + stopped.cpuSystemMs) / 1000 / seconds : null,
     serverElu: stopped?.eventLoopUtilization ?? null,
+    loadGenCpuShare: (window.own.user + window.own.system) / 1e6 / window.wall,
+    // CPU used by anything but autocannon (this process) and the server while it measured; includes the kernel's
+    // loopback and disk work done on their behalf, so it is never quite 0.
+    otherCores: otherCores(
+      window.sysBefore,
+      window.sysAfter,
+      (window.own.user + window.own.system) / 1e6 + (stopped ? (stopped.cpuUserMs + stopped.cpuSystemMs) / 1000 : 0),
+      window.wall,
+    ),
+    steal: window.sysAfter && window.sysBefore ? (window.sysAfter.steal - window.sysBefore.steal) / window.wall : null,
     serverRssMiB: stopped?.rssMiB ?? null,
     spool: stopped?.counts ?? null,
   };
@@ -170,6 +187,7 @@ async function ingestCase(round, bench, target, sync) {
     if (rows > tally.bodies * reportsPerBody) flag(`${name}: spool holds ${rows} rows, more than the ${tally.bodies * reportsPerBody} reports generated`);
     if (c.quarantined > 0) flag(`${name}: ${c.quarantined} items quarantined`);
   }
+  if (row.otherCores > S.otherCoresLimit) flag(`${name}: other processes used ${row.otherCores.toFixed(2)} cores while it measured; this round is disturbed`);
   log(
     `${name}: ${row.reqPerSec.toFixed(0)} req/s, ${row.reportsPerSec.toFixed(0)} reports/s, p50 ${row.latencyP50} ms, p99 ${row.latencyP99} ms,`,
     `non2xx ${row.non2xx}, errors ${row.errors}${row.spoolRows !== undefined ? `, spool rows ${row.spoolRows} (acked ${tally.accepted})` : ''}`,
@@ -198,7 +216,12 @@ async function drainCase(round, template, sinkMode) {
   const sink = await startChild('sink-server.js', { mode: sinkMode, pki }, `sink-${sinkMode}-r${round}`);
   let done;
   let sinkStats;
+  let window;
   try {
+    const sinkBefore = await sink.request({ cmd: 'stats' }, 'stats', 10_000);
+    const sysBefore = systemCpu();
+    const ownBefore = process.cpuUsage();
+    const wallBefore = performance.now();
     const drain = await startChild(
       'drain-child.js',
       { spoolPath, pki, pcmUrl: sink.ready.url, expected: S.drainRows, timeoutMs: S.drainTimeoutMs, logLevel: 'warn' },
@@ -210,6 +233,15 @@ async function drainCase(round, template, sinkMode) {
       await drain.exit(10_000);
     }
     sinkStats = await sink.request({ cmd: 'stats' }, 'stats', 10_000);
+    const own = process.cpuUsage(ownBefore);
+    const sinkCpu = sinkStats.cpuUserMs + sinkStats.cpuSystemMs - sinkBefore.cpuUserMs - sinkBefore.cpuSystemMs;
+    window = {
+      wall: (performance.now() - wallBefore) / 1000,
+      sysBefore,
+      sysAfter: systemCpu(),
+      ownSeconds: (own.user + own.system) / 1e6 + done.processCpuMs / 1000 + sinkCpu / 1000,
+      sinkCpuMs: sinkCpu,
+    };
     await sink.request({ cmd: 'stop' }, 'stopped', 10_000).catch(() => {});
   } finally {
     await sink.exit(5_000); // SIGKILL only if it has not exited by then
@@ -241,10 +273,12 @@ async function drainCase(round, template, sinkMode) {
     progress: done.progress,
     sidecarCpuMs: done.cpuUserMs + done.cpuSystemMs,
     sidecarElu: done.eventLoopUtilization,
-    sinkCpuMs: sinkStats.cpuUserMs + sinkStats.cpuSystemMs,
+    sinkCpuMs: window.sinkCpuMs,
     sidecarRssMiB: done.rssMiB,
+    otherCores: otherCores(window.sysBefore, window.sysAfter, window.ownSeconds, window.wall),
     sinkStats: sinkStats.stats,
   };
+  if (row.otherCores > S.otherCoresLimit) flag(`${name}: other processes used ${row.otherCores.toFixed(2)} cores while it measured; this round is disturbed`);
   log(`${name}: ${row.rowsPerSec.toFixed(0)} rows/s (${(row.elapsedMs / 1000).toFixed(2)} s, ${batches} batches, first answer at ${Math.round(done.firstBatchMs)} ms)`);
   return row;
 }
@@ -291,8 +325,8 @@ function ingestTable(rows, bench) {
   const base = groups.find((g) => g.target === 'bare');
   const baseMedian = summary(base?.rows.map((r) => r.reqPerSec) ?? []).median;
   const lines = [
-    '| server | requests/s | reports/s | vs baseline | p50 ms | p99 ms | server CPU (cores) | server event loop busy | non-2xx / errors / timeouts per run |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| server | requests/s | reports/s | vs baseline | p50 ms | p99 ms | server CPU (cores) | server event loop busy | autocannon CPU (cores) | other processes (cores) | non-2xx / errors / timeouts per run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const g of groups) {
     const m = summary(g.rows.map((r) => r.reqPerSec)).median;
@@ -302,7 +336,10 @@ function ingestTable(rows, bench) {
       } | ${cell(g.rows.map((r) => r.latencyP50))} | ${cell(g.rows.map((r) => r.latencyP99))} | ${cell(
         g.rows.map((r) => r.serverCpuShare),
         2,
-      )} | ${cell(g.rows.map((r) => r.serverElu * 100))} % | ${g.rows.map((r) => `${r.non2xx}/${r.errors}/${r.timeouts}`).join(', ')} |`,
+      )} | ${cell(g.rows.map((r) => r.serverElu * 100))} % | ${cell(g.rows.map((r) => r.loadGenCpuShare), 2)} | ${cell(
+        g.rows.map((r) => r.otherCores),
+        2,
+      )} | ${g.rows.map((r) => `${r.non2xx}/${r.errors}/${r.timeouts}`).join(', ')} |`,
     );
   }
   return lines.join('\n');
@@ -334,13 +371,13 @@ function drainTable(rounds) {
 }
 
 function cpuTable(rounds) {
-  const lines = ['| drain to | sidecar CPU s | sidecar event loop busy | sink CPU s (whole process) | wall s |', '|---|---|---|---|---|'];
+  const lines = ['| drain to | sidecar CPU s | sidecar event loop busy | sink CPU s | other processes (cores) | wall s |', '|---|---|---|---|---|---|'];
   for (const sink of ['emulator', 'trivial']) {
     lines.push(
       `| ${sink} | ${cell(rounds.map((r) => r[sink].sidecarCpuMs / 1000), 2)} | ${cell(rounds.map((r) => r[sink].sidecarElu * 100))} % | ${cell(
         rounds.map((r) => r[sink].sinkCpuMs / 1000),
         2,
-      )} | ${cell(rounds.map((r) => r[sink].elapsedMs / 1000), 2)} |`,
+      )} | ${cell(rounds.map((r) => r[sink].otherCores), 2)} | ${cell(rounds.map((r) => r[sink].elapsedMs / 1000), 2)} |`,
     );
   }
   return lines.join('\n');
@@ -352,7 +389,8 @@ function markdown(facts, ingestRows, drainRounds, totalSeconds) {
   const singleBytes = Buffer.byteLength(sample.single()) + Buffer.byteLength(sample.single());
   const parts = [
     `## Run ${new Date().toISOString()}`,
-    `Command: \`npm run build && node bench/run.js${quick ? ' --quick' : ''}\`${process.env.BENCH_ONLY ? ` with BENCH_ONLY=${process.env.BENCH_ONLY}` : ''} (${S.runs} rounds; ${S.duration} s measured + ${S.warmup} s warm-up per ingest load, ${S.connections} connections, autocannon in the parent process, each server in its own child process; drain of ${fmt(S.drainRows)} rows). Total ${fmt(totalSeconds)} s.`,
+    `Command: \`node bench/run.js${quick ? ' --quick' : ''}\`${process.env.BENCH_ONLY ? ` with BENCH_ONLY=${process.env.BENCH_ONLY}` : ''} (${S.runs} rounds; ${S.duration} s measured + ${S.warmup} s warm-up per ingest load, ${S.connections} connections, autocannon in the parent process, each server in its own child process; drain of ${fmt(S.drainRows)} rows). Total ${fmt(totalSeconds)} s.`,
+    `Code: commit ${facts.commit}${facts.srcModified ? ' with uncommitted changes in src/' : ''}, dist/ built ${new Date(facts.builtAt).toISOString()}.`,
     `Machine: nproc ${facts.nproc}, ${facts.cpuModel}, Node ${facts.node}, ${facts.kernel}, ${fmt(facts.memMiB)} MiB RAM, bench/.work on ${facts.workDirFs}.`,
     `Cells: median (min–max) over ${S.runs} rounds; every round measures the baseline and the sidecar one after the other. Ingest: the sidecar's sender points at a closed loopback port, so only ingest is measured.`,
   ];
@@ -373,7 +411,7 @@ function markdown(facts, ingestRows, drainRounds, totalSeconds) {
   parts.push(
     suspicious.length
       ? `### Checks that failed\n\n${suspicious.map((x) => `- ${x}`).join('\n')}`
-      : 'All checks passed: no non-2xx, no connection errors, no duplicates, spool rows ≥ acknowledged reports, every drained row accepted exactly once by the sink.',
+      : 'All checks passed: no non-2xx, no connection errors, no duplicates, spool rows ≥ acknowledged reports, every drained row accepted exactly once by the sink, no other process above 0.3 cores during a measurement, dist/ unchanged during the run.',
   );
   return `${parts.join('\n\n')}\n`;
 }
@@ -385,6 +423,8 @@ async function main() {
   ensureDirs();
   for (const f of readdirSync(LOG_DIR)) rmSync(join(LOG_DIR, f), { force: true });
   const facts = machine();
+  const version = sourceVersion();
+  const builtAt = distStamp();
   log(`machine: ${JSON.stringify(facts)}`);
   log(`settings: ${JSON.stringify(S)}`);
   await benchPki();
@@ -401,8 +441,9 @@ async function main() {
     if (S.only.includes('drain')) drainRounds.push(await drainRound(round));
   }
   const totalSeconds = (performance.now() - startedAt) / 1000;
-  const md = markdown(facts, ingestRows, drainRounds, totalSeconds);
-  writeFileSync(join(WORK_DIR, 'last-run.json'), JSON.stringify({ settings: S, machine: facts, ingest: ingestRows, drain: drainRounds, suspicious, totalSeconds }, null, 2));
+  if (distStamp() !== builtAt) flag('dist/ was rebuilt while the benchmark ran: later rounds measured different code');
+  const md = markdown({ ...facts, ...version, builtAt }, ingestRows, drainRounds, totalSeconds);
+  writeFileSync(join(WORK_DIR, 'last-run.json'), JSON.stringify({ settings: S, machine: facts, version, ingest: ingestRows, drain: drainRounds, suspicious, totalSeconds }, null, 2));
   writeFileSync(join(WORK_DIR, 'last-run.md'), md);
   process.stdout.write(`${md}\n`);
   log(`done in ${totalSeconds.toFixed(0)} s; raw numbers in bench/.work/last-run.json`);
