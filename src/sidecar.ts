@@ -14,6 +14,22 @@ export interface RunningSidecar {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** How often delivered rows past their retention are deleted; each pass deletes in bounded chunks. */
+const PRUNE_INTERVAL_MS = 60_000;
+const PRUNE_CHUNK_ROWS = 5000;
+
+function pruneDelivered(spool: Spool, retainMs: number, log: Logger): void {
+  const before = Date.now() - retainMs;
+  let total = 0;
+  // Bounded chunks keep each transaction short; a large first pass finishes over the next intervals.
+  for (let i = 0; i < 20; i++) {
+    const deleted = spool.pruneDelivered(before, PRUNE_CHUNK_ROWS);
+    total += deleted;
+    if (deleted < PRUNE_CHUNK_ROWS) break;
+  }
+  if (total > 0) log.info({ rows: total }, 'deleted delivered reports past their retention');
+}
+
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
   const spool = new Spool({ path: config.spool.path, sync: config.spool.sync });
   if (spool.recoveredInflight > 0) {
@@ -24,7 +40,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   }
   const sender = new Sender(config, spool, log);
   const reporterOrgIds = new Set(config.organisations.map((o) => o.orgId.toLowerCase()));
-  const server = createIngestServer({
+  const ingest = createIngestServer({
     spool,
     validation: { reporterOrgIds },
     maxBodyBytes: config.ingest.maxBodyBytes,
@@ -41,6 +57,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       }),
     },
   });
+  const { server } = ingest;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.ingest.port, config.ingest.host, () => {
@@ -49,6 +66,8 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     });
   });
   sender.start();
+  const pruner = setInterval(() => pruneDelivered(spool, config.spool.retainDeliveredMs, log), PRUNE_INTERVAL_MS);
+  pruner.unref();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const ingestUrl = `http://${host}:${address.port}`;
@@ -61,9 +80,8 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     sender,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await closed;
+        clearInterval(pruner);
+        await ingest.close();
         await sender.stop(graceMs);
         await spool.close();
         log.info('pcm-sidecar stopped');

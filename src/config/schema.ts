@@ -18,6 +18,11 @@ export const DEFAULTS = {
     path: './pcm-spool.db',
     /** `full`: an answered report survives power loss. `normal`: it survives a process crash only. */
     sync: 'full' as const,
+    /**
+     * Delivered rows (accepted or discarded) are deleted after this long. Duplicates are recognised only among rows
+     * still kept; the PCM refuses reports older than 7 days, so a week and a day covers every resend it would take.
+     */
+    retainDeliveredMs: 8 * 24 * 60 * 60 * 1000,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -71,6 +76,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       path: z.string().min(1).default(DEFAULTS.spool.path),
       sync: z.enum(['full', 'normal']).default(DEFAULTS.spool.sync),
+      retainDeliveredMs: z.coerce.number().int().positive().default(DEFAULTS.spool.retainDeliveredMs),
     })
     .prefault({}),
   pcm: z.strictObject({

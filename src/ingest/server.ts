@@ -23,20 +23,23 @@ export type ItemResult =
   | { index: number; status: 'accepted' | 'duplicate' }
   | { index: number; status: 'rejected'; errors: ReportProblem[] };
 
-/** Local ports of ingest servers that are shutting down. */
-const closing = new Set<number>();
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  // Once the server is closing, each kept-alive connection closes after its answer, so a connected gateway cannot
-  // hold the shutdown open until its idle timeout.
-  if (closing.has(res.req.socket.localPort ?? -1)) res.shouldKeepAlive = false;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+export interface IngestServer {
+  server: Server;
+  /** Stops accepting; resolves once every request in flight has been answered and its connection closed. */
+  close(): Promise<void>;
 }
 
-export function createIngestServer(options: IngestOptions): Server {
+export function createIngestServer(options: IngestOptions): IngestServer {
   const { spool, validation, maxBodyBytes, log } = options;
+  let closing = false;
+
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    // Once closing, a kept-alive connection closes after its answer: a connected gateway cannot hold the stop open.
+    if (closing) res.shouldKeepAlive = false;
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
 
   async function ingest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const format = bodyFormatOf(req.headers['content-type']);
@@ -119,13 +122,13 @@ export function createIngestServer(options: IngestOptions): Server {
     void handle(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  server.on('close', () => closing.delete(port));
-  let port = -1;
-  const close = server.close.bind(server);
-  server.close = (callback?: (err?: Error) => void) => {
-    port = (server.address() as { port: number } | null)?.port ?? -1;
-    closing.add(port);
-    return close(callback);
+  return {
+    server,
+    close() {
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      return closed;
+    },
   };
-  return server;
 }

@@ -174,6 +174,8 @@ export class OrgLane {
   }
 
   private async work(): Promise<void> {
+    // Leasing is synchronous database work: let start() return before the first one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const stop = this.stopping.signal;
     while (!stop.aborted) {
       const transport = this.ensureTransport();

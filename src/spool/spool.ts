@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SpoolFullError } from '../errors.js';
@@ -22,6 +23,7 @@ export interface SpoolOptions {
 
 export interface NewReport {
   orgId: string;
+  /** Identity for de-duplication; stored as the first 16 bytes of its SHA-256 to keep the unique index small. */
   dedupKey: string;
   fapiInteractionId: string;
   json: string;
@@ -80,7 +82,7 @@ CREATE TABLE IF NOT EXISTS reports (
   id                  INTEGER PRIMARY KEY,
   stream              TEXT    NOT NULL DEFAULT 'private',
   org_id              TEXT    NOT NULL,
-  dedup_key           TEXT    NOT NULL UNIQUE,
+  dedup_key           BLOB    NOT NULL UNIQUE,
   fapi_interaction_id TEXT,
   body                TEXT    NOT NULL,
   bytes               INTEGER NOT NULL,
@@ -93,7 +95,6 @@ CREATE TABLE IF NOT EXISTS reports (
   updated_at          INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_pending ON reports (org_id, id) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS reports_state ON reports (state);
 CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi_interaction_id);
 CREATE TABLE IF NOT EXISTS quarantine (
   id          INTEGER PRIMARY KEY,
@@ -134,7 +135,7 @@ export class Spool {
       ),
       quarantine: db.prepare('INSERT INTO quarantine (received_at, source, item, problems) VALUES (?, ?, ?, ?)'),
       pendingPage: db.prepare(
-        `SELECT id, body, bytes FROM reports WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?`,
+        `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?`,
       ),
       lease: db.prepare(
         `UPDATE reports SET state = 'inflight', attempts = attempts + 1, updated_at = ?
@@ -149,10 +150,17 @@ export class Spool {
       recover: db.prepare(`UPDATE reports SET state = 'pending', updated_at = ? WHERE state = 'inflight'`),
       pendingHead: db.prepare(
         `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t
-         FROM (SELECT bytes, created_at FROM reports WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?)`,
+         FROM (SELECT bytes, created_at FROM reports INDEXED BY reports_pending
+               WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?)`,
       ),
-      pendingOrgs: db.prepare(`SELECT DISTINCT org_id AS o FROM reports WHERE state = 'pending'`),
+      pendingOrgs: db.prepare(
+        `SELECT DISTINCT org_id AS o FROM reports INDEXED BY reports_pending WHERE state = 'pending'`,
+      ),
       counts: db.prepare('SELECT state, count(*) AS n FROM reports GROUP BY state'),
+      prune: db.prepare(
+        `DELETE FROM reports WHERE id IN (
+           SELECT id FROM reports WHERE state IN ('accepted', 'discarded') AND updated_at < ? ORDER BY id LIMIT ?)`,
+      ),
       quarantineCount: db.prepare('SELECT count(*) AS n FROM quarantine'),
     };
 
@@ -180,7 +188,8 @@ export class Spool {
         for (const rejected of request.rejected) quarantine.run(now, rejected.source, rejected.item, rejected.problems);
         return request.reports.map((report): 'stored' | 'duplicate' => {
           const bytes = Buffer.byteLength(report.json);
-          const info = insert.run(report.orgId, report.dedupKey, report.fapiInteractionId, report.json, bytes, now, now);
+          const key = createHash('sha256').update(report.dedupKey).digest().subarray(0, 16);
+          const info = insert.run(report.orgId, key, report.fapiInteractionId, report.json, bytes, now, now);
           if (info.changes === 0) return 'duplicate';
           const added = touched.get(report.orgId);
           if (added) {
@@ -268,6 +277,14 @@ export class Spool {
     for (const row of this.statements.counts.all() as { state: ReportState; n: number }[]) out[row.state] = row.n;
     out.quarantined = (this.statements.quarantineCount.get() as { n: number }).n;
     return out;
+  }
+
+  /**
+   * Deletes up to `limit` delivered rows (accepted or discarded) last touched before `before`, oldest first.
+   * Pending and in-flight rows are never pruned. Returns how many went.
+   */
+  pruneDelivered(before: number, limit: number): number {
+    return this.statements.prune.run(before, limit).changes;
   }
 
   /** Waits for writes already submitted, then closes the database (checkpointing the WAL). */

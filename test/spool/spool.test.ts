@@ -96,3 +96,22 @@ describe('spool', () => {
     await spool.close();
   });
 });
+
+describe('spool retention', () => {
+  it('deletes only delivered rows past their retention, in bounded chunks, and forgets their duplicates', async () => {
+    const spool = await freshSpool();
+    await spool.write({ reports: Array.from({ length: 10 }, (_, i) => report(ORG_A, i)), rejected: [] });
+    const batch = spool.lease(ORG_A, 6, 1_000_000)!;
+    spool.complete(batch.rows.slice(0, 4).map((r) => ({ id: r.id, state: 'accepted' as const, reportId: 'r', message: null })));
+    spool.complete([{ id: batch.rows[4]!.id, state: 'discarded', reportId: 'r', message: 'Unlisted endpoint: /x' }]);
+    // 4 accepted, 1 discarded, 1 in flight, 4 pending.
+    expect(spool.pruneDelivered(Date.now() + 1000, 3)).toBe(3);
+    expect(spool.pruneDelivered(Date.now() + 1000, 100)).toBe(2);
+    expect(spool.pruneDelivered(Date.now() + 1000, 100)).toBe(0);
+    expect(spool.counts()).toMatchObject({ pending: 4, inflight: 1, accepted: 0, discarded: 0 });
+    expect(spool.pruneDelivered(0, 100)).toBe(0);
+    // A pruned report is no longer a duplicate.
+    expect(await spool.write({ reports: [report(ORG_A, 0)], rejected: [] })).toEqual(['stored']);
+    await spool.close();
+  });
+});
