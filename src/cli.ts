@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config/load.js';
+import { configSchema, type Config } from './config/schema.js';
 import { ConfigError, SidecarError, errorMessage } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { EMULATOR_DEFAULTS, PcmEmulator } from './pcm/emulator.js';
@@ -18,6 +19,9 @@ Commands:
   run        Run the sidecar (ingest → SQLite spool → PCM). Configured by PCM_* variables and --config.
   emulate    Run the PCM emulator alone (token over mTLS, report API, /emulator/* inspection).
   demo       Run the emulator and the sidecar together on loopback, with generated certificates.
+  validate   Check reports in a file (JSON array or NDJSON) offline, as the sidecar would; exit 1 on any failure.
+  quarantine List what ingest refused, or replay it with today's catalogue and settings.
+  catalog    Print the active endpoint catalogue and its version.
 
 Run 'pcm-sidecar <command> --help' for a command's options.
 `,
@@ -59,6 +63,43 @@ Options:
   --emulator-port PORT   emulator port (default 8443)
   -h, --help             this help
 `,
+  validate: `Usage: pcm-sidecar validate FILE|- [--org ORG_ID]... [--catalog FILE] [--config FILE]
+
+Checks each report in FILE (a JSON array or NDJSON; - reads stdin) with the sidecar's own normalisation and
+validation, prints each failure with its line and field, then a summary. Exits 1 when any item fails.
+The reporter-organisation rule applies when organisations are given with --org (repeatable) or configured
+(--config / PCM_ORG_ID). The time window (7 days back, 5 minutes ahead) uses the current clock.
+
+Options:
+  --org ORG_ID       an organisation reports may be sent for (repeatable)
+  --catalog FILE     endpoint catalogue (default: PCM_ENDPOINT_CATALOG or the one shipped)
+  --config FILE      take organisations, catalogue and rule settings from this file and PCM_* variables
+  -h, --help         this help
+`,
+  quarantine: `Usage: pcm-sidecar quarantine list [--limit N] [--config FILE]
+       pcm-sidecar quarantine replay [--config FILE]
+
+list    prints quarantined items (oldest first): id, time received, route, first problem.
+replay  validates every quarantined item again with the current catalogue and settings (after a catalogue
+        update, say) and moves what now passes to the spool, where the running sidecar picks it up.
+Settings (spool path, organisations, catalogue, rules) as for 'run'.
+
+Options:
+  --limit N        list at most N items (default 100)
+  --json           list as NDJSON, with the items and all problems
+  --config FILE    JSON configuration file
+  -h, --help       this help
+`,
+  catalog: `Usage: pcm-sidecar catalog [--catalog FILE] [--json]
+
+Prints the active endpoint catalogue: its version, then each private and opendata template with its API and the
+release it comes from. PCM_ENDPOINT_CATALOG (or --catalog) points at a newer file without a rebuild.
+
+Options:
+  --catalog FILE   catalogue file (default: PCM_ENDPOINT_CATALOG or the one shipped)
+  --json           print the catalogue as JSON
+  -h, --help       this help
+`,
 } as const;
 
 function fail(message: string, code: number): never {
@@ -91,13 +132,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return void process.stdout.write(HELP.run);
-  let config;
-  try {
-    config = loadConfig({ configFile: values.config });
-  } catch (err) {
-    if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`, EX_CONFIG);
-    throw err;
-  }
+  const config = configOrExit(values.config);
   const log = createLogger(config.log.level);
   const { startSidecar } = await import('./sidecar.js');
   const sidecar = await startSidecar(config, log);
@@ -174,7 +209,96 @@ async function demo(args: string[]): Promise<void> {
   onShutdown(log, () => running.stop());
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, emulate, demo };
+function configOrExit(file: string | undefined): Config {
+  try {
+    return loadConfig({ configFile: file });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`, EX_CONFIG);
+    throw err;
+  }
+}
+
+async function validate(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      org: { type: 'string', multiple: true },
+      catalog: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void process.stdout.write(HELP.validate);
+  const file = positionals[0];
+  if (!file) fail('validate: a FILE (or - for stdin) is required (see --help)', EX_USAGE);
+  const config = values.config || process.env.PCM_API_URL ? configOrExit(values.config) : null;
+  const { validateFile } = await import('./commands/validate.js');
+  const summary = await validateFile({
+    file,
+    orgIds: [...(values.org ?? []), ...(config?.organisations.map((o) => o.orgId) ?? [])],
+    catalogFile: values.catalog ?? config?.catalog.file ?? process.env.PCM_ENDPOINT_CATALOG,
+    rules: config?.rules ?? configSchema.shape.rules.parse(undefined),
+  });
+  for (const line of summary.lines) process.stdout.write(`${line}\n`);
+  process.stdout.write(
+    `${summary.items} items: ${summary.valid} valid (${summary.repaired} after repairs), ${summary.invalid} invalid\n`,
+  );
+  if (summary.invalid > 0) process.exitCode = 1;
+}
+
+async function quarantine(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const action = positionals[0];
+  if (values.help || !action) return void process.stdout.write(HELP.quarantine);
+  if (action !== 'list' && action !== 'replay') fail(`quarantine: unknown action "${action}" (list or replay)`, EX_USAGE);
+  const config = configOrExit(values.config);
+  const { Spool } = await import('./spool/spool.js');
+  const { quarantinedItems, describeQuarantined, replayQuarantine } = await import('./commands/quarantine.js');
+  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync });
+  try {
+    if (action === 'list') {
+      for (const item of quarantinedItems(spool, Number(values.limit ?? 100))) {
+        process.stdout.write(`${values.json ? JSON.stringify({ ...item, item: JSON.parse(item.item), problems: JSON.parse(item.problems) }) : describeQuarantined(item)}\n`);
+      }
+      process.stdout.write(values.json ? '' : `${spool.counts().quarantined} items in quarantine\n`);
+    } else {
+      const summary = replayQuarantine(spool, config);
+      process.stdout.write(
+        `examined ${summary.examined}: moved ${summary.moved} to the spool, ${summary.duplicates} already spooled, ${summary.stillFailing} still failing\n`,
+      );
+    }
+  } finally {
+    await spool.close();
+  }
+}
+
+async function catalog(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { catalog: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return void process.stdout.write(HELP.catalog);
+  const { loadCatalog } = await import('./report/catalog.js');
+  const active = loadCatalog(values.catalog ?? (process.env.PCM_ENDPOINT_CATALOG || undefined));
+  if (values.json) return void process.stdout.write(`${JSON.stringify(active, null, 2)}\n`);
+  process.stdout.write(`endpoint catalogue ${active.version}: ${active.private.length} private, ${active.opendata.length} opendata\n`);
+  for (const [stream, entries] of [['private', active.private], ['opendata', active.opendata]] as const) {
+    process.stdout.write(`\n${stream}:\n`);
+    for (const e of entries) process.stdout.write(`  ${e.template}  [${e.api}, ${e.since}]${e.note ? `  (${e.note})` : ''}\n`);
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, emulate, demo, validate, quarantine, catalog };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -99,6 +99,8 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
       certFile: pki.clients[o.orgId]?.cert,
       keyFile: pki.clients[o.orgId]?.key,
     })),
+    // The server organisation is the data provider: it also sends opendata reports.
+    opendataOrgId: DEMO_SERVER_ORG,
     sender: { maxBatchDelayMs: 250 },
   });
   let sidecar: RunningSidecar;

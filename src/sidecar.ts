@@ -2,7 +2,11 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
-import { Sender } from './sender/sender.js';
+import { Metrics } from './metrics.js';
+import { loadCatalog } from './report/catalog.js';
+import { reportRules, rulesInputOf } from './report/context.js';
+import { Sender, opendataOrgOf } from './sender/sender.js';
+import { REPORT_STATES } from './spool/spool.js';
 import { Spool } from './spool/spool.js';
 
 /** The running pipeline: ingest → spool → sender, with an orderly stop. */
@@ -31,6 +35,8 @@ function pruneDelivered(spool: Spool, retainMs: number, log: Logger): void {
 }
 
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
+  // The catalogue first: a bad catalogue file stops the start before anything is opened.
+  const catalog = loadCatalog(config.catalog.file);
   const spool = new Spool({ path: config.spool.path, sync: config.spool.sync });
   if (spool.recoveredInflight > 0) {
     log.warn(
@@ -39,14 +45,32 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     );
   }
   const sender = new Sender(config, spool, log);
-  const reporterOrgIds = new Set(config.organisations.map((o) => o.orgId.toLowerCase()));
+  const rules = reportRules(rulesInputOf(config, opendataOrgOf(config)), catalog);
+  log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
+  const metrics = new Metrics();
+  metrics.gauge('pcm_sidecar_spool_rows', 'Rows in the spool by state (quarantine included).', ['state'], () => {
+    const counts = spool.counts();
+    return [...REPORT_STATES, 'quarantined' as const].map((state) => ({ labels: { state }, value: counts[state] }));
+  });
+  metrics.gauge('pcm_sidecar_lane_reports', 'Reports answered by the PCM per lane, by outcome.', ['lane', 'outcome'], () =>
+    sender.status().flatMap((l) => [
+      { labels: { lane: l.lane, outcome: 'accepted' }, value: l.reportsAccepted },
+      { labels: { lane: l.lane, outcome: 'discarded' }, value: l.reportsDiscarded },
+    ]),
+  );
+  metrics.gauge('pcm_sidecar_lane_ready', '1 when the lane has a usable certificate.', ['lane'], () =>
+    sender.status().map((l) => ({ labels: { lane: l.lane }, value: l.ready ? 1 : 0 })),
+  );
   const ingest = createIngestServer({
     spool,
-    validation: { reporterOrgIds },
+    validation: () => rules.validation(),
+    build: rules.build,
+    metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     log: log.child({ component: 'ingest' }),
     routes: {
       '/healthz': () => ({ status: 200, body: { status: 'ok' } }),
+      '/metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
       '/readyz': () => {
         const ready = sender.ready();
         return { status: ready ? 200 : 503, body: { ready, organisations: sender.status() } };

@@ -49,6 +49,18 @@ export const DEFAULTS = {
     /** How often an unusable certificate or key is read again, so mounting it later needs no restart. */
     credentialRetryMs: 10_000,
   },
+  rules: {
+    /** §13 item 4: PCM-current and release 2026C type it `number`; v1.0.2/v3.1.0 said int16. */
+    processTimespan: 'number' as const,
+    /** §13 item 6: one code as a string (changelog 23/01/2026) or a list (older texts). */
+    errorCodesAs: 'string' as const,
+    /** §4.5: tokenId on private CLIENT reports since 2025D. */
+    requireTokenId: true,
+    /** The PCM refuses reports older than 7 days ("Report is too old"). */
+    maxAgeMs: 7 * 24 * 60 * 60 * 1000,
+    /** … and timestamps more than 5 minutes ahead of its clock (release 2025D). */
+    maxFutureMs: 5 * 60 * 1000,
+  },
   log: { level: 'info' as const },
 } as const;
 
@@ -62,6 +74,8 @@ export const organisationSchema = z.strictObject({
   certFile: z.string().min(1),
   keyFile: z.string().min(1),
   keyPassphrase: z.string().optional(),
+  /** Software statement (clientSSId) put on CLIENT reports built from raw interactions that do not carry one. */
+  clientSSId: z.uuid().optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -88,6 +102,23 @@ export const configSchema = z.strictObject({
     caFile: z.string().min(1).optional(),
   }),
   organisations: z.array(organisationSchema).min(1, 'at least one organisation with its certificate is needed'),
+  /** The organisation whose token sends opendata reports; defaults to the only organisation when there is one. */
+  opendataOrgId: z.uuid().optional(),
+  catalog: z
+    .strictObject({
+      /** Endpoint catalogue file; the one shipped in data/catalog/ when absent. */
+      file: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  rules: z
+    .strictObject({
+      processTimespan: z.enum(['number', 'integer']).default(DEFAULTS.rules.processTimespan),
+      errorCodesAs: z.enum(['string', 'array']).default(DEFAULTS.rules.errorCodesAs),
+      requireTokenId: z.union([z.boolean(), z.stringbool()]).default(DEFAULTS.rules.requireTokenId),
+      maxAgeMs: z.coerce.number().int().positive().default(DEFAULTS.rules.maxAgeMs),
+      maxFutureMs: z.coerce.number().int().min(0).default(DEFAULTS.rules.maxFutureMs),
+    })
+    .prefault({}),
   sender: z
     .strictObject({
       maxBatchSize: z.coerce.number().int().min(1).max(5000).default(DEFAULTS.sender.maxBatchSize),

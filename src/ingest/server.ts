@@ -1,26 +1,38 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { IngestError, SpoolFullError } from '../errors.js';
-import { validatePrivateReport, type ReportProblem, type ValidationContext } from '../report/validate.js';
+import type { Metrics } from '../metrics.js';
+import type { BuildContext } from '../report/build.js';
+import type { ReportProblem } from '../report/problem.js';
+import type { ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody } from './body.js';
+import { ingestRoutes, type ToReport } from './routes.js';
 
 /**
- * The gateway-facing HTTP endpoint. `POST /v1/reports` answers only after the reports are committed:
+ * The gateway-facing HTTP endpoint. Every POST route answers only after its reports are committed:
  * 202 when every item was stored (or already was), 207 with one result per item when some were refused.
+ *
+ *   POST /v1/reports              PCM reports in the PCM's own field names
+ *   POST /v1/interactions         what a gateway knows about a call (src/report/interaction.ts)
+ *   POST /v1/gateways/kong        Kong http-log payloads          (?role=CLIENT|SERVER as default role)
+ *   POST /v1/gateways/envoy       Envoy/Istio JSON access log lines
  */
 
 export interface IngestOptions {
   spool: Spool;
-  validation: ValidationContext;
+  /** The validation context as of now (the clock moves; the catalogue may be reloaded). */
+  validation: () => ValidationContext;
+  build: BuildContext;
   maxBodyBytes: number;
   log: Logger;
-  /** Extra read-only routes (health, status) answered as JSON. */
-  routes?: Record<string, () => { status: number; body: unknown }>;
+  metrics: Metrics;
+  /** Extra read-only routes (health, status) answered as JSON or text. */
+  routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
 }
 
 export type ItemResult =
-  | { index: number; status: 'accepted' | 'duplicate' }
+  | { index: number; status: 'accepted' | 'duplicate'; repairs?: string[] }
   | { index: number; status: 'rejected'; errors: ReportProblem[] };
 
 export interface IngestServer {
@@ -30,7 +42,7 @@ export interface IngestServer {
 }
 
 export function createIngestServer(options: IngestOptions): IngestServer {
-  const { spool, validation, maxBodyBytes, log } = options;
+  const { spool, validation, maxBodyBytes, log, metrics } = options;
   let closing = false;
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -41,10 +53,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     res.end(text);
   }
 
-  async function ingest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const routes = ingestRoutes(options.build);
+
+  async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
     const format = bodyFormatOf(req.headers['content-type']);
     const items = parseBody(await readBody(req, maxBodyBytes), format);
     const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${req.url}`;
+    const context = validation();
 
     const reports: NewReport[] = [];
     const rejected: RejectedItem[] = [];
@@ -54,34 +69,42 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       if (!item.ok) {
         const errors = [{ field: '', rule: 'json', message: `Invalid payload format: ${item.error}` }];
         results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, item: item.text, problems: JSON.stringify(errors) });
+        rejected.push({ source, route, item: item.text, problems: JSON.stringify(errors) });
         return;
       }
-      const checked = validatePrivateReport(item.value, validation);
+      const checked = toReport(item.value, context, query);
       if (!checked.ok) {
         results.push({ index, status: 'rejected', errors: checked.problems });
-        rejected.push({ source, item: JSON.stringify(item.value), problems: JSON.stringify(checked.problems) });
+        rejected.push({ source, route, item: JSON.stringify(item.value), problems: JSON.stringify(checked.problems) });
         return;
       }
       storedAt.push(results.length);
-      results.push({ index, status: 'accepted' });
+      results.push({ index, status: 'accepted', ...(checked.repairs.length > 0 ? { repairs: checked.repairs } : {}) });
       reports.push({
+        stream: checked.stream,
         orgId: checked.reporterOrgId,
         dedupKey: checked.dedupKey,
-        fapiInteractionId: checked.report.fapiInteractionId.toLowerCase(),
+        fapiInteractionId: checked.fapiInteractionId,
         json: checked.json,
+        repairs: checked.repairs,
       });
     });
 
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
     let duplicates = 0;
     outcome.forEach((o, i) => {
+      const at = storedAt[i] as number;
       if (o === 'duplicate') {
         duplicates++;
-        results[storedAt[i] as number] = { index: (results[storedAt[i] as number] as ItemResult).index, status: 'duplicate' };
+        results[at] = { index: (results[at] as ItemResult).index, status: 'duplicate' };
+      } else {
+        for (const kind of reports[i]?.repairs ?? []) metrics.repairs.inc({ kind });
       }
     });
     const accepted = reports.length - duplicates;
+    metrics.ingestItems.inc({ route, outcome: 'accepted' }, accepted);
+    metrics.ingestItems.inc({ route, outcome: 'duplicate' }, duplicates);
+    metrics.ingestItems.inc({ route, outcome: 'rejected' }, rejected.length);
     if (rejected.length === 0) {
       send(res, 202, { accepted, duplicates });
     } else {
@@ -91,15 +114,21 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const url = new URL(req.url ?? '/', 'http://ingest');
+    const path = url.pathname;
     try {
-      if (path === '/v1/reports') {
+      const toReport = routes[path];
+      if (toReport) {
         if (req.method !== 'POST') return send(res, 405, { error: 'Method Not Allowed' }, { allow: 'POST' });
-        return await ingest(req, res);
+        return await ingest(req, res, path, toReport, url.searchParams);
       }
       const route = req.method === 'GET' ? options.routes?.[path] : undefined;
       if (route) {
-        const { status, body } = route();
+        const { status, body, contentType } = await route();
+        if (contentType) {
+          res.writeHead(status, { 'content-type': contentType });
+          return void res.end(String(body));
+        }
         return send(res, status, body);
       }
       send(res, 404, { error: 'Not Found' });

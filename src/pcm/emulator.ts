@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { discardReason } from './validate.js';
+import { discardReason, loadAcceptedEndpoints, opendataDiscardReason, type AcceptedEndpoints } from './validate.js';
 
 /**
  * A local PCM: `/token/` over mTLS, the private report API, and inspection routes under `/emulator/`.
@@ -21,6 +21,8 @@ export interface EmulatorOptions {
   tokenExpiresIn: number;
   maxItems: number;
   maxBodyBytes: number;
+  /** Endpoint catalogue file the emulator accepts (data/catalog/endpoints.json when absent). */
+  endpointsFile?: string | undefined;
 }
 
 export const EMULATOR_DEFAULTS = {
@@ -69,7 +71,11 @@ export class PcmEmulator {
   private faults: PendingFault[] = [];
   private stats: EmulatorStats = this.emptyStats();
 
-  constructor(private readonly options: EmulatorOptions) {}
+  private readonly endpoints: AcceptedEndpoints;
+
+  constructor(private readonly options: EmulatorOptions) {
+    this.endpoints = loadAcceptedEndpoints(options.endpointsFile);
+  }
 
   async start(): Promise<string> {
     const server = createServer(
@@ -154,7 +160,10 @@ export class PcmEmulator {
     try {
       if (req.method === 'POST' && (path === '/token/' || path === '/token')) return await this.token(req, res, route);
       if (req.method === 'POST' && (path === '/report-api/v1/private/report' || path === '/report-api/v1/private/report/')) {
-        return await this.privateReport(req, res, route);
+        return await this.report(req, res, route, 'private');
+      }
+      if (req.method === 'POST' && (path === '/report-api/v1/opendata/report' || path === '/report-api/v1/opendata/report/')) {
+        return await this.report(req, res, route, 'opendata');
       }
       if (req.method === 'GET' && path === '/emulator/stats') return this.reply(res, route, 200, this.stats);
       if (req.method === 'GET' && path === '/emulator/reports') return this.listReports(url, res, route);
@@ -204,7 +213,7 @@ export class PcmEmulator {
     this.reply(res, route, 200, { access_token: accessToken, expires_in: this.options.tokenExpiresIn, token_type: 'Bearer' });
   }
 
-  private async privateReport(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
+  private async report(req: IncomingMessage, res: ServerResponse, route: string, stream: 'private' | 'opendata'): Promise<void> {
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? this.tokens.get(auth.slice(7)) : undefined;
     if (!token || token.expiresAt <= Date.now()) {
@@ -237,7 +246,8 @@ export class PcmEmulator {
     const receivedAt = new Date(now).toISOString();
     let discarded = 0;
     const results = items.map((item: unknown) => {
-      const message = discardReason(item, { now });
+      const check = stream === 'private' ? discardReason : opendataDiscardReason;
+      const message = check(item, { now, endpoints: this.endpoints });
       const reportId = randomUUID();
       const status = message === null ? 'ACCEPTED' : 'DISCARDED';
       if (message !== null) discarded++;

@@ -26,24 +26,29 @@ const SERVER_REQUIRED = [
 ];
 const SERVER_OPTIONAL = ['additionalInfo'];
 
-type EndpointData = { private_v103: [string, string[]][]; opendata_v103: [string, string[]][] };
+type EndpointData = { private: { template: string }[]; opendata: { template: string }[] };
 
-function loadPrivateEndpoints(): Set<string> {
-  const file = fileURLToPath(new URL('../../data/pcm/accepted-endpoints-v1.03.json', import.meta.url));
-  const data = JSON.parse(readFileSync(file, 'utf8')) as EndpointData;
-  return new Set(data.private_v103.flatMap(([, endpoints]) => endpoints));
+/** The accepted lists as data (the same file operators update), read here without the sidecar's code. */
+export const DEFAULT_ENDPOINTS_FILE = fileURLToPath(new URL('../../data/catalog/endpoints.json', import.meta.url));
+
+export interface AcceptedEndpoints {
+  private: Set<string>;
+  opendata: Set<string>;
 }
 
-let privateEndpoints: Set<string> | null = null;
+export function loadAcceptedEndpoints(file = DEFAULT_ENDPOINTS_FILE): AcceptedEndpoints {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as EndpointData;
+  return { private: new Set(data.private.map((e) => e.template)), opendata: new Set(data.opendata.map((e) => e.template)) };
+}
 
 export interface CheckContext {
   /** Reception time, for the 7-day and 5-minute rules. */
   now: number;
+  endpoints: AcceptedEndpoints;
 }
 
 /** Returns the DISCARDED message for `item`, or null when the PCM would accept it. */
 export function discardReason(item: unknown, context: CheckContext): string | null {
-  privateEndpoints ??= loadPrivateEndpoints();
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return 'Invalid payload format: item must be an object';
   const report = item as Record<string, unknown>;
   const errors: string[] = [];
@@ -71,7 +76,7 @@ export function discardReason(item: unknown, context: CheckContext): string | nu
     }
   }
   if (has('endpoint')) {
-    if (typeof report.endpoint !== 'string' || !privateEndpoints.has(report.endpoint)) {
+    if (typeof report.endpoint !== 'string' || !context.endpoints.private.has(report.endpoint)) {
       errors.push(`Unlisted endpoint: ${String(report.endpoint)}`);
     }
   }
@@ -88,13 +93,7 @@ export function discardReason(item: unknown, context: CheckContext): string | nu
     if (typeof span !== 'number') errors.push(`Field type mismatch: processTimespan: Expected number, received ${typeof span}`);
     else if (!(span > 0)) errors.push('Invalid field value: processTimespan must be greater than zero');
   }
-  if (has('timestamp')) {
-    const ts = report.timestamp;
-    const at = typeof ts === 'string' && TIMESTAMP.test(ts) ? Date.parse(ts) : Number.NaN;
-    if (Number.isNaN(at)) errors.push('Invalid field value: Invalid timestamp format');
-    else if (at < context.now - SEVEN_DAYS_MS) errors.push('Report is too old');
-    else if (at > context.now + FUTURE_TOLERANCE_MS) errors.push('Invalid field value: timestamp is more than 5 minutes in the future');
-  }
+  if (has('timestamp')) timestampErrors(report.timestamp, context.now, errors);
   if (role === 'CLIENT' && has('endpointUriPrefix')) {
     const prefix = report.endpointUriPrefix;
     if (typeof prefix !== 'string' || prefix === '' || !SAFE_TEXT_200.test(prefix)) {
@@ -109,6 +108,47 @@ export function discardReason(item: unknown, context: CheckContext): string | nu
     if (typeof info !== 'object' || Array.isArray(info)) {
       errors.push(`Invalid type: additionalInfo: Expected object, received ${Array.isArray(info) ? 'array' : typeof info}`);
     }
+  }
+  return errors.length > 0 ? errors.join('; ') : null;
+}
+
+function timestampErrors(ts: unknown, now: number, errors: string[]): void {
+  const at = typeof ts === 'string' && TIMESTAMP.test(ts) ? Date.parse(ts) : Number.NaN;
+  if (Number.isNaN(at)) errors.push('Invalid field value: Invalid timestamp format');
+  else if (at < now - SEVEN_DAYS_MS) errors.push('Report is too old');
+  else if (at > now + FUTURE_TOLERANCE_MS) errors.push('Invalid field value: timestamp is more than 5 minutes in the future');
+}
+
+const OPENDATA_KEYS = ['endpoint', 'statusCode', 'httpMethod', 'timestamp', 'processTimespan', 'additionalInfo'];
+
+/** Opendata (`OpendataReportRequest`): all six fields required, nothing else; `additionalInfo.clientIp` the caller. */
+export function opendataDiscardReason(item: unknown, context: CheckContext): string | null {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return 'Invalid payload format: item must be an object';
+  const report = item as Record<string, unknown>;
+  const errors: string[] = [];
+  const missing = OPENDATA_KEYS.filter((key) => report[key] === undefined || report[key] === null);
+  if (missing.length > 0) errors.push(`Missing fields: ${missing.map((k) => `'${k}'`).join(', ')}`);
+  const unknown = Object.keys(report).filter((key) => !OPENDATA_KEYS.includes(key));
+  if (unknown.length > 0) errors.push(`Invalid format: : Unrecognized key(s) in object: ${unknown.map((k) => `'${k}'`).join(', ')}`);
+  if (typeof report.endpoint === 'string' && !context.endpoints.opendata.has(report.endpoint)) {
+    errors.push(`Unlisted endpoint: ${report.endpoint}`);
+  }
+  const code = report.statusCode;
+  if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || code < 200 || code > 599)) {
+    errors.push('Invalid field value: statusCode must be between 200 and 599');
+  }
+  if (report.httpMethod !== undefined && !METHODS.includes(report.httpMethod as string)) {
+    errors.push(`Invalid enum value. Expected 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', received '${String(report.httpMethod)}'`);
+  }
+  const span = report.processTimespan;
+  if (span !== undefined && span !== null && (typeof span !== 'number' || !(span > 0))) {
+    errors.push('Invalid field value: processTimespan must be greater than zero');
+  }
+  if (report.timestamp !== undefined && report.timestamp !== null) timestampErrors(report.timestamp, context.now, errors);
+  const info = report.additionalInfo;
+  if (info !== undefined && info !== null) {
+    if (typeof info !== 'object' || Array.isArray(info)) errors.push('Invalid type: additionalInfo: Expected object');
+    else if (typeof (info as Record<string, unknown>).clientIp !== 'string') errors.push('Missing property: additionalInfo.clientIp');
   }
   return errors.length > 0 ? errors.join('; ') : null;
 }

@@ -46,3 +46,16 @@ export const serverReportSchema = z.strictObject({
 export type ClientReport = z.infer<typeof clientReportSchema>;
 export type ServerReport = z.infer<typeof serverReportSchema>;
 export type PrivateReport = ClientReport | ServerReport;
+
+/** Opendata (`OpendataReportRequest`): only the server reports; no role, org ids or fapiInteractionId. */
+export const opendataReportSchema = z.strictObject({
+  endpoint: z.string().min(1),
+  statusCode: common.statusCode,
+  httpMethod: common.httpMethod,
+  timestamp: common.timestamp,
+  processTimespan: z.number(),
+  additionalInfo: z.record(z.string(), z.unknown()),
+});
+
+export type OpendataReport = z.infer<typeof opendataReportSchema>;
+export type AnyReport = PrivateReport | OpendataReport;

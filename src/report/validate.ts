@@ -1,22 +1,59 @@
 import type { z } from 'zod';
-import { clientReportSchema, serverReportSchema, ROLES, type PrivateReport } from './schema.js';
+import { additionalInfoProblems, type AdditionalInfoOptions } from './additional-info.js';
+import { normaliseReport, type RepairKind } from './normalise.js';
+import type { ReportProblem } from './problem.js';
+import {
+  clientReportSchema,
+  opendataReportSchema,
+  ROLES,
+  serverReportSchema,
+  type AnyReport,
+  type PrivateReport,
+} from './schema.js';
+import type { EndpointTemplates } from './template.js';
 
-/** One reason an item is refused: the field, the rule it broke, and a message in the PCM's wording where there is one. */
-export interface ReportProblem {
-  field: string;
-  rule: string;
-  message: string;
+export type { ReportProblem };
+
+/**
+ * From an item a gateway sent to a report the PCM will accept (pcm-rules.md §15), or the reasons it would not.
+ * Pure: the clock, the catalogue and the settings come in the context.
+ */
+
+export interface RuleOptions extends AdditionalInfoOptions {
+  /** `number` (PCM-current, release 2026C) or `integer` (v1.0.2/v3.1.0 int16): §13 item 4. */
+  processTimespan: 'number' | 'integer';
+  /** The PCM refuses reports older than this ("Report is too old"). */
+  maxAgeMs: number;
+  /** … and timestamps further than this in the future (release 2025D). */
+  maxFutureMs: number;
+}
+
+export interface ValidationContext {
+  /**
+   * Organisations this sidecar holds credentials for; a private report must be reported by one of them.
+   * null skips the rule (offline `validate` without organisations).
+   */
+  reporterOrgIds: ReadonlySet<string> | null;
+  /** The organisation whose token carries opendata reports; null when none is configured for it. */
+  opendataOrgId: string | null;
+  privateTemplates: EndpointTemplates;
+  opendataTemplates: EndpointTemplates;
+  rules: RuleOptions;
+  now: number;
 }
 
 export interface ValidReport {
   ok: true;
-  report: PrivateReport;
+  stream: 'private' | 'opendata';
+  report: AnyReport;
   /** The exact JSON text that will go to the PCM, kept so a batch is a concatenation. */
   json: string;
   /** The organisation whose token must carry this report. */
   reporterOrgId: string;
-  /** Identity for de-duplication: role, fapiInteractionId, endpoint, httpMethod, timestamp. */
+  /** Identity for de-duplication (private: role, fapiInteractionId, endpoint, httpMethod, timestamp). */
   dedupKey: string;
+  fapiInteractionId: string | null;
+  repairs: RepairKind[];
 }
 
 export interface InvalidReport {
@@ -26,10 +63,8 @@ export interface InvalidReport {
 
 export type ValidationResult = ValidReport | InvalidReport;
 
-export interface ValidationContext {
-  /** Organisations this sidecar holds credentials for; a report must be reported by one of them. */
-  reporterOrgIds: ReadonlySet<string>;
-}
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const UUID_FIELDS = ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId'] as const;
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -37,30 +72,35 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
+function valueAt(input: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>((v, k) => (v === null || typeof v !== 'object' ? undefined : (v as Record<PropertyKey, unknown>)[k]), input);
+}
+
 function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, unknown>): ReportProblem[] {
   const problems: ReportProblem[] = [];
   const missing: string[] = [];
   for (const issue of issues) {
     const field = issue.path.map(String).join('.');
+    const value = valueAt(input, issue.path);
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
-        problems.push({ field: key, rule: 'unrecognized_key', message: `Additional property not allowed: '${key}'` });
+        problems.push({ field: key, rule: 'unrecognized_key', message: `Additional property not allowed: '${key}'`, value: input[key] });
       }
     } else if (issue.path.length === 1 && input[field] === undefined) {
       // Whatever the schema expected there (a type, an enum, a literal), the PCM calls an absent key missing.
       missing.push(field);
+    } else if (value === null) {
+      problems.push({ field, rule: 'not_null', message: `Missing property, ${field} can't be empty (null)`, value });
     } else if (issue.code === 'invalid_type') {
-      const got = describe(issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown>)?.[k], input));
-      problems.push({
-        field,
-        rule: 'type',
-        message: `Field type mismatch: ${field}: expected ${issue.expected}, received ${got}`,
-      });
+      problems.push({ field, rule: 'type', message: `Field type mismatch: ${field}: expected ${issue.expected}, received ${describe(value)}`, value });
     } else if (issue.code === 'invalid_value') {
       const allowed = issue.values.map((v) => `'${String(v)}'`).join(' | ');
-      problems.push({ field, rule: 'enum', message: `Invalid field value: ${field}: expected ${allowed}` });
+      problems.push({ field, rule: 'enum', message: `Invalid enum value. Expected ${allowed}, received '${String(value)}'`, value });
+    } else if (issue.code === 'too_small' || issue.code === 'too_big') {
+      const rule = field === 'statusCode' ? 'statusCode must be between 200 and 599' : issue.message;
+      problems.push({ field, rule: 'range', message: `Invalid field value: ${field}: ${rule}`, value });
     } else {
-      problems.push({ field, rule: issue.code, message: `Invalid field value: ${field}: ${issue.message}` });
+      problems.push({ field, rule: 'format', message: `Invalid format: ${field}: ${issue.message}`, value });
     }
   }
   if (missing.length > 0) {
@@ -69,54 +109,136 @@ function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, u
   return problems;
 }
 
-/** Validates one private report as the PCM's schema would. Pure: no clock, no I/O. */
-export function validatePrivateReport(item: unknown, context: ValidationContext): ValidationResult {
+/** Rules beyond the schema that both roles and opendata share: listed endpoint, timespan, time window. */
+function commonProblems(report: AnyReport, templates: EndpointTemplates, context: ValidationContext): ReportProblem[] {
+  const problems: ReportProblem[] = [];
+  if (!templates.has(report.endpoint)) {
+    problems.push({ field: 'endpoint', rule: 'listed_endpoint', message: `Unlisted endpoint: ${report.endpoint}`, value: report.endpoint });
+  }
+  const span = report.processTimespan;
+  if (!(span >= 1)) {
+    problems.push({ field: 'processTimespan', rule: 'positive', message: 'Invalid field value: processTimespan must be greater than zero', value: span });
+  } else if (context.rules.processTimespan === 'integer' && !Number.isInteger(span)) {
+    problems.push({ field: 'processTimespan', rule: 'integer', message: 'Field type mismatch: processTimespan: expected integer milliseconds', value: span });
+  }
+  const at = Date.parse(report.timestamp);
+  if (Number.isNaN(at)) {
+    problems.push({ field: 'timestamp', rule: 'format', message: 'Invalid field value: Invalid timestamp format', value: report.timestamp });
+  } else if (at < context.now - context.rules.maxAgeMs) {
+    problems.push({ field: 'timestamp', rule: 'max_age', message: 'Report is too old', value: report.timestamp });
+  } else if (at > context.now + context.rules.maxFutureMs) {
+    problems.push({
+      field: 'timestamp',
+      rule: 'max_future',
+      message: `Invalid field value: timestamp is more than ${Math.round(context.rules.maxFutureMs / 60_000)} minutes in the future`,
+      value: report.timestamp,
+    });
+  }
+  return problems;
+}
+
+function privateProblems(report: PrivateReport, context: ValidationContext): ReportProblem[] {
+  const problems = commonProblems(report, context.privateTemplates, context);
+  for (const field of UUID_FIELDS) {
+    const value = (report as Record<string, unknown>)[field];
+    if (value === NIL_UUID) {
+      const message =
+        field === 'fapiInteractionId'
+          ? `fapiInteractionId mismatch. Ensure the ID is not "${NIL_UUID}."`
+          : `Invalid field value: ${field} must not be the nil UUID`;
+      problems.push({ field, rule: 'nil_uuid', message, value });
+    }
+  }
+  const reporterField = report.role === 'CLIENT' ? 'clientOrgId' : 'serverOrgId';
+  const reporterOrgId = report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId;
+  if (context.reporterOrgIds !== null && !context.reporterOrgIds.has(reporterOrgId.toLowerCase())) {
+    problems.push({
+      field: reporterField,
+      rule: 'reporter_org',
+      message: `${reporterField} '${reporterOrgId}' is invalid to role '${report.role}': not an organisation this sidecar reports for`,
+      value: reporterOrgId,
+    });
+  }
+  problems.push(
+    ...additionalInfoProblems(
+      report.additionalInfo,
+      { role: report.role, httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'private' },
+      context.rules,
+    ),
+  );
+  return problems;
+}
+
+export function privateDedupKey(report: PrivateReport): string {
+  return [report.role, report.fapiInteractionId.toLowerCase(), report.endpoint, report.httpMethod, report.timestamp].join('|');
+}
+
+/** Normalises and validates one item; returns the report to spool, or every reason it cannot be sent. */
+export function prepareReport(item: unknown, context: ValidationContext): ValidationResult {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
     return {
       ok: false,
       problems: [{ field: '', rule: 'type', message: `Invalid payload format: each report must be an object, received ${describe(item)}` }],
     };
   }
-  const input = item as Record<string, unknown>;
-  const role = input.role;
-  if (role === undefined) {
-    return { ok: false, problems: [{ field: 'role', rule: 'required', message: 'Missing fields: role' }] };
+  const { item: input, stream, repairs } = normaliseReport(item as Record<string, unknown>, context);
+
+  if (stream === 'opendata') {
+    const parsed = opendataReportSchema.safeParse(input);
+    if (!parsed.success) return { ok: false, problems: toProblems(parsed.error.issues, input) };
+    const report = parsed.data;
+    const problems = commonProblems(report, context.opendataTemplates, context);
+    problems.push(
+      ...additionalInfoProblems(
+        report.additionalInfo,
+        { role: 'SERVER', httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'opendata' },
+        context.rules,
+      ),
+    );
+    if (context.opendataOrgId === null && context.reporterOrgIds !== null) {
+      problems.push({ field: '', rule: 'opendata_org', message: 'no organisation is configured to send opendata reports (opendataOrgId)' });
+    }
+    if (problems.length > 0) return { ok: false, problems };
+    const clientIp = String(report.additionalInfo.clientIp ?? '');
+    return {
+      ok: true,
+      stream,
+      report,
+      json: JSON.stringify(report),
+      reporterOrgId: context.opendataOrgId ?? '',
+      dedupKey: ['OPENDATA', report.endpoint, report.httpMethod, report.timestamp, report.statusCode, report.processTimespan, clientIp].join('|'),
+      fapiInteractionId: null,
+      repairs,
+    };
   }
+
+  const role = input.role;
   if (role !== 'CLIENT' && role !== 'SERVER') {
     return {
       ok: false,
       problems: [
-        { field: 'role', rule: 'enum', message: `Invalid field value: role: expected ${ROLES.map((r) => `'${r}'`).join(' | ')}` },
+        {
+          field: 'role',
+          rule: 'enum',
+          message: `Invalid enum value. Expected ${ROLES.map((r) => `'${r}'`).join(' | ')}, received '${String(role)}'`,
+          value: role,
+        },
       ],
     };
   }
   const parsed = role === 'CLIENT' ? clientReportSchema.safeParse(input) : serverReportSchema.safeParse(input);
   if (!parsed.success) return { ok: false, problems: toProblems(parsed.error.issues, input) };
-
   const report = parsed.data;
-  const reporterOrgId = report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId;
-  const reporterField = report.role === 'CLIENT' ? 'clientOrgId' : 'serverOrgId';
-  if (!context.reporterOrgIds.has(reporterOrgId.toLowerCase())) {
-    return {
-      ok: false,
-      problems: [
-        {
-          field: reporterField,
-          rule: 'reporter_org',
-          message: `Requester id mismatch with ${reporterField}: '${reporterOrgId}' is not an organisation this sidecar reports for`,
-        },
-      ],
-    };
-  }
+  const problems = privateProblems(report, context);
+  if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
+    stream,
     report,
     json: JSON.stringify(report),
-    reporterOrgId: reporterOrgId.toLowerCase(),
-    dedupKey: dedupKeyOf(report),
+    reporterOrgId: (report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId).toLowerCase(),
+    dedupKey: privateDedupKey(report),
+    fapiInteractionId: report.fapiInteractionId.toLowerCase(),
+    repairs,
   };
-}
-
-export function dedupKeyOf(report: PrivateReport): string {
-  return [report.role, report.fapiInteractionId.toLowerCase(), report.endpoint, report.httpMethod, report.timestamp].join('|');
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Organisation } from '../config/schema.js';
 import { CredentialError, DeliveryError, TokenError, errorMessage } from '../errors.js';
-import type { LeasedRow, PendingSummary, RowResult, Spool, AddedRows } from '../spool/spool.js';
+import { laneOf, type AddedRows, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
 import { ReportClient } from './report-client.js';
@@ -33,7 +33,9 @@ export interface LaneOptions {
 }
 
 export interface LaneStatus {
+  lane: string;
   orgId: string;
+  stream: Stream;
   ready: boolean;
   credentialError: string | null;
   lastError: string | null;
@@ -66,6 +68,7 @@ class Wakeup {
 
 export class OrgLane {
   readonly orgId: string;
+  readonly lane: string;
   private transport: Transport | null = null;
   private credentialError: string | null = null;
   private lastError: string | null = null;
@@ -81,11 +84,13 @@ export class OrgLane {
   constructor(
     private readonly organisation: Organisation,
     private readonly index: number,
+    readonly stream: Stream,
     private readonly spool: Spool,
     private readonly options: LaneOptions,
     private readonly log: Logger,
   ) {
     this.orgId = organisation.orgId.toLowerCase();
+    this.lane = laneOf(stream, this.orgId);
   }
 
   /** Loads the credential now so a bad certificate is reported at start; the lane retries it until it works. */
@@ -104,7 +109,9 @@ export class OrgLane {
 
   status(): LaneStatus {
     return {
+      lane: this.lane,
       orgId: this.orgId,
+      stream: this.stream,
       ready: this.transport !== null,
       credentialError: this.credentialError,
       lastError: this.lastError,
@@ -145,14 +152,14 @@ export class OrgLane {
           ca,
         }),
       };
-      if (this.credentialError) this.log.info({ orgId: this.orgId }, 'credential is usable now; sending resumes');
+      if (this.credentialError) this.log.info({ lane: this.lane }, 'credential is usable now; sending resumes');
       this.credentialError = null;
       return this.transport;
     } catch (err) {
       if (!(err instanceof CredentialError)) throw err;
       if (this.credentialError !== err.message) {
         this.log.error(
-          { orgId: this.orgId, code: err.code, setting: err.setting },
+          { lane: this.lane, code: err.code, setting: err.setting },
           `cannot send reports for ${this.orgId}: ${err.message}. Reports are still spooled; retrying every ${this.options.credentialRetryMs} ms`,
         );
       }
@@ -162,7 +169,7 @@ export class OrgLane {
   }
 
   private refreshEstimate(): void {
-    this.estimate = this.spool.pending(this.orgId, this.options.maxBatchSize);
+    this.estimate = this.spool.pending(this.lane, this.options.maxBatchSize);
   }
 
   /** 0: send now; a positive number: wait that long for the batch to fill; Infinity: nothing to send. */
@@ -190,7 +197,7 @@ export class OrgLane {
         if (wait === Number.POSITIVE_INFINITY) this.refreshEstimate();
         continue;
       }
-      const batch = this.spool.lease(this.orgId, this.options.maxBatchSize, this.options.maxBatchBytes);
+      const batch = this.spool.lease(this.lane, this.options.maxBatchSize, this.options.maxBatchBytes);
       this.refreshEstimate();
       if (batch) await this.deliver(transport, batch.rows);
     }
@@ -221,7 +228,7 @@ export class OrgLane {
           if (!refreshedAfter401) {
             refreshedAfter401 = true;
             transport.tokens.invalidate(token);
-            this.log.info({ orgId: this.orgId }, 'report API answered 401; fetching a new token once');
+            this.log.info({ lane: this.lane }, 'report API answered 401; fetching a new token once');
             continue;
           }
           throw new TokenError('report API refused a freshly issued token (401)', true, 401);
@@ -229,7 +236,7 @@ export class OrgLane {
         // 413: halve the batch until it fits. A single report the PCM finds too large stays and is retried.
         if (rows.length > 1) {
           const half = Math.ceil(rows.length / 2);
-          this.log.warn({ orgId: this.orgId, rows: rows.length }, 'report API answered 413; splitting the batch');
+          this.log.warn({ lane: this.lane, rows: rows.length }, 'report API answered 413; splitting the batch');
           await this.deliver(transport, rows.slice(0, half));
           await this.deliver(transport, rows.slice(half));
           return;
@@ -244,7 +251,7 @@ export class OrgLane {
         const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
         let delay = backoffDelay(attempt, this.options.retryInitialDelayMs, this.options.retryMaxDelayMs, retryAfter);
         if (err instanceof TokenError && !err.retryable) delay = Math.max(delay, this.options.credentialRetryMs);
-        this.log.warn({ orgId: this.orgId, rows: rows.length, attempt, delayMs: delay, err: lastError }, 'batch not delivered; will retry');
+        this.log.warn({ lane: this.lane, rows: rows.length, attempt, delayMs: delay, err: lastError }, 'batch not delivered; will retry');
         await sleep(delay, this.stopping.signal);
       }
     }
@@ -266,7 +273,7 @@ export class OrgLane {
     this.counters.reportsAccepted += results.length - discarded;
     this.counters.reportsDiscarded += discarded;
     if (discarded > 0) {
-      this.log.warn({ orgId: this.orgId, discarded, first: results.find((r) => r.state === 'discarded')?.message }, 'PCM discarded reports');
+      this.log.warn({ lane: this.lane, discarded, first: results.find((r) => r.state === 'discarded')?.message }, 'PCM discarded reports');
     }
   }
 }

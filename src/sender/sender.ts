@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Spool } from '../spool/spool.js';
+import type { Spool, Stream } from '../spool/spool.js';
 import { OrgLane, type LaneStatus } from './lane.js';
 
-export const PRIVATE_REPORT_PATH = '/report-api/v1/private/report';
+export const REPORT_PATHS: Record<Stream, string> = {
+  private: '/report-api/v1/private/report',
+  opendata: '/report-api/v1/opendata/report',
+};
 
 /** Drains the spool to the PCM: one lane per configured organisation, woken by each commit. */
 export class Sender {
@@ -16,36 +19,41 @@ export class Sender {
     private readonly log: Logger,
   ) {
     const { sender, token, pcm } = config;
+    const opendataOrgId = opendataOrgOf(config);
     config.organisations.forEach((organisation, index) => {
-      const lane = new OrgLane(
-        organisation,
-        index,
-        spool,
-        {
-          apiUrl: pcm.apiUrl,
-          authUrl: pcm.authUrl,
-          caFile: pcm.caFile,
-          reportPath: PRIVATE_REPORT_PATH,
-          ...sender,
-          tokenRequestFormat: token.requestFormat,
-          tokenRefreshMarginMs: token.refreshMarginMs,
-          tokenTimeoutMs: token.timeoutMs,
-          credentialRetryMs: token.credentialRetryMs,
-        },
-        log.child({ component: 'sender' }),
-      );
-      this.lanes.set(lane.orgId, lane);
+      const streams: Stream[] = organisation.orgId.toLowerCase() === opendataOrgId ? ['private', 'opendata'] : ['private'];
+      for (const stream of streams) {
+        const lane = new OrgLane(
+          organisation,
+          index,
+          stream,
+          spool,
+          {
+            apiUrl: pcm.apiUrl,
+            authUrl: pcm.authUrl,
+            caFile: pcm.caFile,
+            reportPath: REPORT_PATHS[stream],
+            ...sender,
+            tokenRequestFormat: token.requestFormat,
+            tokenRefreshMarginMs: token.refreshMarginMs,
+            tokenTimeoutMs: token.timeoutMs,
+            credentialRetryMs: token.credentialRetryMs,
+          },
+          log.child({ component: 'sender' }),
+        );
+        this.lanes.set(lane.lane, lane);
+      }
     });
   }
 
   start(): void {
     this.unsubscribe = this.spool.onCommitted((added) => {
-      for (const [orgId, rows] of added) this.lanes.get(orgId)?.notify(rows);
+      for (const [lane, rows] of added) this.lanes.get(lane)?.notify(rows);
     });
     for (const lane of this.lanes.values()) lane.start();
-    const orphaned = this.spool.pendingOrgIds().filter((orgId) => !this.lanes.has(orgId));
+    const orphaned = this.spool.pendingLanes().filter((lane) => !this.lanes.has(lane));
     if (orphaned.length > 0) {
-      this.log.error({ orgIds: orphaned }, 'the spool holds pending reports for organisations that are not configured; they wait until their credential is configured again');
+      this.log.error({ lanes: orphaned }, 'the spool holds pending reports for organisations that are not configured; they wait until their credential is configured again');
     }
   }
 
@@ -62,4 +70,10 @@ export class Sender {
     this.unsubscribe?.();
     await Promise.all([...this.lanes.values()].map((lane) => lane.stop(graceMs)));
   }
+}
+
+/** The organisation that sends opendata reports: the configured one, or the only organisation. */
+export function opendataOrgOf(config: Config): string | null {
+  if (config.opendataOrgId) return config.opendataOrgId.toLowerCase();
+  return config.organisations.length === 1 ? (config.organisations[0] as { orgId: string }).orgId.toLowerCase() : null;
 }

@@ -21,16 +21,28 @@ export interface SpoolOptions {
   sync: SyncMode;
 }
 
+export type Stream = 'private' | 'opendata';
+
+/** A sender lane: one organisation's token, one PCM report API. Rows are leased per lane. */
+export function laneOf(stream: Stream, orgId: string): string {
+  return `${stream}:${orgId}`;
+}
+
 export interface NewReport {
+  stream: Stream;
   orgId: string;
   /** Identity for de-duplication; stored as the first 16 bytes of its SHA-256 to keep the unique index small. */
   dedupKey: string;
-  fapiInteractionId: string;
+  fapiInteractionId: string | null;
   json: string;
+  /** Normalisation repairs applied to this report (src/report/normalise.ts), kept for inspection. */
+  repairs: readonly string[];
 }
 
 export interface RejectedItem {
   source: string;
+  /** The ingest route it came in on, so a replay knows how to read it again. */
+  route: string;
   /** The item as received, re-serialised. */
   item: string;
   problems: string;
@@ -50,10 +62,19 @@ export interface LeasedRow {
 }
 
 export interface LeasedBatch {
-  orgId: string;
+  lane: string;
   rows: LeasedRow[];
   /** Serialised size of the batch body `[a,b,…]`. */
   bytes: number;
+}
+
+export interface QuarantinedItem {
+  id: number;
+  receivedAt: number;
+  source: string;
+  route: string;
+  item: string;
+  problems: string;
 }
 
 export interface RowResult {
@@ -82,9 +103,11 @@ CREATE TABLE IF NOT EXISTS reports (
   id                  INTEGER PRIMARY KEY,
   stream              TEXT    NOT NULL DEFAULT 'private',
   org_id              TEXT    NOT NULL,
+  lane                TEXT    NOT NULL,
   dedup_key           BLOB    NOT NULL UNIQUE,
   fapi_interaction_id TEXT,
   body                TEXT    NOT NULL,
+  repairs             TEXT,
   bytes               INTEGER NOT NULL,
   state               TEXT    NOT NULL DEFAULT 'pending',
   attempts            INTEGER NOT NULL DEFAULT 0,
@@ -94,12 +117,13 @@ CREATE TABLE IF NOT EXISTS reports (
   created_at          INTEGER NOT NULL,
   updated_at          INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS reports_pending ON reports (org_id, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS reports_pending ON reports (lane, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi_interaction_id);
 CREATE TABLE IF NOT EXISTS quarantine (
   id          INTEGER PRIMARY KEY,
   received_at INTEGER NOT NULL,
   source      TEXT    NOT NULL,
+  route       TEXT    NOT NULL,
   item        TEXT    NOT NULL,
   problems    TEXT    NOT NULL
 );
@@ -130,16 +154,16 @@ export class Spool {
     const db = this.db;
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO reports (org_id, dedup_key, fapi_interaction_id, body, bytes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
+        `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, bytes, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
       ),
-      quarantine: db.prepare('INSERT INTO quarantine (received_at, source, item, problems) VALUES (?, ?, ?, ?)'),
+      quarantine: db.prepare('INSERT INTO quarantine (received_at, source, route, item, problems) VALUES (?, ?, ?, ?, ?)'),
       pendingPage: db.prepare(
-        `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?`,
+        `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?`,
       ),
       lease: db.prepare(
         `UPDATE reports SET state = 'inflight', attempts = attempts + 1, updated_at = ?
-         WHERE state = 'pending' AND org_id = ? AND id BETWEEN ? AND ?`,
+         WHERE state = 'pending' AND lane = ? AND id BETWEEN ? AND ?`,
       ),
       complete: db.prepare(
         `UPDATE reports SET state = ?, report_id = ?, pcm_message = ?, last_error = NULL, updated_at = ? WHERE id = ?`,
@@ -151,10 +175,10 @@ export class Spool {
       pendingHead: db.prepare(
         `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t
          FROM (SELECT bytes, created_at FROM reports INDEXED BY reports_pending
-               WHERE state = 'pending' AND org_id = ? ORDER BY id LIMIT ?)`,
+               WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?)`,
       ),
       pendingOrgs: db.prepare(
-        `SELECT DISTINCT org_id AS o FROM reports INDEXED BY reports_pending WHERE state = 'pending'`,
+        `SELECT DISTINCT lane AS o FROM reports INDEXED BY reports_pending WHERE state = 'pending'`,
       ),
       counts: db.prepare('SELECT state, count(*) AS n FROM reports GROUP BY state'),
       prune: db.prepare(
@@ -162,6 +186,11 @@ export class Spool {
            SELECT id FROM reports WHERE state IN ('accepted', 'discarded') AND updated_at < ? ORDER BY id LIMIT ?)`,
       ),
       quarantineCount: db.prepare('SELECT count(*) AS n FROM quarantine'),
+      quarantinePage: db.prepare(
+        `SELECT id, received_at AS receivedAt, source, route, item, problems FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
+      ),
+      quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = ?'),
+      quarantineProblems: db.prepare('UPDATE quarantine SET problems = ? WHERE id = ?'),
     };
 
     this.recoveredInflight = this.statements.recover.run(Date.now()).changes;
@@ -173,10 +202,29 @@ export class Spool {
     return this.committer.submit(request);
   }
 
-  /** Called after each commit with the pending rows it added, per organisation. */
+  /** Called after each commit with the pending rows it added, per lane. */
   onCommitted(listener: (added: ReadonlyMap<string, AddedRows>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** One page of quarantined items, oldest first, after `afterId`. */
+  quarantined(afterId: number, limit: number): QuarantinedItem[] {
+    return this.statements.quarantinePage.all(afterId, limit) as QuarantinedItem[];
+  }
+
+  /**
+   * Moves items out of quarantine: the reports they now make are stored and the quarantine rows deleted, in one
+   * transaction, so a crash cannot lose or double an item. Items still failing get their latest problems recorded.
+   */
+  promote(moved: readonly { quarantineId: number; report: NewReport }[], stillFailing: readonly { quarantineId: number; problems: string }[]): WriteOutcome {
+    const { quarantineDelete, quarantineProblems } = this.statements;
+    const [outcome] = this.db.transaction(() => {
+      for (const f of stillFailing) quarantineProblems.run(f.problems, f.quarantineId);
+      for (const m of moved) quarantineDelete.run(m.quarantineId);
+      return this.commit([{ reports: moved.map((m) => m.report), rejected: [] }]);
+    })();
+    return outcome as WriteOutcome;
   }
 
   private commit(requests: readonly WriteRequest[]): WriteOutcome[] {
@@ -185,18 +233,20 @@ export class Spool {
     const { insert, quarantine } = this.statements;
     const run = this.db.transaction(() =>
       requests.map((request) => {
-        for (const rejected of request.rejected) quarantine.run(now, rejected.source, rejected.item, rejected.problems);
+        for (const rejected of request.rejected) quarantine.run(now, rejected.source, rejected.route, rejected.item, rejected.problems);
         return request.reports.map((report): 'stored' | 'duplicate' => {
           const bytes = Buffer.byteLength(report.json);
           const key = createHash('sha256').update(report.dedupKey).digest().subarray(0, 16);
-          const info = insert.run(report.orgId, key, report.fapiInteractionId, report.json, bytes, now, now);
+          const lane = laneOf(report.stream, report.orgId);
+          const repairs = report.repairs.length > 0 ? JSON.stringify(report.repairs) : null;
+          const info = insert.run(report.stream, report.orgId, lane, key, report.fapiInteractionId, report.json, repairs, bytes, now, now);
           if (info.changes === 0) return 'duplicate';
-          const added = touched.get(report.orgId);
+          const added = touched.get(lane);
           if (added) {
             added.rows++;
             added.bytes += bytes;
           } else {
-            touched.set(report.orgId, { rows: 1, bytes });
+            touched.set(lane, { rows: 1, bytes });
           }
           return 'stored';
         });
@@ -216,26 +266,26 @@ export class Spool {
     return outcomes;
   }
 
-  /** How much is waiting for one organisation, looking at no more than `limit` rows. */
-  pending(orgId: string, limit: number): PendingSummary {
-    const row = this.statements.pendingHead.get(orgId, limit) as { n: number; b: number; t: number | null };
+  /** How much is waiting in one lane, looking at no more than `limit` rows. */
+  pending(lane: string, limit: number): PendingSummary {
+    const row = this.statements.pendingHead.get(lane, limit) as { n: number; b: number; t: number | null };
     return { count: row.n, bytes: row.b, oldestCreatedAt: row.t };
   }
 
-  /** Organisations with pending rows (e.g. spooled for an organisation no longer configured). */
-  pendingOrgIds(): string[] {
+  /** Lanes with pending rows (e.g. spooled for an organisation no longer configured). */
+  pendingLanes(): string[] {
     return (this.statements.pendingOrgs.all() as { o: string }[]).map((r) => r.o);
   }
 
   /**
-   * Leases the oldest pending rows of one organisation, up to `maxItems` rows and `maxBytes` of body
+   * Leases the oldest pending rows of one lane, up to `maxItems` rows and `maxBytes` of body
    * (always at least one row). Reads one bounded page; never the whole backlog.
    */
-  lease(orgId: string, maxItems: number, maxBytes: number): LeasedBatch | null {
+  lease(lane: string, maxItems: number, maxBytes: number): LeasedBatch | null {
     const take = this.db.transaction((): LeasedBatch | null => {
       const rows: LeasedRow[] = [];
       let bytes = 2; // the brackets of the array
-      for (const row of this.statements.pendingPage.iterate(orgId, maxItems) as Iterable<{
+      for (const row of this.statements.pendingPage.iterate(lane, maxItems) as Iterable<{
         id: number;
         body: string;
         bytes: number;
@@ -248,8 +298,8 @@ export class Spool {
       if (rows.length === 0) return null;
       const first = rows[0] as LeasedRow;
       const last = rows[rows.length - 1] as LeasedRow;
-      this.statements.lease.run(Date.now(), orgId, first.id, last.id);
-      return { orgId, rows, bytes };
+      this.statements.lease.run(Date.now(), lane, first.id, last.id);
+      return { lane, rows, bytes };
     });
     return take();
   }

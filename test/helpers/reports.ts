@@ -5,7 +5,7 @@ const ENDPOINTS = [
   '/open-banking/accounts/v2/accounts',
   '/open-banking/accounts/v2/accounts/{accountId}/balances',
   '/open-banking/credit-cards-accounts/v2/accounts/{creditCardAccountId}/bills',
-  '/open-banking/consents/v3/consents',
+  '/open-banking/customers/v2/personal/identifications',
   '/open-banking/loans/v2/contracts/{contractId}/payments',
 ];
 
@@ -27,7 +27,7 @@ export function validReport(i: number, now = Date.now()): Record<string, unknown
       ...common,
       clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
       endpointUriPrefix: 'https://api.bank.example.com.br/open',
-      additionalInfo: { consentId: `urn:bank:${randomUUID()}` },
+      additionalInfo: { consentId: `urn:bank:${randomUUID()}`, tokenId: 'c9ng8aKzxNXm' },
     };
   }
   return { role: 'SERVER', ...common };

@@ -74,7 +74,7 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     expect(rowsFor(report.fapiInteractionId as string)).toHaveLength(1);
   });
 
-  it('answers 207 with one result per item in order, naming the field; refused items are quarantined, not spooled', async () => {
+  it('answers 207 with one result per item in order, naming the field or the repair; refused items are quarantined, not spooled', async () => {
     const missingMethod = validReport(14);
     delete missingMethod.httpMethod;
     const serverWithClientKey = { ...validReport(15), clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d' };
@@ -83,18 +83,19 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     const good = validReport(20);
     const answer = await postJson<Answer>(url, [missingMethod, good, serverWithClientKey, foreignReporter, badStatus]);
     expect(answer.status).toBe(207);
-    expect(answer.body.accepted).toBe(1);
-    expect(answer.body.rejected).toBe(4);
+    expect(answer.body.accepted).toBe(2);
+    expect(answer.body.rejected).toBe(3);
     const results = answer.body.results!;
     expect(results.map((r) => [r.index, r.status])).toEqual([
       [0, 'rejected'],
       [1, 'accepted'],
-      [2, 'rejected'],
+      [2, 'accepted'],
       [3, 'rejected'],
       [4, 'rejected'],
     ]);
     expect(results[0]!.errors![0]).toMatchObject({ field: 'httpMethod', message: 'Missing fields: httpMethod' });
-    expect(results[2]!.errors![0]).toMatchObject({ field: 'clientSSId', rule: 'unrecognized_key' });
+    // A key the SERVER role must not send is removed, not refused: it cannot change the report's meaning.
+    expect(results[2]).toEqual({ index: 2, status: 'accepted', repairs: ['server_key_removed'] });
     expect(results[3]!.errors![0]).toMatchObject({ field: 'clientOrgId', rule: 'reporter_org' });
     expect(results[4]!.errors![0]!.field).toBe('statusCode');
 
@@ -139,5 +140,46 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     const ready = await request(`${sidecar.ingestUrl}/readyz`);
     await ready.body.text();
     expect(ready.statusCode).toBe(503);
+  });
+
+  it('builds reports from raw interactions on /v1/interactions, validated like direct reports', async () => {
+    const fapi = '3f0e5a1c-9b7d-4c2e-8a6f-1d2c3b4a5e6f';
+    const interaction = {
+      role: 'SERVER',
+      orgId: SERVER_ORG,
+      method: 'GET',
+      url: '/opbk/open-banking/accounts/v2/accounts/acc-9/balances',
+      status: 200,
+      startTime: Date.now() - 2000,
+      durationMs: 42,
+      fapiInteractionId: fapi,
+      counterpartyOrgId: CLIENT_ORG,
+    };
+    const answer = await postJson<Answer>(`${sidecar.ingestUrl}/v1/interactions`, [interaction, { ...interaction, url: '/open-banking/accounts/v1/accounts' }]);
+    expect(answer.status).toBe(207);
+    expect(answer.body.results!.map((r) => r.status)).toEqual(['accepted', 'rejected']);
+    expect(answer.body.results![1]!.errors![0]!.message).toBe('Unlisted endpoint: /open-banking/accounts/v1/accounts');
+    const rows = rowsFor(fapi);
+    expect(JSON.parse(rows[0]!.body)).toEqual({
+      role: 'SERVER',
+      fapiInteractionId: fapi,
+      endpoint: '/open-banking/accounts/v2/accounts/{accountId}/balances',
+      statusCode: 200,
+      httpMethod: 'GET',
+      timestamp: new Date(interaction.startTime).toISOString(),
+      processTimespan: 42,
+      clientOrgId: CLIENT_ORG,
+      serverOrgId: SERVER_ORG,
+    });
+  });
+
+  it('counts items and repairs in /metrics', async () => {
+    await postJson<Answer>(url, { ...validReport(40), role: 'client' });
+    const res = await request(`${sidecar.ingestUrl}/metrics`);
+    const text = await res.body.text();
+    expect(res.statusCode).toBe(200);
+    expect(text).toMatch(/pcm_sidecar_repairs_total\{kind="enum_case"\} [1-9]/);
+    expect(text).toMatch(/pcm_sidecar_ingest_items_total\{route="\/v1\/reports",outcome="rejected"\} [1-9]/);
+    expect(text).toMatch(/pcm_sidecar_spool_rows\{state="quarantined"\} [1-9]/);
   });
 });

@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
+import { DEFAULT_ENDPOINTS_FILE } from '../../src/pcm/validate.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { backoffDelay, parseRetryAfter } from '../../src/sender/backoff.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
@@ -12,6 +13,7 @@ import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
 
 const ROUTE = 'POST /report-api/v1/private/report';
+const NOT_AT_PCM = '/open-banking/accounts/v2/accounts/{accountId}/overdraft-limits';
 
 describe('sender: faults at the PCM are retried without losing a row', () => {
   let dir: string;
@@ -24,7 +26,12 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     dir = await tempDir('retry');
     pki = await testPki(dir);
     ca = await readFile(pki.caCert);
-    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca });
+    // The emulator's catalogue lacks one endpoint the sidecar's lists: the way a PCM DISCARDED reaches the sidecar
+    // now that the sidecar refuses everything else itself.
+    const catalog = JSON.parse(await readFile(DEFAULT_ENDPOINTS_FILE, 'utf8')) as { private: { template: string }[] };
+    const endpointsFile = join(dir, 'emulator-endpoints.json');
+    await writeFile(endpointsFile, JSON.stringify({ ...catalog, private: catalog.private.filter((e) => e.template !== NOT_AT_PCM) }));
+    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca, endpointsFile });
     await emulator.start();
     const config = configSchema.parse({
       ingest: { port: 0 },
@@ -77,7 +84,7 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
 
   it('DISCARDED items keep the PCM message and are not resent; the rest of the batch is ACCEPTED', async () => {
     const before = emulator.snapshot();
-    const unlisted = { ...validReport(0), endpoint: '/open-banking/accounts/v1/accounts' };
+    const unlisted = { ...validReport(0), endpoint: NOT_AT_PCM };
     const good = validReport(2);
     const answer = await postJson(`${sidecar.ingestUrl}/v1/reports`, [unlisted, good]);
     expect(answer.status).toBe(202);

@@ -1,14 +1,16 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GroupCommitter } from '../../src/spool/group-commit.js';
-import { Spool, type NewReport } from '../../src/spool/spool.js';
+import { laneOf, Spool, type NewReport } from '../../src/spool/spool.js';
 import { tempDir } from '../helpers/pki.js';
 
 const ORG_A = '062c5edb-4e83-5002-9981-e2a96c5ad41e';
 const ORG_B = 'c160a6f5-e5df-5067-9e97-ec6fba62fd87';
+const LANE_A = laneOf('private', ORG_A);
+const LANE_B = laneOf('private', ORG_B);
 
 function report(orgId: string, i: number, size = 10): NewReport {
-  return { orgId, dedupKey: `${orgId}|${i}`, fapiInteractionId: `id-${i}`, json: JSON.stringify({ i: String(i).padStart(4, '0'), pad: 'x'.repeat(size) }) };
+  return { stream: 'private', orgId, repairs: [], dedupKey: `${orgId}|${i}`, fapiInteractionId: `id-${i}`, json: JSON.stringify({ i: String(i).padStart(4, '0'), pad: 'x'.repeat(size) }) };
 }
 
 async function freshSpool(): Promise<Spool> {
@@ -46,14 +48,14 @@ describe('spool', () => {
   it('leases the oldest pending rows of one organisation, bounded by items and bytes, never fewer than one', async () => {
     const spool = await freshSpool();
     await spool.write({ reports: Array.from({ length: 30 }, (_, i) => report(i % 3 === 0 ? ORG_B : ORG_A, i, 100)), rejected: [] });
-    const byItems = spool.lease(ORG_A, 5, 10_000_000)!;
+    const byItems = spool.lease(LANE_A, 5, 10_000_000)!;
     expect(byItems.rows).toHaveLength(5);
     expect(byItems.rows.map((r) => Number(JSON.parse(r.body).i))).toEqual([1, 2, 4, 5, 7]);
     const rowBytes = Buffer.byteLength(report(ORG_A, 0, 100).json);
-    const byBytes = spool.lease(ORG_A, 100, 2 + rowBytes * 3 + 2)!;
+    const byBytes = spool.lease(LANE_A, 100, 2 + rowBytes * 3 + 2)!;
     expect(byBytes.rows).toHaveLength(3);
     expect(byBytes.bytes).toBe(2 + rowBytes * 3 + 2);
-    expect(spool.lease(ORG_A, 100, 10)!.rows).toHaveLength(1);
+    expect(spool.lease(LANE_A, 100, 10)!.rows).toHaveLength(1);
     expect(spool.counts()).toMatchObject({ pending: 21, inflight: 9 });
     await spool.close();
   });
@@ -61,14 +63,14 @@ describe('spool', () => {
   it('records per-row results and returns released rows to pending, oldest first again', async () => {
     const spool = await freshSpool();
     await spool.write({ reports: Array.from({ length: 6 }, (_, i) => report(ORG_A, i)), rejected: [] });
-    const first = spool.lease(ORG_A, 3, 1_000_000)!;
+    const first = spool.lease(LANE_A, 3, 1_000_000)!;
     spool.complete([
       { id: first.rows[0]!.id, state: 'accepted', reportId: 'r-0', message: null },
       { id: first.rows[1]!.id, state: 'discarded', reportId: 'r-1', message: 'Missing fields: httpMethod' },
     ]);
     spool.release([first.rows[2]!.id], 'report API answered 503');
     expect(spool.counts()).toMatchObject({ pending: 4, inflight: 0, accepted: 1, discarded: 1 });
-    const again = spool.lease(ORG_A, 1, 1_000_000)!;
+    const again = spool.lease(LANE_A, 1, 1_000_000)!;
     expect(again.rows[0]!.id).toBe(first.rows[2]!.id);
     await spool.close();
   });
@@ -77,7 +79,7 @@ describe('spool', () => {
     const path = join(await tempDir('spool'), 'crash.db');
     const spool = new Spool({ path, sync: 'normal' });
     await spool.write({ reports: Array.from({ length: 10 }, (_, i) => report(ORG_A, i)), rejected: [] });
-    spool.lease(ORG_A, 4, 1_000_000);
+    spool.lease(LANE_A, 4, 1_000_000);
     await spool.close();
     const reopened = new Spool({ path, sync: 'normal' });
     expect(reopened.recoveredInflight).toBe(4);
@@ -88,11 +90,11 @@ describe('spool', () => {
   it('summarises the head of the backlog without reading past one page', async () => {
     const spool = await freshSpool();
     await spool.write({ reports: Array.from({ length: 50 }, (_, i) => report(ORG_A, i)), rejected: [] });
-    const head = spool.pending(ORG_A, 20);
+    const head = spool.pending(LANE_A, 20);
     expect(head.count).toBe(20);
     expect(head.bytes).toBe(Array.from({ length: 20 }, (_, i) => Buffer.byteLength(report(ORG_A, i).json)).reduce((a, b) => a + b));
     expect(head.oldestCreatedAt).not.toBeNull();
-    expect(spool.pending(ORG_B, 20)).toEqual({ count: 0, bytes: 0, oldestCreatedAt: null });
+    expect(spool.pending(LANE_B, 20)).toEqual({ count: 0, bytes: 0, oldestCreatedAt: null });
     await spool.close();
   });
 });
@@ -101,7 +103,7 @@ describe('spool retention', () => {
   it('deletes only delivered rows past their retention, in bounded chunks, and forgets their duplicates', async () => {
     const spool = await freshSpool();
     await spool.write({ reports: Array.from({ length: 10 }, (_, i) => report(ORG_A, i)), rejected: [] });
-    const batch = spool.lease(ORG_A, 6, 1_000_000)!;
+    const batch = spool.lease(LANE_A, 6, 1_000_000)!;
     spool.complete(batch.rows.slice(0, 4).map((r) => ({ id: r.id, state: 'accepted' as const, reportId: 'r', message: null })));
     spool.complete([{ id: batch.rows[4]!.id, state: 'discarded', reportId: 'r', message: 'Unlisted endpoint: /x' }]);
     // 4 accepted, 1 discarded, 1 in flight, 4 pending.

@@ -1,0 +1,84 @@
+import type { Config } from '../config/schema.js';
+import { ingestRoutes } from '../ingest/routes.js';
+import { loadCatalog } from '../report/catalog.js';
+import { reportRules, rulesInputOf } from '../report/context.js';
+import { opendataOrgOf } from '../sender/sender.js';
+import { Spool, type NewReport, type QuarantinedItem } from '../spool/spool.js';
+
+/** `pcm-sidecar quarantine list|replay`: what ingest refused, and moving what now passes to the spool. */
+
+const PAGE = 500;
+
+export function* quarantinedItems(spool: Spool, limit = Number.POSITIVE_INFINITY): Generator<QuarantinedItem> {
+  let after = 0;
+  let seen = 0;
+  while (seen < limit) {
+    const page = spool.quarantined(after, Math.min(PAGE, limit - seen));
+    if (page.length === 0) return;
+    for (const item of page) yield item;
+    seen += page.length;
+    after = (page[page.length - 1] as QuarantinedItem).id;
+  }
+}
+
+export function describeQuarantined(item: QuarantinedItem): string {
+  const problems = JSON.parse(item.problems) as { field: string; message: string }[];
+  const first = problems[0];
+  const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
+  return `#${item.id} ${new Date(item.receivedAt).toISOString()} ${item.route} ${first ? `${first.field || '(item)'}: ${first.message}` : ''}${more}`;
+}
+
+export interface ReplaySummary {
+  examined: number;
+  moved: number;
+  duplicates: number;
+  stillFailing: number;
+}
+
+/** Re-validates every quarantined item with today's catalogue and settings; what passes moves to the spool. */
+export function replayQuarantine(spool: Spool, config: Config, now = Date.now()): ReplaySummary {
+  const rules = reportRules(rulesInputOf(config, opendataOrgOf(config)), loadCatalog(config.catalog.file));
+  const routes = ingestRoutes(rules.build);
+  const context = rules.validation(now);
+  const summary: ReplaySummary = { examined: 0, moved: 0, duplicates: 0, stillFailing: 0 };
+  let after = 0;
+  for (;;) {
+    const page = spool.quarantined(after, PAGE);
+    if (page.length === 0) return summary;
+    after = (page[page.length - 1] as QuarantinedItem).id;
+    const moved: { quarantineId: number; report: NewReport }[] = [];
+    const failing: { quarantineId: number; problems: string }[] = [];
+    for (const q of page) {
+      summary.examined++;
+      const toReport = routes[q.route];
+      let value: unknown;
+      try {
+        value = JSON.parse(q.item);
+      } catch {
+        failing.push({ quarantineId: q.id, problems: q.problems });
+        continue;
+      }
+      const query = new URL(q.source.split(' ')[2] ?? '/', 'http://ingest').searchParams;
+      const result = toReport ? toReport(value, context, query) : null;
+      if (result?.ok) {
+        moved.push({
+          quarantineId: q.id,
+          report: {
+            stream: result.stream,
+            orgId: result.reporterOrgId,
+            dedupKey: result.dedupKey,
+            fapiInteractionId: result.fapiInteractionId,
+            json: result.json,
+            repairs: result.repairs,
+          },
+        });
+      } else {
+        failing.push({ quarantineId: q.id, problems: JSON.stringify(result?.problems ?? [{ field: '', rule: 'route', message: `unknown route ${q.route}` }]) });
+      }
+    }
+    const outcome = spool.promote(moved, failing);
+    summary.moved += outcome.filter((o) => o === 'stored').length;
+    summary.duplicates += outcome.filter((o) => o === 'duplicate').length;
+    summary.stillFailing += failing.length;
+  }
+}

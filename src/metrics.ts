@@ -1,0 +1,36 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one sidecar. Counters are bumped on the hot path; gauges are read at scrape time. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly ingestItems = new Counter({
+    name: 'pcm_sidecar_ingest_items_total',
+    help: 'Items received on ingest routes, by route and outcome (accepted, duplicate, rejected).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly repairs = new Counter({
+    name: 'pcm_sidecar_repairs_total',
+    help: 'Normalisation repairs applied to accepted reports, by kind.',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'pcm_sidecar_' });
+  }
+
+  /** A gauge whose values are read from `read` at each scrape. */
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => { labels: Record<L, string>; value: number }[]): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of read()) this.set(labels as Partial<Record<L, string | number>>, value);
+      },
+    });
+  }
+}

@@ -1,0 +1,105 @@
+import { rawInteractionSchema, type RawInteraction } from './interaction.js';
+import { normaliseTimestamp, uriPrefixOf } from './normalise.js';
+import type { ReportProblem } from './problem.js';
+import type { EndpointTemplates } from './template.js';
+
+/**
+ * A gateway's view of one call (RawInteraction) → a PCM private report, by the same rules the PCM documents:
+ * endpoint from the URL via the catalogue, prefix from the URL, 408 for timeouts, org ids by role.
+ * The result still goes through `prepareReport`, so it is validated exactly like a report posted directly.
+ */
+
+export interface BuildContext {
+  /** Configured organisations, by lower-case orgId, with the software statement CLIENT reports carry. */
+  organisations: ReadonlyMap<string, { clientSSId?: string | undefined }>;
+  privateTemplates: EndpointTemplates;
+}
+
+export type BuildResult = { ok: true; item: Record<string, unknown> } | { ok: false; problems: ReportProblem[] };
+
+const TIMEOUT_STATUS = 408;
+
+function fail(field: string, rule: string, message: string, value?: unknown): BuildResult {
+  return { ok: false, problems: [{ field, rule, message, ...(value === undefined ? {} : { value }) }] };
+}
+
+export function buildReport(raw: unknown, context: BuildContext): BuildResult {
+  const parsed = rawInteractionSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      problems: parsed.error.issues.map((issue) => {
+        const field = issue.path.map(String).join('.');
+        return { field, rule: 'interaction', message: `Invalid interaction: ${field || '(item)'}: ${issue.message}` };
+      }),
+    };
+  }
+  const interaction: RawInteraction = parsed.data;
+  const role = interaction.role.toUpperCase();
+  if (role !== 'CLIENT' && role !== 'SERVER') return fail('role', 'enum', `Invalid enum value. Expected 'SERVER' | 'CLIENT', received '${interaction.role}'`, interaction.role);
+
+  let orgId = interaction.orgId?.toLowerCase();
+  if (orgId === undefined) {
+    if (context.organisations.size !== 1) {
+      return fail('orgId', 'required', 'Missing fields: orgId (several organisations are configured; say which one this call belongs to)');
+    }
+    orgId = [...context.organisations.keys()][0] as string;
+  }
+  const organisation = context.organisations.get(orgId);
+  if (!organisation) return fail('orgId', 'reporter_org', `orgId '${interaction.orgId}' is not an organisation this sidecar reports for`, interaction.orgId);
+
+  const endpoint = context.privateTemplates.match(interaction.url);
+  if (endpoint === null) return fail('url', 'listed_endpoint', `Unlisted endpoint: ${interaction.url}`, interaction.url);
+
+  if (!interaction.timedOut && interaction.status === undefined) return fail('status', 'required', 'Missing fields: status');
+  const statusCode = interaction.timedOut ? TIMEOUT_STATUS : (interaction.status as number);
+
+  const timestamp = normaliseTimestamp(interaction.startTime);
+  if (timestamp === null) {
+    return fail('startTime', 'format', 'Invalid field value: startTime must be ISO-8601 with an offset, or epoch milliseconds or microseconds', interaction.startTime);
+  }
+  // Sub-millisecond calls still took time; the PCM wants at least 1.
+  const processTimespan = Math.max(1, Math.round(interaction.durationMs));
+  const common = {
+    fapiInteractionId: interaction.fapiInteractionId,
+    endpoint,
+    statusCode,
+    httpMethod: interaction.method.toUpperCase(),
+    timestamp,
+    processTimespan,
+  };
+
+  if (role === 'SERVER') {
+    return {
+      ok: true,
+      item: {
+        role,
+        ...common,
+        clientOrgId: interaction.counterpartyOrgId,
+        serverOrgId: orgId,
+        ...(interaction.additionalInfo ? { additionalInfo: interaction.additionalInfo } : {}),
+      },
+    };
+  }
+  const clientSSId = interaction.clientSSId ?? organisation.clientSSId;
+  if (clientSSId === undefined) {
+    return fail('clientSSId', 'required', `Missing fields: clientSSId (send it, or configure organisations[].clientSSId for ${orgId})`);
+  }
+  const endpointUriPrefix = uriPrefixOf(interaction.url, endpoint);
+  if (endpointUriPrefix === null) {
+    return fail('url', 'format', 'Invalid field value: url must be the full https URL the call went to, for endpointUriPrefix', interaction.url);
+  }
+  return {
+    ok: true,
+    item: {
+      role,
+      ...common,
+      clientOrgId: orgId,
+      serverOrgId: interaction.counterpartyOrgId,
+      clientSSId,
+      endpointUriPrefix,
+      ...(interaction.correlationId !== undefined ? { correlationId: interaction.correlationId } : {}),
+      additionalInfo: interaction.additionalInfo ?? {},
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Config } from '../config/schema.js';
+import type { BuildContext } from './build.js';
+import type { EndpointCatalog } from './catalog.js';
+import { EndpointTemplates } from './template.js';
+import type { RuleOptions, ValidationContext } from './validate.js';
+
+/** Everything validation needs except the clock, built once from the configuration and the catalogue. */
+export interface ReportRules {
+  validation(now?: number): ValidationContext;
+  build: BuildContext;
+  catalog: EndpointCatalog;
+}
+
+export interface RulesInput {
+  /** null: no organisations known (offline validation), so the reporter-org rule is skipped. */
+  organisations: readonly { orgId: string; clientSSId?: string | undefined }[] | null;
+  opendataOrgId: string | null;
+  rules: RuleOptions;
+}
+
+export function reportRules(input: RulesInput, catalog: EndpointCatalog): ReportRules {
+  const privateTemplates = new EndpointTemplates(catalog.private);
+  const opendataTemplates = new EndpointTemplates(catalog.opendata);
+  const organisations = input.organisations ?? [];
+  const reporterOrgIds = input.organisations === null ? null : new Set(organisations.map((o) => o.orgId.toLowerCase()));
+  const fixed = { reporterOrgIds, opendataOrgId: input.opendataOrgId, privateTemplates, opendataTemplates, rules: input.rules };
+  return {
+    catalog,
+    validation: (now = Date.now()) => ({ ...fixed, now }),
+    build: {
+      organisations: new Map(organisations.map((o) => [o.orgId.toLowerCase(), { clientSSId: o.clientSSId }])),
+      privateTemplates,
+    },
+  };
+}
+
+export function rulesInputOf(config: Config, opendataOrgId: string | null): RulesInput {
+  return { organisations: config.organisations, opendataOrgId, rules: config.rules };
+}

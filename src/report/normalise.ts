@@ -1,0 +1,140 @@
+import type { EndpointTemplates } from './template.js';
+
+/**
+ * Repairs that cannot change what a report means, applied before validation and counted per kind.
+ * Anything else that is wrong is left for validation to refuse: guessing would hide a gateway bug.
+ */
+
+export const REPAIR_KINDS = [
+  /** A concrete path or URL in `endpoint` replaced by its catalogue template. */
+  'endpoint_templated',
+  /** A full request URL in `endpointUriPrefix` cut to scheme, host and the path before /open-banking. */
+  'uri_prefix_derived',
+  /** A timestamp with another offset, precision, or as epoch ms/µs, rewritten as YYYY-MM-DDTHH:mm:ss.sssZ. */
+  'timestamp_normalised',
+  /** `role` or `httpMethod` in the wrong case. */
+  'enum_case',
+  /** A key the SERVER role must not send (clientSSId, endpointUriPrefix, correlationId) removed. */
+  'server_key_removed',
+] as const;
+
+export type RepairKind = (typeof REPAIR_KINDS)[number];
+
+export interface NormaliseContext {
+  privateTemplates: EndpointTemplates;
+  opendataTemplates: EndpointTemplates;
+}
+
+export interface Normalised {
+  item: Record<string, unknown>;
+  stream: 'private' | 'opendata';
+  repairs: RepairKind[];
+}
+
+const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** ISO-8601 date-time with an explicit offset; a time without one is ambiguous and is not repaired. */
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const SERVER_FORBIDDEN_KEYS = ['clientSSId', 'endpointUriPrefix', 'correlationId'];
+const ROLES = new Set(['CLIENT', 'SERVER']);
+const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+const SECURITY_ENDPOINTS = new Set(['/token', '/register', '/register/{clientId}', '/revocation', '/introspection', '/pushed-authorization-request']);
+
+/** Epoch milliseconds or microseconds (as the two ranges that cover 2001–2286); seconds are ambiguous and refused. */
+export function normaliseTimestamp(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    const ms = value >= 1e14 ? Math.floor(value / 1000) : value >= 1e12 ? Math.floor(value) : Number.NaN;
+    return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  }
+  if (typeof value === 'string' && ISO_WITH_OFFSET.test(value.trim())) {
+    // Date.parse keeps milliseconds and drops finer digits; the PCM format has milliseconds only.
+    const text = value.trim().replace(/(\.\d{3})\d+/, '$1');
+    const ms = Date.parse(text);
+    return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  }
+  return null;
+}
+
+/** `https://host/prefix/open-banking/...` → `https://host/prefix`; for security endpoints the whole URL without query. */
+export function uriPrefixOf(url: string, endpoint: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return null;
+  const origin = `${parsed.protocol}//${parsed.host}`;
+  const path = parsed.pathname.replace(/\/{2,}/g, '/').replace(/\/$/, '');
+  if (SECURITY_ENDPOINTS.has(endpoint)) return `${origin}${path}`;
+  const at = path.indexOf('/open-banking/');
+  if (at < 0) return null;
+  return `${origin}${path.slice(0, at)}`;
+}
+
+export function normaliseReport(input: Record<string, unknown>, context: NormaliseContext): Normalised {
+  const item: Record<string, unknown> = { ...input };
+  const repairs: RepairKind[] = [];
+  const repaired = (kind: RepairKind): void => {
+    if (!repairs.includes(kind)) repairs.push(kind);
+  };
+
+  for (const key of ['role', 'httpMethod'] as const) {
+    const value = item[key];
+    if (typeof value === 'string' && value !== value.toUpperCase()) {
+      const upper = value.toUpperCase();
+      if ((key === 'role' ? ROLES : METHODS).has(upper)) {
+        item[key] = upper;
+        repaired('enum_case');
+      }
+    }
+  }
+
+  // A report without a role is an opendata report (only the server reports, with its own schema and list).
+  const stream = item.role === undefined ? 'opendata' : 'private';
+  const templates = stream === 'private' ? context.privateTemplates : context.opendataTemplates;
+
+  if (typeof item.endpoint === 'string' && !templates.has(item.endpoint)) {
+    const template = templates.match(item.endpoint);
+    if (template !== null) {
+      // A full URL in `endpoint` also tells the prefix, when the prefix was not given.
+      if (stream === 'private' && item.role === 'CLIENT' && item.endpointUriPrefix === undefined && /^https?:\/\//i.test(item.endpoint)) {
+        const prefix = uriPrefixOf(item.endpoint, template);
+        if (prefix !== null) {
+          item.endpointUriPrefix = prefix;
+          repaired('uri_prefix_derived');
+        }
+      }
+      item.endpoint = template;
+      repaired('endpoint_templated');
+    }
+  }
+
+  if (item.timestamp !== undefined && !(typeof item.timestamp === 'string' && CANONICAL_TIMESTAMP.test(item.timestamp))) {
+    const timestamp = normaliseTimestamp(item.timestamp);
+    if (timestamp !== null) {
+      item.timestamp = timestamp;
+      repaired('timestamp_normalised');
+    }
+  }
+
+  if (item.role === 'CLIENT' && typeof item.endpointUriPrefix === 'string' && typeof item.endpoint === 'string') {
+    const value = item.endpointUriPrefix;
+    if (value.includes('/open-banking/') || value.includes('?') || value.includes('#')) {
+      const prefix = uriPrefixOf(value, item.endpoint);
+      if (prefix !== null && prefix !== value) {
+        item.endpointUriPrefix = prefix;
+        repaired('uri_prefix_derived');
+      }
+    }
+  }
+
+  if (item.role === 'SERVER') {
+    for (const key of SERVER_FORBIDDEN_KEYS) {
+      if (key in item) {
+        delete item[key];
+        repaired('server_key_removed');
+      }
+    }
+  }
+  return { item, stream, repairs };
+}

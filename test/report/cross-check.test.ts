@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/config/schema.js';
+import { discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/pcm/validate.js';
+import { loadCatalog } from '../../src/report/catalog.js';
+import { reportRules } from '../../src/report/context.js';
+import { concreteExample } from '../../src/report/template.js';
+import { prepareReport } from '../../src/report/validate.js';
+import { CLIENT_ORG, SERVER_ORG } from '../helpers/pki.js';
+
+/**
+ * The sidecar's validation (src/report/) against the emulator's, written apart (src/pcm/validate.ts), over a
+ * generated corpus: whatever the sidecar lets through, the emulator must accept — no avoidable DISCARDED.
+ */
+
+const CORPUS = 12_000;
+const NOW = Date.parse('2026-11-22T12:00:00.000Z');
+const DAY = 24 * 60 * 60 * 1000;
+const catalog = loadCatalog();
+const context = reportRules(
+  { organisations: [{ orgId: CLIENT_ORG }, { orgId: SERVER_ORG }], opendataOrgId: SERVER_ORG, rules: { ...DEFAULTS.rules } },
+  catalog,
+).validation(NOW);
+const endpoints = loadAcceptedEndpoints();
+
+/** A small seeded generator (mulberry32) so a failure reproduces. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function generate(rand: () => number, i: number): Record<string, unknown> {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const uuid = (): string =>
+    'xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx'.replace(/x/g, () => Math.floor(rand() * 16).toString(16));
+  const at = NOW - Math.floor(rand() * 8 * DAY) + (rand() < 0.05 ? 10 * 60_000 : 0);
+  const timestamp = pick<unknown>([new Date(at).toISOString(), new Date(at).toISOString(), at, at * 1000, new Date(at).toISOString().replace('Z', '+00:00'), '2026-11-22 10:00']);
+  const status = pick([200, 200, 200, 201, 204, 400, 401, 403, 404, 408, 422, 429, 500, 503, 600]);
+  const method = pick(['GET', 'GET', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'get', 'HEAD']);
+  const span = pick([0, 1, 35, 120, 999.5, 15_000, -3]);
+
+  if (rand() < 0.15) {
+    const template = pick(catalog.opendata).template;
+    return {
+      endpoint: rand() < 0.7 ? template : pick([`${template}/`, '/open-banking/channels/v1/branches']),
+      statusCode: status,
+      httpMethod: method,
+      timestamp,
+      processTimespan: span,
+      additionalInfo: rand() < 0.9 ? { clientIp: pick(['203.0.113.7', '2001:db8::1', 'not-an-ip']) } : {},
+    };
+  }
+  const template = pick(catalog.private).template;
+  const endpoint = pick([template, template, concreteExample(template, i), `https://api.bank.com.br/opbk${concreteExample(template, i)}`, '/open-banking/accounts/v1/accounts']);
+  const role = pick(['CLIENT', 'SERVER', 'client']);
+  const base: Record<string, unknown> = {
+    role,
+    fapiInteractionId: rand() < 0.02 ? '00000000-0000-0000-0000-000000000000' : uuid(),
+    endpoint,
+    statusCode: status,
+    httpMethod: method,
+    timestamp,
+    processTimespan: span,
+    clientOrgId: rand() < 0.97 ? CLIENT_ORG : '2a01e202-e8f0-5f5a-9651-ebc257371e6e',
+    serverOrgId: SERVER_ORG,
+  };
+  if (role.toUpperCase() === 'CLIENT') {
+    base.clientSSId = uuid();
+    base.endpointUriPrefix = pick(['https://api.bank.com.br/opbk', 'https://api.bank.com.br', 'https://api.bank.com.br/x~y']);
+    const info: Record<string, unknown> = {};
+    if (rand() < 0.9) info.consentId = pick([`urn:bank:${uuid()}`, `uri:bank:${uuid()}`]);
+    if (rand() < 0.85) info.tokenId = pick(['c9ng8aKzxNXm', 'short']);
+    if (template === '/token') info.grantType = pick(['CLIENT_CREDENTIALS', 'AUTHORIZATION_CODE', 'client_credentials']);
+    if (template.startsWith('/register')) info.webhookEnable = pick(['TRUE', 'FALSE', true]);
+    if (status >= 400 && rand() < 0.7) info.errorCodes = pick(['NAO_INFORMADO', ['NAO_INFORMADO']]);
+    base.additionalInfo = info;
+    if (rand() < 0.1) base.correlationId = pick(['journey-1', 'x'.repeat(101)]);
+  } else if (rand() < 0.2) {
+    base.additionalInfo = { dropReason: pick(['NONE', 'NO_CREDENTIAL', 'MAYBE']) };
+  }
+  const mutation = rand();
+  if (mutation < 0.04) delete base[pick(Object.keys(base))];
+  else if (mutation < 0.06) base.extraField = 'x';
+  else if (mutation < 0.08) base[pick(Object.keys(base))] = null;
+  return base;
+}
+
+describe('cross-check: sidecar validation vs the emulator’s independent validation', () => {
+  it(`over ${CORPUS} generated reports, everything the sidecar accepts the emulator accepts`, () => {
+    const rand = random(20261122);
+    let accepted = 0;
+    const disagreements: string[] = [];
+    for (let i = 0; i < CORPUS; i++) {
+      const item = generate(rand, i);
+      const result = prepareReport(item, context);
+      if (!result.ok) continue;
+      accepted++;
+      const sent = JSON.parse(result.json) as unknown;
+      const check = result.stream === 'private' ? discardReason : opendataDiscardReason;
+      const message = check(sent, { now: NOW, endpoints });
+      if (message !== null && disagreements.length < 10) disagreements.push(`${message} ← ${result.json}`);
+    }
+    expect(disagreements).toEqual([]);
+    // The corpus must exercise both sides: a healthy share passes, and plenty is refused.
+    expect(accepted).toBeGreaterThan(CORPUS * 0.1);
+    expect(accepted).toBeLessThan(CORPUS * 0.9);
+  });
+});
