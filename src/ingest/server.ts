@@ -6,7 +6,7 @@ import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
-import { bodyFormatOf, parseBody, readBody } from './body.js';
+import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
 /**
@@ -55,10 +55,29 @@ export function createIngestServer(options: IngestOptions): IngestServer {
 
   const routes = ingestRoutes(options.build);
 
+  /** A body refused as a whole is still recorded in quarantine: the text when it was read, the reason always. */
+  async function recordRefusedBody(err: IngestError, body: Buffer | null, route: string, source: string): Promise<void> {
+    const problems = JSON.stringify([{ field: '', rule: err.code, message: err.message }]);
+    try {
+      await spool.write({ reports: [], rejected: [{ source, route, item: body ? body.toString('utf8') : '', problems }] });
+      metrics.ingestItems.inc({ route, outcome: 'rejected' });
+    } catch (writeErr) {
+      log.error({ err: String(writeErr), code: err.code }, 'could not record a refused body in quarantine');
+    }
+  }
+
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
-    const format = bodyFormatOf(req.headers['content-type']);
-    const items = parseBody(await readBody(req, maxBodyBytes), format);
     const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${req.url}`;
+    let body: Buffer | null = null;
+    let items: BodyItem[];
+    try {
+      const format = bodyFormatOf(req.headers['content-type']);
+      body = await readBody(req, maxBodyBytes);
+      items = parseBody(body, format);
+    } catch (err) {
+      if (err instanceof IngestError) await recordRefusedBody(err, body, route, source);
+      throw err;
+    }
     const context = validation();
 
     const reports: NewReport[] = [];

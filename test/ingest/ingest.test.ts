@@ -45,6 +45,15 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     }
   }
 
+  function quarantined(): { item: string; problems: string }[] {
+    const db = new Database(spoolPath, { readonly: true });
+    try {
+      return db.prepare('SELECT item, problems FROM quarantine ORDER BY id').all() as { item: string; problems: string }[];
+    } finally {
+      db.close();
+    }
+  }
+
   it('accepts one JSON object with 202, and the row is committed when the answer arrives', async () => {
     const report = validReport(0);
     const answer = await postJson<Answer>(url, report);
@@ -121,7 +130,13 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
   });
 
   it('answers 400 for an unparseable body, 413 over the limit, 415 for other content types, 405 for other methods', async () => {
+    const before = quarantined();
     expect((await postJson(url, '{"role": ')).status).toBe(400);
+    // Refused as a whole, yet recorded: the text and the reason.
+    const kept = quarantined().slice(before.length);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.item).toBe('{"role": ');
+    expect(JSON.parse(kept[0]!.problems)[0].rule).toBe('PCM_INGEST_UNPARSEABLE');
     expect((await postJson(url, '42')).status).toBe(400);
     const big = JSON.stringify(Array.from({ length: 400 }, (_, i) => validReport(i)));
     expect(Buffer.byteLength(big)).toBeGreaterThan(64 * 1024);
