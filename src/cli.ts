@@ -40,19 +40,29 @@ Options:
 `,
   emulate: `Usage: pcm-sidecar emulate --cert FILE --key FILE --ca FILE [options]
 
-Runs the PCM emulator over HTTPS. /token/ requires a client certificate signed by --ca; the organisationId is read
-from the certificate's OU. Prints one JSON line with its URL when listening.
+Runs the PCM emulator over HTTPS: the auth host (/token/, /token-fresh/) refuses the TLS handshake without a client
+certificate signed by --ca and reads the organisationId from the certificate's OU; the API host serves the private
+and opendata report APIs, GET /report-api/v1/private/report/{fapiInteractionId}, and /emulator/* (stats, reports,
+reset, reconcile, faults). Prints one JSON line with "url" and "authUrl" when listening.
 
 Options:
   --cert FILE              server certificate (PEM)
   --key FILE               server key (PEM)
   --ca FILE                CA for client certificates (PEM)
   --host HOST              listen address (default ${EMULATOR_DEFAULTS.host})
-  --port PORT              listen port (default ${EMULATOR_DEFAULTS.port}; 0 picks a free one)
+  --port PORT              report API port (default ${EMULATOR_DEFAULTS.port}; 0 picks a free one)
+  --auth-port PORT         token port (default ${EMULATOR_DEFAULTS.authPort}; 0 picks a free one)
   --token-expires-in SECS  token lifetime (default ${EMULATOR_DEFAULTS.tokenExpiresIn})
+  --clients FILE           JSON {"client_id": "organisationId", ...}; unknown client_ids are refused
+  --rate-limit N           report requests per second before 429 (default ${EMULATOR_DEFAULTS.rateLimit})
+  --no-retry-after         answer rate-limit 429s without Retry-After
+  --pairing-delay-ms MS    wait before reconciling a report (default ${EMULATOR_DEFAULTS.pairingDelayMs})
+  --state FILE             keep reports in this SQLite file (default: in memory)
+  --faults FILE            fault injection settings (JSON; see README); change at run time with PUT /emulator/faults
+  --catalog FILE           endpoint catalogue (default data/catalog/endpoints.json)
   -h, --help               this help
 `,
-  demo: `Usage: pcm-sidecar demo [--dir DIR] [--port PORT] [--emulator-port PORT]
+  demo: `Usage: pcm-sidecar demo [--dir DIR] [--port PORT] [--emulator-port PORT] [--emulator-auth-port PORT]
 
 Starts the PCM emulator and the sidecar together on loopback, with certificates generated into DIR, and prints the
 ingest URL, a curl example (a CLIENT/SERVER pair) and where to look. This is what 'npm start' runs.
@@ -60,7 +70,8 @@ ingest URL, a curl example (a CLIENT/SERVER pair) and where to look. This is wha
 Options:
   --dir DIR              working folder for certificates and the spool (default .pcm-demo)
   --port PORT            ingest port (default 8431)
-  --emulator-port PORT   emulator port (default 8443)
+  --emulator-port PORT        emulator report API port (default 8443)
+  --emulator-auth-port PORT   emulator token port (default 8444)
   -h, --help             this help
 `,
   validate: `Usage: pcm-sidecar validate FILE|- [--org ORG_ID]... [--catalog FILE] [--config FILE]
@@ -148,7 +159,15 @@ async function emulate(args: string[]): Promise<void> {
       ca: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      'auth-port': { type: 'string' },
       'token-expires-in': { type: 'string' },
+      clients: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'no-retry-after': { type: 'boolean' },
+      'pairing-delay-ms': { type: 'string' },
+      state: { type: 'string' },
+      faults: { type: 'string' },
+      catalog: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -162,25 +181,43 @@ async function emulate(args: string[]): Promise<void> {
       return fail(`emulate: --${flag}: cannot read ${file}: ${errorMessage(err)}`, EX_CONFIG);
     }
   };
-  const number = (flag: 'port' | 'token-expires-in', fallback: number): number => {
+  const number = (flag: 'port' | 'auth-port' | 'token-expires-in' | 'rate-limit' | 'pairing-delay-ms', fallback: number): number => {
     const value = values[flag];
     if (value === undefined) return fallback;
     const n = Number(value);
     if (!Number.isInteger(n) || n < 0) fail(`emulate: --${flag} must be a whole number, got "${value}"`, EX_USAGE);
     return n;
   };
+  let clients: Map<string, string> | undefined;
+  if (values.clients) {
+    try {
+      const map = JSON.parse(readFileSync(values.clients, 'utf8')) as Record<string, string>;
+      clients = new Map(Object.entries(map).map(([id, org]) => [id, String(org).toLowerCase()]));
+    } catch (err) {
+      fail(`emulate: --clients: ${values.clients}: ${errorMessage(err)}`, EX_CONFIG);
+    }
+  }
+  const { loadFaultFile } = await import('./pcm/faults.js');
   const log = createLogger('info', 'pcm-emulator');
   const emulator = new PcmEmulator({
     ...EMULATOR_DEFAULTS,
     host: values.host ?? EMULATOR_DEFAULTS.host,
     port: number('port', EMULATOR_DEFAULTS.port),
+    authPort: number('auth-port', EMULATOR_DEFAULTS.authPort),
     tokenExpiresIn: number('token-expires-in', EMULATOR_DEFAULTS.tokenExpiresIn),
+    rateLimit: number('rate-limit', EMULATOR_DEFAULTS.rateLimit),
+    retryAfter: !values['no-retry-after'],
+    pairingDelayMs: number('pairing-delay-ms', EMULATOR_DEFAULTS.pairingDelayMs),
+    clients,
+    stateFile: values.state,
+    endpointsFile: values.catalog,
+    faults: values.faults ? loadFaultFile(values.faults) : undefined,
     cert: read('cert'),
     key: read('key'),
     ca: read('ca'),
   });
   const url = await emulator.start();
-  log.info({ url }, 'PCM emulator listening');
+  log.info({ url, authUrl: emulator.authUrl }, 'PCM emulator listening');
   onShutdown(log, () => emulator.stop());
 }
 
@@ -191,6 +228,7 @@ async function demo(args: string[]): Promise<void> {
       dir: { type: 'string' },
       port: { type: 'string' },
       'emulator-port': { type: 'string' },
+      'emulator-auth-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -202,6 +240,7 @@ async function demo(args: string[]): Promise<void> {
       dir: values.dir ?? '.pcm-demo',
       ingestPort: Number(values.port ?? 8431),
       emulatorPort: Number(values['emulator-port'] ?? EMULATOR_DEFAULTS.port),
+      emulatorAuthPort: Number(values['emulator-auth-port'] ?? EMULATOR_DEFAULTS.authPort),
     },
     log,
   );

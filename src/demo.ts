@@ -58,6 +58,7 @@ export interface DemoOptions {
   dir: string;
   ingestPort: number;
   emulatorPort: number;
+  emulatorAuthPort: number;
 }
 
 export interface RunningDemo {
@@ -85,6 +86,7 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
   const emulator = new PcmEmulator({
     ...EMULATOR_DEFAULTS,
     port: options.emulatorPort,
+    authPort: options.emulatorAuthPort,
     cert: await readFile(pki.serverCert),
     key: await readFile(pki.serverKey),
     ca: await readFile(pki.caCert),
@@ -93,7 +95,7 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
   const config: Config = configSchema.parse({
     ingest: { port: options.ingestPort },
     spool: { path: join(dir, 'spool.db') },
-    pcm: { apiUrl: emulatorUrl, authUrl: emulatorUrl, caFile: pki.caCert },
+    pcm: { apiUrl: emulatorUrl, authUrl: emulator.authUrl, caFile: pki.caCert },
     organisations: DEMO_ORGS.map((o) => ({
       ...o,
       certFile: pki.clients[o.orgId]?.cert,
@@ -120,7 +122,7 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
     'pcm-sidecar demo is running: gateway → sidecar → PCM emulator, all on loopback.',
     '',
     `  ingest URL    ${sidecar.ingestUrl}/v1/reports`,
-    `  PCM emulator  ${emulatorUrl}  (certificates in ${pki.dir})`,
+    `  PCM emulator  ${emulatorUrl}, token host ${emulator.authUrl}  (certificates in ${pki.dir})`,
     '',
     'Post a CLIENT/SERVER pair like the manual\'s PAIRED scenario (seed 000, Cenário 1):',
     '',
@@ -132,7 +134,7 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
     'See what happened:',
     `  curl -s ${sidecar.ingestUrl}/v1/status                      # spool: pending / accepted / discarded`,
     `  curl -s --cacert ${pki.caCert} ${emulatorUrl}/emulator/stats`,
-    `  curl -s --cacert ${pki.caCert} '${emulatorUrl}/emulator/reports?fapiInteractionId=${fapi}'`,
+    `  curl -s --cacert ${pki.caCert} '${emulatorUrl}/emulator/reports?fapiInteractionId=${fapi}'   # status PAIRED after ~1 s`,
     '',
     'Posting the same pair again answers "duplicates": 2. Ctrl-C stops both cleanly.',
     '',

@@ -1,237 +1,327 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { FaultInjector, parseFaultConfig, type FaultConfig, type FaultDecision } from './faults.js';
+import { ReportStore, type ReceivedReport } from './store.js';
+import { RateLimiter, TokenIssuer } from './tokens.js';
 import { discardReason, loadAcceptedEndpoints, opendataDiscardReason, type AcceptedEndpoints } from './validate.js';
 
 /**
- * A local PCM: `/token/` over mTLS, the private report API, and inspection routes under `/emulator/`.
- * State lives in memory. Issue #4 completes it (pairing, fault injection, opendata, rate limit).
+ * A local PCM. Two HTTPS listeners, as the PCM has two hosts: the auth host (`/token/`, `/token-fresh/`) demands a
+ * client certificate from the configured CA during the TLS handshake; the API host takes bearer tokens and serves the
+ * report APIs plus `/emulator/*` inspection and control routes.
  */
 
 export interface EmulatorOptions {
   host: string;
+  /** Report API port (0 picks a free one). */
   port: number;
+  /** Token (auth) port (0 picks a free one). */
+  authPort: number;
   cert: Buffer;
   key: Buffer;
   /** CA that client certificates must chain to. */
   ca: Buffer;
   /** Lifetime of issued tokens, seconds. */
   tokenExpiresIn: number;
+  /** client_id → organisationId; absent: any client_id, organisation from the certificate. */
+  clients?: ReadonlyMap<string, string> | undefined;
   maxItems: number;
   maxBodyBytes: number;
+  /** Requests per second the report API takes before answering 429. */
+  rateLimit: number;
+  /** Send `Retry-After: 1` with rate-limit 429s. */
+  retryAfter: boolean;
+  /** How long a report waits for its counterpart before it is reconciled. */
+  pairingDelayMs: number;
+  /** SQLite file for the emulator's state; in memory when absent. */
+  stateFile?: string | undefined;
   /** Endpoint catalogue file the emulator accepts (data/catalog/endpoints.json when absent). */
   endpointsFile?: string | undefined;
+  faults?: FaultConfig | undefined;
 }
 
 export const EMULATOR_DEFAULTS = {
   host: '127.0.0.1',
   port: 8443,
+  authPort: 8444,
   tokenExpiresIn: 21_600,
   maxItems: 5000,
   maxBodyBytes: 10 * 1000 * 1000,
+  rateLimit: 300,
+  retryAfter: true,
+  pairingDelayMs: 1000,
 } as const;
 
-interface IssuedToken {
-  orgId: string | null;
-  clientId: string;
-  expiresAt: number;
-}
-
-export interface StoredReport {
-  reportId: string;
-  status: 'ACCEPTED' | 'DISCARDED';
-  message: string | null;
-  receivedAt: string;
-  report: unknown;
-}
+export type { StoredReport } from './store.js';
 
 export interface EmulatorStats {
   requests: Record<string, Record<string, number>>;
+  /** Reports by the status they were answered with (ACCEPTED / DISCARDED). */
   reports: Record<string, number>;
+  /** Reports by their current status, after reconciliation. */
+  statuses: Record<string, number>;
   distinctFapiInteractionIds: number;
   duplicatesReceived: number;
   tokensIssued: number;
+  peakRequestsPerSecond: number;
 }
 
-/** Fault to apply to the next report requests (a minimal form; issue #4 brings the full set). */
-interface PendingFault {
-  status: number;
-  remaining: number;
-  retryAfter: string | undefined;
+const PRIVATE_PATHS = new Set(['/report-api/v1/private/report', '/report-api/v1/private/report/']);
+const OPENDATA_PATHS = new Set(['/report-api/v1/opendata/report', '/report-api/v1/opendata/report/']);
+const PRIVATE_BY_ID = /^\/report-api\/v1\/private\/report\/([^/]+)\/?$/;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** The organisationId in a certificate subject's OU, as Open Finance Brasil transport certificates carry it. */
+function certificateOrgId(socket: TLSSocket): string | null {
+  const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | string[] | undefined> | undefined;
+  const ou = subject?.OU;
+  return (Array.isArray(ou) ? ou[0] : ou)?.toLowerCase() ?? null;
 }
 
 export class PcmEmulator {
-  private server: Server | null = null;
-  private tokens = new Map<string, IssuedToken>();
-  private reports: StoredReport[] = [];
-  private seenIdentities = new Set<string>();
-  private fapiIds = new Set<string>();
-  private faults: PendingFault[] = [];
-  private stats: EmulatorStats = this.emptyStats();
-
+  private api: Server | null = null;
+  private auth: Server | null = null;
+  private readonly store: ReportStore;
+  private readonly tokens: TokenIssuer;
+  private readonly limiter: RateLimiter;
+  readonly faults: FaultInjector;
   private readonly endpoints: AcceptedEndpoints;
+  private requests: Record<string, Record<string, number>> = {};
+  private reconciler: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: EmulatorOptions) {
     this.endpoints = loadAcceptedEndpoints(options.endpointsFile);
+    this.store = new ReportStore(options.stateFile);
+    this.tokens = new TokenIssuer(options.tokenExpiresIn, options.clients ?? null);
+    this.limiter = new RateLimiter(options.rateLimit);
+    this.faults = new FaultInjector(options.faults);
   }
 
   async start(): Promise<string> {
-    const server = createServer(
-      {
-        cert: this.options.cert,
-        key: this.options.key,
-        ca: this.options.ca,
-        requestCert: true,
-        // The report API is called without a client certificate; /token/ checks `authorized` itself.
-        rejectUnauthorized: false,
-      },
-      (req, res) => void this.handle(req, res),
-    );
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => resolve());
-    });
-    this.server = server;
+    const tls = { cert: this.options.cert, key: this.options.key, ca: this.options.ca };
+    this.api = createServer(tls, (req, res) => void this.handleApi(req, res));
+    // The auth host refuses the handshake without a client certificate signed by the CA.
+    this.auth = createServer({ ...tls, requestCert: true, rejectUnauthorized: true }, (req, res) => void this.handleAuth(req, res));
+    await Promise.all([
+      listen(this.api, this.options.port, this.options.host),
+      listen(this.auth, this.options.authPort, this.options.host),
+    ]);
+    const every = Math.max(50, Math.min(500, this.options.pairingDelayMs));
+    this.reconciler = setInterval(() => this.reconcile(Date.now() - this.options.pairingDelayMs), every);
+    this.reconciler.unref();
     return this.url;
   }
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
+    return this.urlOf(this.api);
+  }
+
+  get authUrl(): string {
+    return this.urlOf(this.auth);
+  }
+
+  private urlOf(server: Server | null): string {
+    const address = server?.address() as AddressInfo | null;
     if (!address) throw new Error('emulator is not listening');
     return `https://${this.options.host}:${address.port}`;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    this.server = null;
+    if (this.reconciler) clearInterval(this.reconciler);
+    await Promise.all(
+      [this.api, this.auth].map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            if (!server) return resolve();
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+    this.api = null;
+    this.auth = null;
+    this.store.close();
   }
 
   snapshot(): EmulatorStats {
-    return structuredClone(this.stats);
+    const { byStatus, distinctFapiInteractionIds, duplicatesReceived } = this.store.counts();
+    const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+    const discarded = byStatus.DISCARDED ?? 0;
+    const reports: Record<string, number> = {};
+    if (total - discarded > 0) reports.ACCEPTED = total - discarded;
+    if (discarded > 0) reports.DISCARDED = discarded;
+    return {
+      requests: structuredClone(this.requests),
+      reports,
+      statuses: byStatus,
+      distinctFapiInteractionIds,
+      duplicatesReceived,
+      tokensIssued: this.tokens.issued,
+      peakRequestsPerSecond: this.limiter.peak,
+    };
   }
 
-  private emptyStats(): EmulatorStats {
-    return { requests: {}, reports: {}, distinctFapiInteractionIds: 0, duplicatesReceived: 0, tokensIssued: 0 };
+  /** Reconciles every report received before `before` (now: everything, regardless of the delay). */
+  reconcile(before = Date.now()): number {
+    return this.store.reconcile(before, Date.now());
   }
 
   private reset(): void {
-    this.tokens.clear();
-    this.reports = [];
-    this.seenIdentities.clear();
-    this.fapiIds.clear();
-    this.faults = [];
-    this.stats = this.emptyStats();
-  }
-
-  private count(route: string, status: number): void {
-    const byStatus = (this.stats.requests[route] ??= {});
-    byStatus[status] = (byStatus[status] ?? 0) + 1;
+    this.store.reset();
+    this.tokens.revokeAll();
+    this.limiter.reset();
+    this.requests = {};
   }
 
   private reply(res: ServerResponse, route: string, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    this.count(route, status);
+    const byStatus = (this.requests[route] ??= {});
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   }
 
-  private async readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) return null;
-      chunks.push(chunk);
+  /** Applies a fault decision; true when the request was answered (or dropped) by it. */
+  private async applyFault(decision: FaultDecision, req: IncomingMessage, res: ServerResponse, route: string): Promise<boolean> {
+    if (decision.kind === 'hang') {
+      this.count(route, 'hang');
+      return true; // never answered; the client's timeout or stop() ends it
     }
-    return Buffer.concat(chunks, size);
+    if (decision.kind === 'reset') {
+      this.count(route, 'reset');
+      req.socket.destroy();
+      return true;
+    }
+    if (decision.latencyMs > 0) await sleep(decision.latencyMs);
+    if (decision.kind === 'status') {
+      req.resume();
+      const headers: Record<string, string> = decision.retryAfterSeconds !== null ? { 'retry-after': String(decision.retryAfterSeconds) } : {};
+      this.reply(res, route, decision.status, { message: `injected fault: ${decision.reason}` }, headers);
+      return true;
+    }
+    return false;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://emulator');
-    const path = url.pathname;
+  private count(route: string, outcome: string): void {
+    const byStatus = (this.requests[route] ??= {});
+    byStatus[outcome] = (byStatus[outcome] ?? 0) + 1;
+  }
+
+  private async handleAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'https://auth').pathname;
     const route = `${req.method} ${path}`;
     try {
-      if (req.method === 'POST' && (path === '/token/' || path === '/token')) return await this.token(req, res, route);
-      if (req.method === 'POST' && (path === '/report-api/v1/private/report' || path === '/report-api/v1/private/report/')) {
-        return await this.report(req, res, route, 'private');
+      const fresh = path === '/token-fresh/' || path === '/token-fresh';
+      if (req.method !== 'POST' || !(fresh || path === '/token/' || path === '/token')) {
+        return this.reply(res, route, 404, { message: 'Not Found' });
       }
-      if (req.method === 'POST' && (path === '/report-api/v1/opendata/report' || path === '/report-api/v1/opendata/report/')) {
-        return await this.report(req, res, route, 'opendata');
+      if (await this.applyFault(this.faults.decideToken(Date.now()), req, res, route)) return;
+      const body = (await readBody(req, 64 * 1024)) ?? Buffer.alloc(0);
+      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
+      let fields: Record<string, unknown>;
+      try {
+        if (type === 'application/json') fields = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+        else if (type === 'application/x-www-form-urlencoded') fields = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
+        else return this.reply(res, route, 415, { error: 'invalid_request', error_description: 'Unsupported Media Type' });
+      } catch {
+        return this.reply(res, route, 400, { error: 'invalid_request', error_description: 'body is not valid JSON' });
       }
-      if (req.method === 'GET' && path === '/emulator/stats') return this.reply(res, route, 200, this.stats);
-      if (req.method === 'GET' && path === '/emulator/reports') return this.listReports(url, res, route);
-      if (req.method === 'POST' && path === '/emulator/reset') {
-        this.reset();
-        return this.reply(res, route, 200, { reset: true });
+      const answer = this.tokens.issue(fields ?? {}, certificateOrgId(req.socket as TLSSocket), fresh, Date.now());
+      if (!answer.ok) return this.reply(res, route, answer.status, answer.body);
+      this.reply(res, route, 200, { access_token: answer.token.accessToken, expires_in: answer.expiresIn, token_type: 'Bearer' });
+    } catch (err) {
+      this.reply(res, route, 500, { message: (err as Error).message });
+    }
+  }
+
+  private async handleApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://emulator');
+    const path = url.pathname;
+    let route = `${req.method} ${path}`;
+    try {
+      if (req.method === 'POST' && PRIVATE_PATHS.has(path)) return await this.report(req, res, route, 'private');
+      if (req.method === 'POST' && OPENDATA_PATHS.has(path)) return await this.report(req, res, route, 'opendata');
+      const byId = req.method === 'GET' ? PRIVATE_BY_ID.exec(path) : null;
+      if (byId) {
+        route = 'GET /report-api/v1/private/report/{fapiInteractionId}';
+        return this.reportById(req, res, route, decodeURIComponent(byId[1] as string));
       }
-      if (req.method === 'POST' && path === '/emulator/tokens/revoke') {
-        const revoked = this.tokens.size;
-        this.tokens.clear();
-        return this.reply(res, route, 200, { revoked });
-      }
-      if (req.method === 'POST' && path === '/emulator/faults') return await this.addFault(req, res, route);
+      if (path.startsWith('/emulator/')) return await this.control(req, res, route, path, url);
       this.reply(res, route, 404, { message: 'Not Found' });
     } catch (err) {
       this.reply(res, route, 500, { message: (err as Error).message });
     }
   }
 
-  private async token(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
-    const socket = req.socket as TLSSocket;
-    if (!socket.authorized) {
-      return this.reply(res, route, 401, { error: 'invalid_client', error_description: 'a client certificate signed by the PCM CA is required' });
+  private async control(req: IncomingMessage, res: ServerResponse, route: string, path: string, url: URL): Promise<void> {
+    if (req.method === 'GET' && path === '/emulator/stats') return this.reply(res, route, 200, this.snapshot());
+    if (req.method === 'GET' && path === '/emulator/reports') return this.listReports(url, res, route);
+    if (req.method === 'POST' && path === '/emulator/reset') {
+      this.reset();
+      return this.reply(res, route, 200, { reset: true });
     }
-    const body = (await this.readBody(req, 64 * 1024)) ?? Buffer.alloc(0);
-    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
-    let fields: Record<string, unknown> = {};
-    try {
-      if (type === 'application/json') fields = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-      else if (type === 'application/x-www-form-urlencoded') fields = Object.fromEntries(new URLSearchParams(body.toString('utf8')));
-      else return this.reply(res, route, 415, { error: 'invalid_request', error_description: 'Unsupported Media Type' });
-    } catch {
-      return this.reply(res, route, 400, { error: 'invalid_request', error_description: 'body is not valid JSON' });
+    if (req.method === 'POST' && path === '/emulator/tokens/revoke') return this.reply(res, route, 200, { revoked: this.tokens.revokeAll() });
+    if (req.method === 'POST' && path === '/emulator/reconcile') return this.reply(res, route, 200, { changed: this.reconcile() });
+    if (path === '/emulator/faults') {
+      if (req.method === 'GET') return this.reply(res, route, 200, this.faults.current());
+      const body = JSON.parse((await readBody(req, 64 * 1024))?.toString('utf8') || '{}') as unknown;
+      if (req.method === 'PUT') {
+        try {
+          this.faults.configure(parseFaultConfig(body, 'PUT /emulator/faults'));
+        } catch (err) {
+          return this.reply(res, route, 400, { message: (err as Error).message });
+        }
+        return this.reply(res, route, 200, this.faults.current());
+      }
+      if (req.method === 'POST') {
+        // The next `count` report requests get `status`: deterministic faults for tests.
+        const spec = body as { status?: unknown; count?: unknown; retryAfter?: unknown };
+        if (typeof spec.status !== 'number' || spec.status < 400 || spec.status > 599) {
+          return this.reply(res, route, 400, { message: 'status must be a number from 400 to 599' });
+        }
+        const count = typeof spec.count === 'number' && spec.count > 0 ? spec.count : 1;
+        this.faults.enqueue(spec.status, count, typeof spec.retryAfter === 'number' ? spec.retryAfter : null);
+        return this.reply(res, route, 200, { queued: count });
+      }
     }
-    if (fields.grant_type !== 'client_credentials') {
-      return this.reply(res, route, 400, { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type' });
-    }
-    if (typeof fields.client_id !== 'string' || fields.client_id === '') {
-      return this.reply(res, route, 400, { error: 'invalid_client', error_description: 'client_id is required' });
-    }
-    const subject = socket.getPeerCertificate().subject as unknown as Record<string, string | string[] | undefined> | undefined;
-    const ou = subject?.OU;
-    const orgId = (Array.isArray(ou) ? ou[0] : ou)?.toLowerCase() ?? null;
-    const accessToken = randomBytes(32).toString('base64url');
-    this.tokens.set(accessToken, { orgId, clientId: fields.client_id, expiresAt: Date.now() + this.options.tokenExpiresIn * 1000 });
-    this.stats.tokensIssued++;
-    this.reply(res, route, 200, { access_token: accessToken, expires_in: this.options.tokenExpiresIn, token_type: 'Bearer' });
+    this.reply(res, route, 404, { message: 'Not Found' });
   }
 
   private async report(req: IncomingMessage, res: ServerResponse, route: string, stream: 'private' | 'opendata'): Promise<void> {
-    const auth = req.headers.authorization ?? '';
-    const token = auth.startsWith('Bearer ') ? this.tokens.get(auth.slice(7)) : undefined;
-    if (!token || token.expiresAt <= Date.now()) {
+    const now = Date.now();
+    if (!this.limiter.admit(now)) {
+      req.resume();
+      return this.reply(res, route, 429, { message: 'Too Many Requests' }, this.options.retryAfter ? { 'retry-after': '1' } : {});
+    }
+    const token = this.tokens.verify(req.headers.authorization, now);
+    if (!token) {
       req.resume();
       return this.reply(res, route, 401, { message: 'Unauthorized' });
     }
-    const fault = this.faults[0];
-    if (fault) {
-      if (--fault.remaining <= 0) this.faults.shift();
-      req.resume();
-      return this.reply(res, route, fault.status, { message: 'injected fault' }, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
-    }
+    if (await this.applyFault(this.faults.decideReport(now), req, res, route)) return;
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
     if (type !== 'application/json') {
       req.resume();
       return this.reply(res, route, 415, { message: 'Unsupported Media Type' });
     }
-    const body = await this.readBody(req, this.options.maxBodyBytes);
+    const body = await readBody(req, this.faults.maxBodyBytes(this.options.maxBodyBytes));
     if (!body) return this.reply(res, route, 413, { message: 'Record limit exceeded' }, { connection: 'close' });
     let items: unknown;
     try {
@@ -240,72 +330,85 @@ export class PcmEmulator {
       return this.reply(res, route, 400, { message: 'Invalid payload format: MUST be an array' });
     }
     if (!Array.isArray(items)) return this.reply(res, route, 400, { message: 'Invalid payload format: MUST be an array' });
-    if (items.length > this.options.maxItems) return this.reply(res, route, 413, { message: 'Record limit exceeded' });
+    if (items.length > this.faults.maxItems(this.options.maxItems)) return this.reply(res, route, 413, { message: 'Record limit exceeded' });
+    if (stream === 'private') {
+      const mismatch = items.map((item) => requesterMismatch(item, token.orgId)).find((m) => m !== null);
+      if (mismatch) return this.reply(res, route, 403, { message: `Forbidden: ${mismatch}` });
+    }
 
-    const now = Date.now();
-    const receivedAt = new Date(now).toISOString();
-    let discarded = 0;
-    const results = items.map((item: unknown) => {
-      const check = stream === 'private' ? discardReason : opendataDiscardReason;
+    const check = stream === 'private' ? discardReason : opendataDiscardReason;
+    const received: ReceivedReport[] = items.map((item: unknown) => {
       const message = check(item, { now, endpoints: this.endpoints });
-      const reportId = randomUUID();
-      const status = message === null ? 'ACCEPTED' : 'DISCARDED';
-      if (message !== null) discarded++;
-      this.stats.reports[status] = (this.stats.reports[status] ?? 0) + 1;
-      this.track(item);
-      this.reports.push({ reportId, status, message, receivedAt, report: item });
-      const record = item as { correlationId?: unknown };
       return {
-        reportId,
-        status,
-        ...(typeof record?.correlationId === 'string' ? { correlationId: record.correlationId } : {}),
-        ...(message !== null ? { message } : {}),
+        reportId: randomUUID(),
+        stream,
+        status: message === null ? 'ACCEPTED' : 'DISCARDED',
+        message,
+        senderOrgId: token.orgId,
+        receivedAt: now,
+        report: item,
       };
     });
-    this.reply(res, route, discarded > 0 ? 207 : 200, results);
+    this.store.add(received);
+    const results = received.map((r) => {
+      const correlationId = (r.report as { correlationId?: unknown } | null)?.correlationId;
+      return {
+        reportId: r.reportId,
+        status: r.status,
+        ...(typeof correlationId === 'string' ? { correlationId } : {}),
+        ...(r.message !== null ? { message: r.message } : {}),
+      };
+    });
+    this.reply(res, route, received.some((r) => r.status === 'DISCARDED') ? 207 : 200, results);
   }
 
-  /** Counts distinct interactions and reports received more than once (same role, id, endpoint, method, time). */
-  private track(item: unknown): void {
-    if (item === null || typeof item !== 'object') return;
-    const r = item as Record<string, unknown>;
-    if (typeof r.fapiInteractionId !== 'string') return;
-    const fapi = r.fapiInteractionId.toLowerCase();
-    this.fapiIds.add(fapi);
-    this.stats.distinctFapiInteractionIds = this.fapiIds.size;
-    const identity = [r.role, fapi, r.endpoint, r.httpMethod, r.timestamp].join('|');
-    if (this.seenIdentities.has(identity)) this.stats.duplicatesReceived++;
-    else this.seenIdentities.add(identity);
+  private reportById(req: IncomingMessage, res: ServerResponse, route: string, fapiInteractionId: string): void {
+    const token = this.tokens.verify(req.headers.authorization, Date.now());
+    if (!token) return this.reply(res, route, 401, { message: 'Unauthorized' });
+    const found = this.store.visibleTo(fapiInteractionId, token.orgId);
+    if (!found) return this.reply(res, route, 404, { message: 'Not Found' });
+    this.reply(res, route, 200, {
+      reportId: found.reportId,
+      pairedReportId: found.pairedReportId,
+      status: found.status,
+      createdAt: found.receivedAt,
+      updatedAt: found.updatedAt,
+      ...(found.message ? { message: found.message } : {}),
+    });
   }
 
   private listReports(url: URL, res: ServerResponse, route: string): void {
-    const fapi = url.searchParams.get('fapiInteractionId')?.toLowerCase();
-    const status = url.searchParams.get('status');
-    const offset = Math.max(0, Number(url.searchParams.get('_offset') ?? 0) || 0);
-    const limit = Math.min(100_000, Math.max(1, Number(url.searchParams.get('_limit') ?? 100) || 100));
-    const matching = this.reports.filter((r) => {
-      const report = r.report as { fapiInteractionId?: unknown };
-      if (status && r.status !== status) return false;
-      if (fapi && String(report?.fapiInteractionId).toLowerCase() !== fapi) return false;
-      return true;
+    const param = (name: string): string | undefined => url.searchParams.get(name) ?? undefined;
+    const offset = Math.max(0, Number(param('_offset') ?? 0) || 0);
+    const limit = Math.min(100_000, Math.max(1, Number(param('_limit') ?? 100) || 100));
+    const { data, total } = this.store.list({
+      fapiInteractionId: param('fapiInteractionId'),
+      status: param('status'),
+      role: param('role'),
+      stream: param('stream'),
+      senderOrgId: param('senderOrgId'),
+      offset,
+      limit,
     });
-    this.reply(res, route, 200, {
-      data: matching.slice(offset, offset + limit),
-      meta: { totalRecords: matching.length, offset, limit },
-    });
+    this.reply(res, route, 200, { data, meta: { totalRecords: total, offset, limit } });
   }
+}
 
-  private async addFault(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
-    const body = await this.readBody(req, 64 * 1024);
-    const spec = JSON.parse(body?.toString('utf8') || '{}') as { status?: unknown; count?: unknown; retryAfter?: unknown };
-    if (typeof spec.status !== 'number' || spec.status < 400 || spec.status > 599) {
-      return this.reply(res, route, 400, { message: 'status must be a number from 400 to 599' });
-    }
-    this.faults.push({
-      status: spec.status,
-      remaining: typeof spec.count === 'number' && spec.count > 0 ? spec.count : 1,
-      retryAfter: spec.retryAfter === undefined ? undefined : String(spec.retryAfter),
+/** §2.4: the token's organisation must be clientOrgId on CLIENT reports and serverOrgId on SERVER ones. */
+function requesterMismatch(item: unknown, tokenOrgId: string): string | null {
+  if (item === null || typeof item !== 'object') return null;
+  const r = item as Record<string, unknown>;
+  const field = r.role === 'CLIENT' ? 'clientOrgId' : r.role === 'SERVER' ? 'serverOrgId' : null;
+  if (field === null || typeof r[field] !== 'string') return null; // left to item validation
+  return (r[field] as string).toLowerCase() === tokenOrgId ? null : `Requester id mismatch with ${field}`;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
     });
-    this.reply(res, route, 200, { queued: this.faults.length });
-  }
+  });
 }

@@ -7,7 +7,7 @@ import { eventually, getJson, postJson } from '../helpers/http.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 import { startCli, stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type Started } from '../helpers/stack.js';
+import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type StartedEmulator } from '../helpers/stack.js';
 
 const CATALOG = fileURLToPath(new URL('../../data/catalog/endpoints.json', import.meta.url));
 const BALANCES = '/open-banking/accounts/v2/accounts/{accountId}/balances';
@@ -19,7 +19,7 @@ async function cli(args: string[], env: Record<string, string>): Promise<{ code:
 }
 
 describe('quarantine: nothing a gateway sent vanishes; replay after a catalogue update', () => {
-  let emulator: Started;
+  let emulator: StartedEmulator;
   let env: Record<string, string>;
   let ca: Buffer;
 
@@ -33,7 +33,7 @@ describe('quarantine: nothing a gateway sent vanishes; replay after a catalogue 
     const older = { ...full, version: 'test-older', private: full.private.filter((e) => e.template !== BALANCES) };
     const olderFile = join(dir, 'older-catalog.json');
     await writeFile(olderFile, JSON.stringify(older));
-    env = sidecarEnv(pki, emulator.url, join(dir, 'spool.db'), { PCM_ENDPOINT_CATALOG: olderFile });
+    env = sidecarEnv(pki, emulator, join(dir, 'spool.db'), { PCM_ENDPOINT_CATALOG: olderFile });
   });
   afterAll(async () => stopProc(emulator.proc));
 

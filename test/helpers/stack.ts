@@ -9,18 +9,27 @@ export interface Started {
   url: string;
 }
 
+export interface StartedEmulator extends Started {
+  authUrl: string;
+}
+
 /** `pcm-sidecar emulate` as its own process on a free loopback port. */
-export async function startEmulatorProcess(pki: PkiFiles, args: string[] = []): Promise<Started> {
-  const proc = startCli(['emulate', '--port', '0', '--cert', pki.serverCert, '--key', pki.serverKey, '--ca', pki.caCert, ...args]);
-  return { proc, url: await waitForLogValue(proc, 'url') };
+export async function startEmulatorProcess(pki: PkiFiles, args: string[] = []): Promise<StartedEmulator> {
+  const proc = startCli(['emulate', '--port', '0', '--auth-port', '0', '--cert', pki.serverCert, '--key', pki.serverKey, '--ca', pki.caCert, ...args]);
+  return { proc, url: await waitForLogValue(proc, 'url'), authUrl: await waitForLogValue(proc, 'authUrl') };
 }
 
 /** Environment for `pcm-sidecar run` acting for the client organisation (and the server one via --config when asked). */
-export function sidecarEnv(pki: PkiFiles, emulatorUrl: string, spoolPath: string, extra: Record<string, string> = {}): Record<string, string> {
+export function sidecarEnv(
+  pki: PkiFiles,
+  emulator: { url: string; authUrl: string },
+  spoolPath: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const client = pki.clients[CLIENT_ORG]!;
   return {
-    PCM_API_URL: emulatorUrl,
-    PCM_AUTH_URL: emulatorUrl,
+    PCM_API_URL: emulator.url,
+    PCM_AUTH_URL: emulator.authUrl,
     PCM_CA_FILE: pki.caCert,
     PCM_ORG_ID: CLIENT_ORG,
     PCM_CLIENT_ID: 'client-ss',
@@ -51,7 +60,7 @@ export async function startSidecarProcess(env: Record<string, string>, args: str
 }
 
 export interface TwoOrgStack {
-  emulator: Started;
+  emulator: StartedEmulator;
   ca: Buffer;
   spoolPath: string;
   /** Environment and arguments of a `pcm-sidecar run` acting for both test organisations on that spool. */
@@ -67,7 +76,7 @@ export async function twoOrgStack(prefix: string, extraEnv: Record<string, strin
   const spoolPath = join(dir, 'spool.db');
   const configFile = join(dir, 'config.json');
   await writeFile(configFile, JSON.stringify(bothOrganisations(pki)));
-  const env = sidecarEnv(pki, emulator.url, spoolPath, extraEnv);
+  const env = sidecarEnv(pki, emulator, spoolPath, extraEnv);
   for (const key of ['PCM_ORG_ID', 'PCM_CLIENT_ID', 'PCM_CERT_FILE', 'PCM_KEY_FILE']) delete env[key];
   return { emulator, ca: await readFile(pki.caCert), spoolPath, env, args: ['--config', configFile] };
 }

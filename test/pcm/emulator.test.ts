@@ -15,7 +15,7 @@ describe('emulator, first part: token over mTLS and the private report API', () 
   beforeAll(async () => {
     pki = await testPki(await tempDir('emulator'));
     const ca = await readFile(pki.caCert);
-    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca });
+    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, authPort: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca });
     await emulator.start();
     agent = new Agent({ connect: { ca, cert: await readFile(pki.clients[CLIENT_ORG]!.cert), key: await readFile(pki.clients[CLIENT_ORG]!.key) } });
     const res = await call('/token/', JSON.stringify({ client_id: 'client-ss', grant_type: 'client_credentials' }));
@@ -28,7 +28,8 @@ describe('emulator, first part: token over mTLS and the private report API', () 
   });
 
   async function call(path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
-    const res = await request(`${emulator.url}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...headers }, body });
+    const base = path.startsWith('/token') ? emulator.authUrl : emulator.url;
+    const res = await request(`${base}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', ...headers }, body });
     const text = await res.body.text();
     return { status: res.statusCode, body: text ? JSON.parse(text) : null };
   }
@@ -36,8 +37,12 @@ describe('emulator, first part: token over mTLS and the private report API', () 
     call(path, typeof body === 'string' ? body : JSON.stringify(body), { authorization: `Bearer ${token}`, 'content-type': type });
 
   it('issues a 6-hour bearer token for client_credentials, and refuses other grants', async () => {
-    const form = await call('/token/', 'client_id=client-ss&grant_type=client_credentials', { 'content-type': 'application/x-www-form-urlencoded' });
+    const form = await call('/token-fresh/', 'client_id=client-ss&grant_type=client_credentials', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(form.body).toMatchObject({ expires_in: 21600, token_type: 'Bearer' });
+    // /token/ hands back the cached token with its remaining lifetime (release 2025D); /token-fresh/ mints one.
+    const cached = (await call('/token/', JSON.stringify({ client_id: 'client-ss', grant_type: 'client_credentials' }))).body as { access_token: string; expires_in: number };
+    expect(cached.access_token).toBe((form.body as { access_token: string }).access_token);
+    expect(cached.expires_in).toBeLessThanOrEqual(21600);
     const wrongGrant = await call('/token/', JSON.stringify({ client_id: 'x', grant_type: 'password' }));
     expect(wrongGrant).toEqual({ status: 400, body: expect.objectContaining({ error: 'unsupported_grant_type' }) });
   });

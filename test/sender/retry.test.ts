@@ -31,12 +31,12 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     const catalog = JSON.parse(await readFile(DEFAULT_ENDPOINTS_FILE, 'utf8')) as { private: { template: string }[] };
     const endpointsFile = join(dir, 'emulator-endpoints.json');
     await writeFile(endpointsFile, JSON.stringify({ ...catalog, private: catalog.private.filter((e) => e.template !== NOT_AT_PCM) }));
-    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca, endpointsFile });
+    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, authPort: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca, endpointsFile });
     await emulator.start();
     const config = configSchema.parse({
       ingest: { port: 0 },
       spool: { path: join(dir, 'spool.db') },
-      pcm: { apiUrl: emulator.url, authUrl: emulator.url, caFile: pki.caCert },
+      pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],
       sender: { maxBatchDelayMs: 10, maxConcurrentBatches: 1, retryInitialDelayMs: 10, retryMaxDelayMs: 100 },
     });

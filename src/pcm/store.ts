@@ -1,0 +1,229 @@
+import Database from 'better-sqlite3';
+import { comparePair, withoutCounterpart, type FinalStatus } from './pairing.js';
+
+/**
+ * The emulator's reports: SQLite in memory by default, or in a file so the state survives a restart.
+ * Statistics that describe reports (by status, distinct ids, duplicates) are queries, so they survive too.
+ */
+
+export interface ReceivedReport {
+  reportId: string;
+  stream: 'private' | 'opendata';
+  status: 'ACCEPTED' | 'DISCARDED';
+  message: string | null;
+  /** The organisation of the token that sent it. */
+  senderOrgId: string | null;
+  receivedAt: number;
+  report: unknown;
+}
+
+export interface StoredReport {
+  reportId: string;
+  stream: 'private' | 'opendata';
+  status: FinalStatus;
+  message: string | null;
+  senderOrgId: string | null;
+  pairedReportId: string | null;
+  receivedAt: string;
+  updatedAt: string;
+  report: unknown;
+}
+
+export interface ReportFilter {
+  fapiInteractionId?: string | undefined;
+  status?: string | undefined;
+  role?: string | undefined;
+  stream?: string | undefined;
+  senderOrgId?: string | undefined;
+  offset: number;
+  limit: number;
+}
+
+interface Row {
+  report_id: string;
+  stream: 'private' | 'opendata';
+  status: FinalStatus;
+  message: string | null;
+  sender_org: string | null;
+  paired_report_id: string | null;
+  received_at: number;
+  updated_at: number;
+  body: string;
+  role: string | null;
+  fapi: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS reports (
+  report_id        TEXT PRIMARY KEY,
+  stream           TEXT NOT NULL,
+  role             TEXT,
+  fapi             TEXT,
+  identity         TEXT,
+  sender_org       TEXT,
+  status           TEXT NOT NULL,
+  message          TEXT,
+  paired_report_id TEXT,
+  received_at      INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  body             TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi);
+CREATE INDEX IF NOT EXISTS reports_identity ON reports (identity);
+CREATE INDEX IF NOT EXISTS reports_waiting ON reports (received_at) WHERE status IN ('ACCEPTED', 'UNPAIRED');
+`;
+
+function toStored(row: Row): StoredReport {
+  return {
+    reportId: row.report_id,
+    stream: row.stream,
+    status: row.status,
+    message: row.message,
+    senderOrgId: row.sender_org,
+    pairedReportId: row.paired_report_id,
+    receivedAt: new Date(row.received_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+    report: JSON.parse(row.body) as unknown,
+  };
+}
+
+function field(report: unknown, key: string): unknown {
+  return report !== null && typeof report === 'object' ? (report as Record<string, unknown>)[key] : undefined;
+}
+
+export class ReportStore {
+  private readonly db: Database.Database;
+
+  constructor(file = ':memory:') {
+    this.db = new Database(file);
+    if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.exec(SCHEMA);
+  }
+
+  /** Stores a batch as received; returns how many were already seen (same role, id, endpoint, method, timestamp). */
+  add(reports: readonly ReceivedReport[]): number {
+    const insert = this.db.prepare(
+      `INSERT INTO reports (report_id, stream, role, fapi, identity, sender_org, status, message, received_at, updated_at, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const seen = this.db.prepare('SELECT 1 FROM reports WHERE identity = ? LIMIT 1');
+    return this.db.transaction(() => {
+      let duplicates = 0;
+      for (const r of reports) {
+        const fapi = field(r.report, 'fapiInteractionId');
+        const fapiId = typeof fapi === 'string' ? fapi.toLowerCase() : null;
+        const identity =
+          r.stream === 'private'
+            ? [field(r.report, 'role'), fapiId, field(r.report, 'endpoint'), field(r.report, 'httpMethod'), field(r.report, 'timestamp')].join('|')
+            : ['OPENDATA', ...['endpoint', 'httpMethod', 'timestamp', 'statusCode', 'processTimespan'].map((k) => field(r.report, k))].join('|');
+        if (seen.get(identity)) duplicates++;
+        const role = field(r.report, 'role');
+        insert.run(
+          r.reportId,
+          r.stream,
+          typeof role === 'string' ? role : null,
+          fapiId,
+          identity,
+          r.senderOrgId,
+          r.status,
+          r.message,
+          r.receivedAt,
+          r.receivedAt,
+          JSON.stringify(r.report),
+        );
+      }
+      return duplicates;
+    })();
+  }
+
+  /**
+   * Reconciles reports whose window has closed (received before `before`): pairs them with a counterpart of the
+   * other role, or marks them UNPAIRED / SINGLE. UNPAIRED reports keep looking, so a late counterpart still pairs.
+   */
+  reconcile(before: number, now: number): number {
+    const waiting = this.db
+      .prepare(`SELECT * FROM reports WHERE status IN ('ACCEPTED', 'UNPAIRED') AND received_at <= ? ORDER BY received_at`)
+      .all(before) as Row[];
+    const counterpart = this.db.prepare(
+      `SELECT * FROM reports WHERE fapi = ? AND role = ? AND stream = 'private' AND status NOT IN ('DISCARDED')
+       AND report_id != ? ORDER BY received_at LIMIT 1`,
+    );
+    const set = this.db.prepare('UPDATE reports SET status = ?, paired_report_id = ?, message = coalesce(?, message), updated_at = ? WHERE report_id = ?');
+    const current = this.db.prepare('SELECT status FROM reports WHERE report_id = ?');
+    return this.db.transaction(() => {
+      let changed = 0;
+      for (const row of waiting) {
+        const status = (current.get(row.report_id) as { status: string }).status;
+        if (status !== 'ACCEPTED' && status !== 'UNPAIRED') continue; // paired earlier in this pass
+        const report = JSON.parse(row.body) as Record<string, unknown>;
+        const other =
+          row.stream === 'private' && row.fapi
+            ? (counterpart.get(row.fapi, row.role === 'CLIENT' ? 'SERVER' : 'CLIENT', row.report_id) as Row | undefined)
+            : undefined;
+        if (other) {
+          const { status: pair, differing } = comparePair(report, JSON.parse(other.body) as Record<string, unknown>);
+          const note = differing.length > 0 ? `Inconsistent fields: ${differing.join(', ')}` : null;
+          set.run(pair, other.report_id, note, now, row.report_id);
+          set.run(pair, row.report_id, note, now, other.report_id);
+          changed += 2;
+        } else {
+          const next = withoutCounterpart(row.stream, report);
+          if (next !== status) {
+            set.run(next, null, null, now, row.report_id);
+            changed++;
+          }
+        }
+      }
+      return changed;
+    })();
+  }
+
+  list(filter: ReportFilter): { data: StoredReport[]; total: number } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.fapiInteractionId) (where.push('fapi = ?'), args.push(filter.fapiInteractionId.toLowerCase()));
+    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.role) (where.push('role = ?'), args.push(filter.role));
+    if (filter.stream) (where.push('stream = ?'), args.push(filter.stream));
+    if (filter.senderOrgId) (where.push('sender_org = ?'), args.push(filter.senderOrgId.toLowerCase()));
+    const clause = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT count(*) AS n FROM reports ${clause}`).get(...args) as { n: number }).n;
+    const rows = this.db
+      .prepare(`SELECT * FROM reports ${clause} ORDER BY received_at, rowid LIMIT ? OFFSET ?`)
+      .all(...args, filter.limit, filter.offset) as Row[];
+    return { data: rows.map(toStored), total };
+  }
+
+  /**
+   * The report with this fapiInteractionId that `orgId` may see: the one it sent, else one it is party to
+   * (clientOrgId or serverOrgId). A report without org ids is visible to its sender only (seed 000, "Cenário 6").
+   */
+  visibleTo(fapiInteractionId: string, orgId: string): StoredReport | null {
+    const rows = this.db.prepare('SELECT * FROM reports WHERE fapi = ? ORDER BY received_at').all(fapiInteractionId.toLowerCase()) as Row[];
+    const own = rows.find((r) => r.sender_org === orgId);
+    if (own) return toStored(own);
+    const party = rows.find((r) => {
+      const report = JSON.parse(r.body) as Record<string, unknown>;
+      return String(report.clientOrgId).toLowerCase() === orgId || String(report.serverOrgId).toLowerCase() === orgId;
+    });
+    return party ? toStored(party) : null;
+  }
+
+  counts(): { byStatus: Record<string, number>; distinctFapiInteractionIds: number; duplicatesReceived: number } {
+    const byStatus: Record<string, number> = {};
+    for (const row of this.db.prepare('SELECT status, count(*) AS n FROM reports GROUP BY status').all() as { status: string; n: number }[]) {
+      byStatus[row.status] = row.n;
+    }
+    const ids = this.db.prepare('SELECT count(DISTINCT fapi) AS n FROM reports').get() as { n: number };
+    const dup = this.db.prepare('SELECT count(*) - count(DISTINCT identity) AS n FROM reports').get() as { n: number };
+    return { byStatus, distinctFapiInteractionIds: ids.n, duplicatesReceived: dup.n };
+  }
+
+  reset(): void {
+    this.db.exec('DELETE FROM reports');
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
