@@ -6,7 +6,6 @@ import { Metrics } from './metrics.js';
 import { loadCatalog } from './report/catalog.js';
 import { reportRules, rulesInputOf } from './report/context.js';
 import { Sender, opendataOrgOf } from './sender/sender.js';
-import { REPORT_STATES } from './spool/spool.js';
 import { Spool } from './spool/spool.js';
 
 /** The running pipeline: ingest → spool → sender, with an orderly stop. */
@@ -48,10 +47,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   const rules = reportRules(rulesInputOf(config, opendataOrgOf(config)), catalog);
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
   const metrics = new Metrics();
-  metrics.gauge('pcm_sidecar_spool_rows', 'Rows in the spool by state (quarantine included).', ['state'], () => {
-    const counts = spool.counts();
-    return [...REPORT_STATES, 'quarantined' as const].map((state) => ({ labels: { state }, value: counts[state] }));
-  });
+  metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
+    Object.entries(spool.backlog()).map(([state, value]) => ({ labels: { state }, value })),
+  );
   metrics.gauge('pcm_sidecar_lane_reports', 'Reports answered by the PCM per lane, by outcome.', ['lane', 'outcome'], () =>
     sender.status().flatMap((l) => [
       { labels: { lane: l.lane, outcome: 'accepted' }, value: l.reportsAccepted },

@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS reports (
   updated_at          INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_pending ON reports (lane, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS reports_inflight ON reports (id) WHERE state = 'inflight';
 CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi_interaction_id);
 CREATE TABLE IF NOT EXISTS quarantine (
   id          INTEGER PRIMARY KEY,
@@ -181,6 +182,10 @@ export class Spool {
         `SELECT DISTINCT lane AS o FROM reports INDEXED BY reports_pending WHERE state = 'pending'`,
       ),
       counts: db.prepare('SELECT state, count(*) AS n FROM reports GROUP BY state'),
+      backlog: db.prepare(
+        `SELECT (SELECT count(*) FROM reports INDEXED BY reports_pending WHERE state = 'pending') AS pending,
+                (SELECT count(*) FROM reports INDEXED BY reports_inflight WHERE state = 'inflight') AS inflight`,
+      ),
       prune: db.prepare(
         `DELETE FROM reports WHERE id IN (
            SELECT id FROM reports WHERE state IN ('accepted', 'discarded') AND updated_at < ? ORDER BY id LIMIT ?)`,
@@ -322,6 +327,13 @@ export class Spool {
     })();
   }
 
+  /** Rows not yet delivered and items in quarantine: read from partial indexes, cheap at any spool size. */
+  backlog(): { pending: number; inflight: number; quarantined: number } {
+    const row = this.statements.backlog.get() as { pending: number; inflight: number };
+    return { ...row, quarantined: (this.statements.quarantineCount.get() as { n: number }).n };
+  }
+
+  /** Every state, delivered ones included: a scan of the table, for status pages and tests, not for metrics. */
   counts(): Record<ReportState, number> & { quarantined: number } {
     const out = { pending: 0, inflight: 0, accepted: 0, discarded: 0, quarantined: 0 };
     for (const row of this.statements.counts.all() as { state: ReportState; n: number }[]) out[row.state] = row.n;

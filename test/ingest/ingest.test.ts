@@ -195,6 +195,6 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     expect(res.statusCode).toBe(200);
     expect(text).toMatch(/pcm_sidecar_repairs_total\{kind="enum_case"\} [1-9]/);
     expect(text).toMatch(/pcm_sidecar_ingest_items_total\{route="\/v1\/reports",outcome="rejected"\} [1-9]/);
-    expect(text).toMatch(/pcm_sidecar_spool_rows\{state="quarantined"\} [1-9]/);
+    expect(text).toMatch(/pcm_sidecar_spool_backlog\{state="quarantined"\} [1-9]/);
   });
 });

@@ -57,6 +57,7 @@ describe('spool', () => {
     expect(byBytes.bytes).toBe(2 + rowBytes * 3 + 2);
     expect(spool.lease(LANE_A, 100, 10)!.rows).toHaveLength(1);
     expect(spool.counts()).toMatchObject({ pending: 21, inflight: 9 });
+    expect(spool.backlog()).toEqual({ pending: 21, inflight: 9, quarantined: 0 });
     await spool.close();
   });
 
