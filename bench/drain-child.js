@@ -15,7 +15,7 @@ await tell({ type: 'ready', pid: process.pid });
 const config = configSchema.parse({
   ingest: { host: '127.0.0.1', port: 0 },
   spool: { path: options.spoolPath, sync: options.sync ?? 'full' },
-  pcm: { apiUrl: options.pcmUrl, authUrl: options.pcmUrl, caFile: options.pki.caCert },
+  pcm: { apiUrl: options.pcmUrl, authUrl: options.authUrl ?? options.pcmUrl, caFile: options.pki.caCert },
   organisations: ORGS.map((o) => ({ ...o, certFile: options.pki.clients[o.orgId].cert, keyFile: options.pki.clients[o.orgId].key })),
   sender: options.sender ?? {},
   log: { level: options.logLevel ?? 'warn' },

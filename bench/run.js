@@ -224,7 +224,7 @@ async function drainCase(round, template, sinkMode) {
     const wallBefore = performance.now();
     const drain = await startChild(
       'drain-child.js',
-      { spoolPath, pki, pcmUrl: sink.ready.url, expected: S.drainRows, timeoutMs: S.drainTimeoutMs, logLevel: 'warn' },
+      { spoolPath, pki, pcmUrl: sink.ready.url, authUrl: sink.ready.authUrl, expected: S.drainRows, timeoutMs: S.drainTimeoutMs, logLevel: 'warn' },
       name,
     );
     try {

@@ -81,13 +81,14 @@ async function startTrivial() {
 }
 
 async function startEmulator() {
-  const emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, ...tls });
+  // Reconciliation off (an hour's delay) and no rate limit: the benchmark measures the sidecar, not the pairing.
+  const emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, authPort: 0, rateLimit: 1e9, pairingDelayMs: 3_600_000, ...tls });
   const url = await emulator.start();
-  return { url, stats: () => emulator.snapshot(), stop: () => emulator.stop() };
+  return { url, authUrl: emulator.authUrl, stats: () => emulator.snapshot(), stop: () => emulator.stop() };
 }
 
 const sink = options.mode === 'emulator' ? await startEmulator() : await startTrivial();
-await tell({ type: 'ready', url: sink.url, pid: process.pid });
+await tell({ type: 'ready', url: sink.url, authUrl: sink.authUrl ?? sink.url, pid: process.pid });
 
 process.on('message', async (msg) => {
   if (msg?.cmd === 'stats') {

@@ -9,7 +9,10 @@
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { validatePrivateReport } from '../dist/report/validate.js';
+import { DEFAULTS } from '../dist/config/schema.js';
+import { loadCatalog } from '../dist/report/catalog.js';
+import { reportRules } from '../dist/report/context.js';
+import { prepareReport } from '../dist/report/validate.js';
 import { Spool } from '../dist/spool/spool.js';
 import { bodyFactory, childOptions, ORGS, tell } from './lib.js';
 
@@ -23,19 +26,21 @@ function removeDb(path) {
 async function prefill() {
   const { path, pairs, chunk } = options;
   removeDb(path);
-  const context = { reporterOrgIds: new Set(ORGS.map((o) => o.orgId.toLowerCase())) };
+  const context = reportRules({ organisations: ORGS, opendataOrgId: null, rules: { ...DEFAULTS.rules } }, loadCatalog()).validation();
   const factory = bodyFactory();
   // Build and validate everything first, so only the writes are timed.
   const reports = [];
   for (let done = 0; done < pairs; done += 50) {
     for (const item of JSON.parse(factory.pairs(Math.min(50, pairs - done)))) {
-      const checked = validatePrivateReport(item, context);
+      const checked = prepareReport(item, context);
       if (!checked.ok) throw new Error(`bench report refused: ${JSON.stringify(checked.problems)}`);
       reports.push({
+        stream: checked.stream,
         orgId: checked.reporterOrgId,
         dedupKey: checked.dedupKey,
-        fapiInteractionId: checked.report.fapiInteractionId.toLowerCase(),
+        fapiInteractionId: checked.fapiInteractionId,
         json: checked.json,
+        repairs: checked.repairs,
       });
     }
   }
@@ -56,7 +61,7 @@ async function prefill() {
 function bare() {
   const { source, path, chunk } = options;
   const src = new Database(source, { readonly: true });
-  const rows = src.prepare('SELECT org_id, dedup_key, fapi_interaction_id, body, bytes FROM reports ORDER BY id').all();
+  const rows = src.prepare('SELECT org_id, lane, dedup_key, fapi_interaction_id, body, bytes FROM reports ORDER BY id').all();
   src.close();
   removeDb(path);
   const db = new Database(path);
@@ -67,18 +72,18 @@ function bare() {
     // The spool's DDL (src/spool/spool.ts MIGRATIONS) and INSERT, without the Spool class around them.
     db.exec(`
       CREATE TABLE reports (
-        id INTEGER PRIMARY KEY, stream TEXT NOT NULL DEFAULT 'private', org_id TEXT NOT NULL, dedup_key TEXT NOT NULL UNIQUE,
-        fapi_interaction_id TEXT, body TEXT NOT NULL, bytes INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
-        attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, report_id TEXT, pcm_message TEXT,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-      CREATE INDEX reports_pending ON reports (org_id, id) WHERE state = 'pending';
-      CREATE INDEX reports_state ON reports (state);
+        id INTEGER PRIMARY KEY, stream TEXT NOT NULL DEFAULT 'private', org_id TEXT NOT NULL, lane TEXT NOT NULL,
+        dedup_key BLOB NOT NULL UNIQUE, fapi_interaction_id TEXT, body TEXT NOT NULL, repairs TEXT, bytes INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, report_id TEXT,
+        pcm_message TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX reports_pending ON reports (lane, id) WHERE state = 'pending';
+      CREATE INDEX reports_inflight ON reports (id) WHERE state = 'inflight';
       CREATE INDEX reports_fapi ON reports (fapi_interaction_id);`);
     const stmt = db.prepare(
-      `INSERT INTO reports (org_id, dedup_key, fapi_interaction_id, body, bytes, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
+      `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, bytes, created_at, updated_at)
+       VALUES ('private', ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
     );
-    insert = (r, now) => stmt.run(r.org_id, r.dedup_key, r.fapi_interaction_id, r.body, r.bytes, now, now);
+    insert = (r, now) => stmt.run(r.org_id, r.lane, r.dedup_key, r.fapi_interaction_id, r.body, r.bytes, now, now);
   } else {
     db.exec('CREATE TABLE reports (id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, dedup_key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)');
     const stmt = db.prepare('INSERT INTO reports (org_id, dedup_key, body) VALUES (?, ?, ?)');
