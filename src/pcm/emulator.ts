@@ -281,7 +281,13 @@ export class PcmEmulator {
     if (req.method === 'POST' && path === '/emulator/reconcile') return this.reply(res, route, 200, { changed: this.reconcile() });
     if (path === '/emulator/faults') {
       if (req.method === 'GET') return this.reply(res, route, 200, this.faults.current());
-      const body = JSON.parse((await readBody(req, 64 * 1024))?.toString('utf8') || '{}') as unknown;
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req, 64 * 1024))?.toString('utf8') || '{}') as unknown;
+      } catch {
+        // A control body that does not parse is the caller's mistake (400), not the emulator's (500).
+        return this.reply(res, route, 400, { message: `${req.method} /emulator/faults: body is not valid JSON` });
+      }
       if (req.method === 'PUT') {
         try {
           this.faults.configure(parseFaultConfig(body, 'PUT /emulator/faults'));

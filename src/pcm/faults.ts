@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SidecarError } from '../errors.js';
+import { mulberry32 } from '../random.js';
 
 /**
  * Fault injection for the PCM emulator: what to do with the next token or report request. Pure decision logic — the
@@ -130,17 +131,6 @@ export function loadFaultFile(file: string): FaultConfig {
   return parseFaultConfig(json, file);
 }
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG; plenty for fault rolls and reproducible from one integer. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface QueuedFault {
   status: number;

@@ -24,7 +24,9 @@ const CLIENT_OPTIONAL = ['correlationId'];
 const SERVER_REQUIRED = [
   'fapiInteractionId', 'endpoint', 'statusCode', 'httpMethod', 'timestamp', 'processTimespan', 'clientOrgId', 'serverOrgId', 'role',
 ];
-const SERVER_OPTIONAL = ['additionalInfo'];
+// ServerReportRequest defines correlationId ("Não utilizado pelo server"): unused, but a schema-strict validator built
+// from that model accepts it, and the discard catalogue (§8.3) lists no "Unrecognized key(s) … 'correlationId'".
+const SERVER_OPTIONAL = ['additionalInfo', 'correlationId'];
 
 type EndpointData = { private: { template: string }[]; opendata: { template: string }[] };
 

@@ -1,4 +1,5 @@
 import type { EndpointEntry } from './catalog.js';
+import { mulberry32 } from '../random.js';
 
 /**
  * Maps concrete request paths to the PCM's endpoint templates (pcm-rules.md §3.1: the PCM wants
@@ -167,17 +168,6 @@ export class EndpointTemplates {
   }
 }
 
-/** mulberry32: a tiny seeded generator, so examples are reproducible. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick(next: () => number, alphabet: string, length: number): string {
   let out = '';
@@ -216,7 +206,7 @@ function exampleValue(name: string, seed: number, next: () => number): string {
 
 /** `template` with every `{placeholder}` replaced by a generated value (for tests and corpus generation). */
 export function concreteExample(template: string, seed = 1): string {
-  const next = random(seed);
+  const next = mulberry32(seed);
   return template
     .split('/')
     .map((segment) => (isPlaceholder(segment) ? exampleValue(segment.slice(1, -1), seed, next) : segment))

@@ -5,6 +5,7 @@ import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
 import { concreteExample } from '../../src/report/template.js';
 import { prepareReport } from '../../src/report/validate.js';
+import { mulberry32 } from '../../src/random.js';
 import { CLIENT_ORG, SERVER_ORG } from '../helpers/pki.js';
 
 /**
@@ -22,16 +23,6 @@ const context = reportRules(
 ).validation(NOW);
 const endpoints = loadAcceptedEndpoints();
 
-/** A small seeded generator (mulberry32) so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generate(rand: () => number, i: number): Record<string, unknown> {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
@@ -91,7 +82,7 @@ function generate(rand: () => number, i: number): Record<string, unknown> {
 
 describe('cross-check: sidecar validation vs the emulator’s independent validation', () => {
   it(`over ${CORPUS} generated reports, everything the sidecar accepts the emulator accepts`, () => {
-    const rand = random(20261122);
+    const rand = mulberry32(20261122);
     let accepted = 0;
     const disagreements: string[] = [];
     for (let i = 0; i < CORPUS; i++) {
