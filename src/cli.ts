@@ -30,7 +30,8 @@ Run 'pcm-sidecar <command> --help' for a command's options.
 Runs the sidecar. Settings come from PCM_* environment variables and an optional JSON file (--config FILE or
 PCM_CONFIG); variables win. Every setting is listed in README.md ("Configuration"). Required: PCM_API_URL,
 PCM_AUTH_URL, and an organisation (PCM_ORG_ID, PCM_CLIENT_ID, PCM_CERT_FILE, PCM_KEY_FILE, or "organisations" in
-the file). Invalid settings stop the start with a message naming the setting (exit 78).
+the file). Invalid settings (a broken endpoint catalogue included) stop the start with a message naming the
+setting (exit 78).
 
 SIGTERM/SIGINT: stop accepting, answer requests in flight, finish or release batches in flight, close the spool, exit 0.
 
@@ -352,7 +353,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof SidecarError) fail(`${err.code}: ${err.message}`, 1);
+  // A bad catalogue or fault file is a setting like any other: the same exit code as an invalid configuration.
+  const settingErrors = new Set(['PCM_CATALOG_INVALID', 'PCM_EMULATOR_FAULTS_INVALID', 'PCM_CONFIG_INVALID']);
+  if (err instanceof SidecarError) fail(`${err.code}: ${err.message}`, settingErrors.has(err.code) ? EX_CONFIG : 1);
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') fail(`cannot listen: ${errorMessage(err)} (is another instance running?)`, 1);
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') fail(`${errorMessage(err)} (see --help)`, EX_USAGE);

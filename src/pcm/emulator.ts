@@ -178,6 +178,11 @@ export class PcmEmulator {
     };
   }
 
+  /** Access tokens currently valid; for in-process tests, never served over HTTP. */
+  issuedTokens(): string[] {
+    return this.tokens.live(Date.now());
+  }
+
   /** Reconciles every report received before `before` (now: everything, regardless of the delay). */
   reconcile(before = Date.now()): number {
     return this.store.reconcile(before, Date.now());

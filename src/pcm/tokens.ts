@@ -68,6 +68,11 @@ export class TokenIssuer {
     return token && token.expiresAt > now ? token : null;
   }
 
+  /** The access tokens currently valid (for in-process tests that check where a token must never appear). */
+  live(now: number): string[] {
+    return [...this.byToken.values()].filter((t) => t.expiresAt > now).map((t) => t.accessToken);
+  }
+
   revokeAll(): number {
     const n = this.byToken.size;
     this.byToken.clear();

@@ -151,3 +151,43 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
     await expect(attempt).rejects.toThrow();
   });
 });
+
+describe('the bearer token never reaches logs or the spool', () => {
+  it('is absent from trace-level logs and from the database files after delivery', async () => {
+    const dir = await tempDir('secret');
+    const pki = await testPki(dir);
+    const emulator = new PcmEmulator({
+      ...EMULATOR_DEFAULTS,
+      port: 0,
+      authPort: 0,
+      cert: await readFile(pki.serverCert),
+      key: await readFile(pki.serverKey),
+      ca: await readFile(pki.caCert),
+    });
+    await emulator.start();
+    const spoolPath = join(dir, 'secret.db');
+    const sidecar = await startSidecarProcess(sidecarEnv(pki, emulator, spoolPath, { PCM_LOG_LEVEL: 'trace' }));
+    const tokens = new Set<string>();
+    try {
+      expect((await postJson(`${sidecar.url}/v1/reports`, clientReports(5))).status).toBe(202);
+      await eventually(async () => ((emulator.snapshot().reports.ACCEPTED ?? 0) >= 5 ? true : undefined), 30_000);
+      for (const token of emulator.issuedTokens()) tokens.add(token);
+      // A 401 makes the sender drop the token and fetch another: the riskiest path for a leak into the logs.
+      const { postTls } = await import('../helpers/http.js');
+      await postTls(`${emulator.url}/emulator/tokens/revoke`, {}, await readFile(pki.caCert));
+      expect((await postJson(`${sidecar.url}/v1/reports`, clientReports(5))).status).toBe(202);
+      await eventually(async () => ((emulator.snapshot().reports.ACCEPTED ?? 0) >= 10 ? true : undefined), 30_000);
+      for (const token of emulator.issuedTokens()) tokens.add(token);
+    } finally {
+      expect((await stopProc(sidecar.proc)).code).toBe(0);
+      await emulator.stop();
+    }
+    expect(tokens.size).toBe(2);
+    const logs = sidecar.proc.lines.join('\n');
+    const files = await Promise.all(['', '-wal', '-shm'].map((suffix) => readFile(spoolPath + suffix).catch(() => Buffer.alloc(0))));
+    for (const token of tokens) {
+      expect(logs).not.toContain(token);
+      for (const bytes of files) expect(bytes.includes(Buffer.from(token))).toBe(false);
+    }
+  });
+});
