@@ -29,9 +29,11 @@ const answered = () => sidecar.sender.status().reduce((n, lane) => n + lane.repo
 const progress = []; // [ms, rows answered] about once a second
 let lastMark = 0;
 let done = 0;
+let peakRss = process.memoryUsage().rss;
 let firstAt = null;
 while (performance.now() - started < options.timeoutMs) {
   done = answered();
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
   const now = performance.now() - started;
   if (done > 0 && firstAt === null) firstAt = now;
   if (now - lastMark >= 1000) {
@@ -64,5 +66,7 @@ await tell({
   // Share of the wall time the sidecar's one thread was busy (JS, SQLite calls and their fsyncs, TLS).
   eventLoopUtilization: elu.utilization,
   rssMiB: process.memoryUsage().rss / 2 ** 20,
+  // Sampled every poll (20 ms) while draining: memory must not grow with the backlog.
+  peakRssMiB: peakRss / 2 ** 20,
 });
 process.exit(0);
