@@ -30,10 +30,13 @@ const progress = []; // [ms, rows answered] about once a second
 let lastMark = 0;
 let done = 0;
 let peakRss = process.memoryUsage().rss;
+let peakHeap = process.memoryUsage().heapUsed;
 let firstAt = null;
 while (performance.now() - started < options.timeoutMs) {
   done = answered();
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const memory = process.memoryUsage();
+  peakRss = Math.max(peakRss, memory.rss);
+  peakHeap = Math.max(peakHeap, memory.heapUsed);
   const now = performance.now() - started;
   if (done > 0 && firstAt === null) firstAt = now;
   if (now - lastMark >= 1000) {
@@ -46,6 +49,10 @@ while (performance.now() - started < options.timeoutMs) {
 const elapsedMs = performance.now() - started;
 const cpu = process.cpuUsage(cpuBefore);
 const elu = performance.eventLoopUtilization(eluBefore);
+// What the sidecar still holds once garbage is collected (with --expose-gc): retained memory, not GC laziness.
+const gc = globalThis.gc;
+if (typeof gc === 'function') gc();
+const heapAfterGcMiB = typeof gc === 'function' ? process.memoryUsage().heapUsed / 2 ** 20 : null;
 const counts = sidecar.spool.counts();
 const lanes = sidecar.sender.status();
 await sidecar.stop(5000);
@@ -68,5 +75,7 @@ await tell({
   rssMiB: process.memoryUsage().rss / 2 ** 20,
   // Sampled every poll (20 ms) while draining: memory must not grow with the backlog.
   peakRssMiB: peakRss / 2 ** 20,
+  peakHeapMiB: peakHeap / 2 ** 20,
+  heapAfterGcMiB,
 });
 process.exit(0);

@@ -173,6 +173,7 @@ export async function startChild(script, options, name, timeoutMs = 30_000) {
   const fd = openSync(logFile, 'a');
   // BENCH_PROF=1: every child writes a V8 CPU profile to bench/.work/prof/ (for finding where the time goes).
   const execArgv = process.env.BENCH_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(WORK_DIR, 'prof')}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  if (options.exposeGc) execArgv.push('--expose-gc');
   const child = fork(join(BENCH_DIR, script), [JSON.stringify(options)], { stdio: ['ignore', fd, fd, 'ipc'], execArgv });
   const inbox = [];
   const waiters = [];

@@ -42,7 +42,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     try {
       drained = await job(
         'drain-child.js',
-        { spoolPath, pki, pcmUrl: sink.ready.url, authUrl: sink.ready.authUrl, expected: size, timeoutMs: 240_000, logLevel: 'warn' },
+        { spoolPath, pki, pcmUrl: sink.ready.url, authUrl: sink.ready.authUrl, expected: size, timeoutMs: 240_000, logLevel: 'warn', exposeGc: true },
         `memory-drain-${size}-r${round}`,
       );
     } finally {
@@ -51,17 +51,17 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
     removeDb(spoolPath);
     if (drained.timedOut || drained.counts.accepted !== size) throw new Error(`drain of ${size}: ${JSON.stringify(drained.counts)}`);
-    (results[size] ??= []).push({ bare: bare.rssMiB, bodyMiB: bare.bodyMiB, peak: drained.peakRssMiB, end: drained.rssMiB, rowsPerSec: drained.rowsPerSec });
-    log(`r${round} backlog ${size}: bare ${bare.rssMiB.toFixed(0)} MiB, sidecar peak ${drained.peakRssMiB.toFixed(0)} MiB (end ${drained.rssMiB.toFixed(0)}), bodies ${bare.bodyMiB.toFixed(0)} MiB, ${drained.rowsPerSec.toFixed(0)} rows/s`);
+    (results[size] ??= []).push({ bare: bare.rssMiB, bodyMiB: bare.bodyMiB, peak: drained.peakRssMiB, heap: drained.peakHeapMiB, retained: drained.heapAfterGcMiB, end: drained.rssMiB, rowsPerSec: drained.rowsPerSec });
+    log(`r${round} backlog ${size}: bare ${bare.rssMiB.toFixed(0)} MiB, sidecar peak ${drained.peakRssMiB.toFixed(0)} MiB (end ${drained.rssMiB.toFixed(0)}, peak JS heap ${drained.peakHeapMiB.toFixed(0)}, JS heap after GC ${drained.heapAfterGcMiB.toFixed(0)}), bodies ${bare.bodyMiB.toFixed(0)} MiB, ${drained.rowsPerSec.toFixed(0)} rows/s`);
   }
 }
 for (const size of SIZES) removeDb(join(WORK, `memory-${size}.db`));
 
 const m = (size, key) => median(results[size].map((r) => r[key]));
 const fmt = (x) => x.toFixed(0);
-console.log(`\n| backlog (rows) | report bodies in the spool | bare node + better-sqlite3 RSS (baseline) | sidecar peak RSS while draining | sidecar RSS at the end | drain rows/s |`);
-console.log('|---|---|---|---|---|---|');
+console.log(`\n| backlog (rows) | report bodies in the spool | bare node + better-sqlite3 RSS (baseline) | sidecar peak RSS while draining | sidecar peak JS heap | JS heap after a full GC at the end | sidecar RSS at the end | drain rows/s |`);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const size of SIZES) {
-  console.log(`| ${size.toLocaleString('en')} | ${fmt(m(size, 'bodyMiB'))} MiB | ${fmt(m(size, 'bare'))} MiB | ${fmt(m(size, 'peak'))} MiB | ${fmt(m(size, 'end'))} MiB | ${fmt(m(size, 'rowsPerSec'))} |`);
+  console.log(`| ${size.toLocaleString('en')} | ${fmt(m(size, 'bodyMiB'))} MiB | ${fmt(m(size, 'bare'))} MiB | ${fmt(m(size, 'peak'))} MiB | ${fmt(m(size, 'heap'))} MiB | ${fmt(m(size, 'retained'))} MiB | ${fmt(m(size, 'end'))} MiB | ${fmt(m(size, 'rowsPerSec'))} |`);
 }
 console.log(`\nmedians of ${ROUNDS} rounds`);
