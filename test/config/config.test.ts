@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { ENV_SETTINGS, loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/pki.js';
 import { startCli } from '../helpers/processes.js';
@@ -81,5 +81,13 @@ describe('configuration', () => {
       expect((await proc.exited).code).toBe(0);
       expect(proc.lines[0]).toContain(`pcm-sidecar ${command}`);
     }
+  });
+
+  it('README documents every PCM_* setting, and only those', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `(PCM_[A-Z_]+)` \| `([^`]+)` \|/gm)].map((m) => `${m[1]}=${m[2]}`));
+    const known = new Set(Object.entries(ENV_SETTINGS).map(([name, path]) => `${name}=${path}`));
+    expect([...documented].sort()).toEqual([...known].sort());
   });
 });
