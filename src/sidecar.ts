@@ -36,7 +36,13 @@ function pruneDelivered(spool: Spool, retainMs: number, log: Logger): void {
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
   // The catalogue first: a bad catalogue file stops the start before anything is opened.
   const catalog = loadCatalog(config.catalog.file);
-  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync });
+  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync, maxBytes: config.spool.maxBytes });
+  if (spool.movedAside) {
+    log.error(
+      { movedTo: spool.movedAside, code: 'PCM_SPOOL_UNREADABLE' },
+      `the spool file could not be read as a database; it was moved to ${spool.movedAside} and a new spool started. Reports in it were not sent: inspect or recover that file`,
+    );
+  }
   if (spool.recoveredInflight > 0) {
     log.warn(
       { rows: spool.recoveredInflight },
@@ -75,7 +81,10 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       },
       '/v1/status': () => ({
         status: 200,
-        body: { spool: { path: spool.path, ...spool.counts(), recoveredInflight: spool.recoveredInflight }, organisations: sender.status() },
+        body: {
+          spool: { path: spool.path, ...spool.counts(), recoveredInflight: spool.recoveredInflight, movedAside: spool.movedAside },
+          organisations: sender.status(),
+        },
       }),
     },
   });

@@ -91,6 +91,8 @@ export const configSchema = z.strictObject({
       path: z.string().min(1).default(DEFAULTS.spool.path),
       sync: z.enum(['full', 'normal']).default(DEFAULTS.spool.sync),
       retainDeliveredMs: z.coerce.number().int().positive().default(DEFAULTS.spool.retainDeliveredMs),
+      /** Largest spool file in bytes; none: as large as the disk allows. */
+      maxBytes: z.coerce.number().int().min(64 * 1024).optional(),
     })
     .prefault({}),
   pcm: z.strictObject({

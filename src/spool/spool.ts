@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SpoolFullError } from '../errors.js';
 import { GroupCommitter } from './group-commit.js';
@@ -19,6 +19,8 @@ export type SyncMode = 'full' | 'normal';
 export interface SpoolOptions {
   path: string;
   sync: SyncMode;
+  /** Largest database file; past it ingest answers 503 (after delivered rows were pruned to make room). */
+  maxBytes?: number | undefined;
 }
 
 export type Stream = 'private' | 'opendata';
@@ -97,6 +99,49 @@ export interface PendingSummary {
 }
 
 const SCHEMA_VERSION = 1;
+/** Delivered rows deleted at once when the spool is full, before the write is tried again. */
+const FULL_PRUNE_ROWS = 50_000;
+
+function openDatabase(options: SpoolOptions): Database.Database {
+  const db = new Database(options.path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('busy_timeout = 5000');
+    if (options.maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(16, Math.ceil(options.maxBytes / pageSize))}`);
+    }
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version < SCHEMA_VERSION) {
+      db.exec(MIGRATIONS);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function isUnreadableDatabase(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
+}
+
+function isFull(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE';
+}
+
+/** Renames the spool and its WAL/SHM files to `<path>.corrupt-<time>`; returns the new path. */
+function moveAside(path: string): string {
+  const target = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(path + suffix)) renameSync(path + suffix, target + suffix);
+  }
+  return target;
+}
 
 const MIGRATIONS = `
 CREATE TABLE IF NOT EXISTS reports (
@@ -134,6 +179,8 @@ export class Spool {
   readonly path: string;
   /** Rows that were in flight when the previous process stopped and went back to pending at open. */
   readonly recoveredInflight: number;
+  /** Where an unreadable spool file was moved at open, if one was. */
+  readonly movedAside: string | null = null;
   private readonly db: Database.Database;
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly statements;
@@ -142,17 +189,16 @@ export class Spool {
   constructor(options: SpoolOptions) {
     this.path = options.path;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.db = new Database(options.path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.db.pragma('busy_timeout = 5000');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version < SCHEMA_VERSION) {
-      this.db.exec(MIGRATIONS);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    let db: Database.Database;
+    try {
+      db = openDatabase(options);
+    } catch (err) {
+      // A file SQLite cannot read would fail every start: move it aside (kept for forensics) and begin anew.
+      if (!isUnreadableDatabase(err) || options.path === ':memory:') throw err;
+      this.movedAside = moveAside(options.path);
+      db = openDatabase(options);
     }
-
-    const db = this.db;
+    this.db = db;
     this.statements = {
       insert: db.prepare(
         `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, bytes, created_at, updated_at)
@@ -261,11 +307,19 @@ export class Spool {
     try {
       outcomes = run();
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE') {
-        throw new SpoolFullError('the spool cannot grow (disk full); nothing from this request was stored', { cause: err });
+      if (!isFull(err)) throw err;
+      // Delivered rows only serve de-duplication: under pressure they go first, undelivered ones never.
+      const freed = this.pruneDelivered(Number.POSITIVE_INFINITY, FULL_PRUNE_ROWS);
+      touched.clear();
+      try {
+        if (freed === 0) throw err;
+        outcomes = run();
+      } catch (again) {
+        if (!isFull(again)) throw again;
+        throw new SpoolFullError('the spool is full (disk or PCM_SPOOL_MAX_BYTES) and holds only undelivered reports; nothing from this request was stored', {
+          cause: again,
+        });
       }
-      throw err;
     }
     if (touched.size > 0) for (const listener of this.listeners) listener(touched);
     return outcomes;

@@ -118,3 +118,53 @@ describe('spool retention', () => {
     await spool.close();
   });
 });
+
+describe('spool under adversity', () => {
+  it('moves an unreadable spool file aside and starts a new one, keeping the old file', async () => {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const path = join(await tempDir('spool'), 'garbage.db');
+    await writeFile(path, 'this is not a SQLite database, but it is 64 bytes or more long...........');
+    const spool = new Spool({ path, sync: 'full' });
+    expect(spool.movedAside).toMatch(/garbage\.db\.corrupt-/);
+    expect(await readFile(spool.movedAside!, 'utf8')).toMatch(/^this is not a SQLite database/);
+    expect(await spool.write({ reports: [report(ORG_A, 1)], rejected: [] })).toEqual(['stored']);
+    await spool.close();
+    const reopened = new Spool({ path, sync: 'full' });
+    expect(reopened.movedAside).toBeNull();
+    expect(reopened.counts().pending).toBe(1);
+    await reopened.close();
+  });
+
+  it('when full, deletes delivered rows to make room, never undelivered ones, then refuses with SpoolFullError', async () => {
+    const { SpoolFullError } = await import('../../src/errors.js');
+    const spool = new Spool({ path: join(await tempDir('spool'), 'small.db'), sync: 'normal', maxBytes: 512 * 1024 });
+    let i = 0;
+    let stored = 0;
+    let full: unknown = null;
+    // Bounded: 512 KiB hold a few hundred 1 KB rows; stop at the first refusal or after 5000 writes.
+    while (i < 5000) {
+      try {
+        await spool.write({ reports: [report(ORG_A, i++, 1000)], rejected: [] });
+        stored++;
+      } catch (err) {
+        full = err;
+        break;
+      }
+    }
+    expect(full).toBeInstanceOf(SpoolFullError);
+    expect(spool.counts().pending).toBe(stored);
+
+    // Deliver half: as many new rows as were delivered fit again, because delivered rows are pruned to make room.
+    const delivered = Math.floor(stored / 2);
+    const batch = spool.lease(LANE_A, delivered, 100_000_000)!;
+    spool.complete(batch.rows.map((r) => ({ id: r.id, state: 'accepted' as const, reportId: 'r', message: null })));
+    const pendingBefore = spool.counts().pending;
+    for (let n = 0; n < delivered - 5; n++) {
+      expect(await spool.write({ reports: [report(ORG_A, i++, 1000)], rejected: [] })).toEqual(['stored']);
+    }
+    const after = spool.counts();
+    expect(after.pending).toBe(pendingBefore + delivered - 5);
+    expect(after.accepted).toBeLessThan(delivered);
+    await spool.close();
+  });
+});
