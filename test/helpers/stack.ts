@@ -69,10 +69,14 @@ export interface TwoOrgStack {
 }
 
 /** An emulator process and, ready to start, a sidecar configured (by file) for both test organisations. */
-export async function twoOrgStack(prefix: string, extraEnv: Record<string, string> = {}): Promise<TwoOrgStack> {
+export async function twoOrgStack(
+  prefix: string,
+  extraEnv: Record<string, string> = {},
+  emulatorArgs: (dir: string) => Promise<string[]> | string[] = () => [],
+): Promise<TwoOrgStack> {
   const dir = await tempDir(prefix);
   const pki = await testPki(dir);
-  const emulator = await startEmulatorProcess(pki);
+  const emulator = await startEmulatorProcess(pki, await emulatorArgs(dir));
   const spoolPath = join(dir, 'spool.db');
   const configFile = join(dir, 'config.json');
   await writeFile(configFile, JSON.stringify(bothOrganisations(pki)));
