@@ -68,6 +68,7 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     ['429 with Retry-After', { status: 429, count: 2, retryAfter: 0 }],
     ['429 without Retry-After', { status: 429, count: 1 }],
     ['403', { status: 403, count: 1 }],
+    ['400 for the whole request', { status: 400, count: 1 }],
   ])('%s: retried until accepted, every report delivered once', async (_name, fault) => {
     const { statuses, accepted } = await sendThrough(fault, 7);
     expect(statuses[String(fault.status)]).toBe(fault.count);
