@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULTS } from '../dist/config/schema.js';
 import { loadCatalog } from '../dist/report/catalog.js';
 import { reportRules } from '../dist/report/context.js';
-import { prepareReport } from '../dist/report/validate.js';
+import { prepareReport, spoolEntry } from '../dist/report/validate.js';
 import { Spool } from '../dist/spool/spool.js';
 import { bodyFactory, childOptions, ORGS, tell } from './lib.js';
 
@@ -34,14 +34,7 @@ async function prefill() {
     for (const item of JSON.parse(factory.pairs(Math.min(50, pairs - done)))) {
       const checked = prepareReport(item, context);
       if (!checked.ok) throw new Error(`bench report refused: ${JSON.stringify(checked.problems)}`);
-      reports.push({
-        stream: checked.stream,
-        orgId: checked.reporterOrgId,
-        dedupKey: checked.dedupKey,
-        fapiInteractionId: checked.fapiInteractionId,
-        json: checked.json,
-        repairs: checked.repairs,
-      });
+      reports.push(spoolEntry(checked));
     }
   }
   const spool = new Spool({ path, sync: options.sync ?? 'full' });

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { ingestRoutes } from '../ingest/routes.js';
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules, rulesInputOf } from '../report/context.js';
+import { spoolEntry } from '../report/validate.js';
 import { opendataOrgOf } from '../sender/sender.js';
 import { Spool, type NewReport, type QuarantinedItem } from '../spool/spool.js';
 
@@ -61,17 +62,7 @@ export function replayQuarantine(spool: Spool, config: Config, now = Date.now())
       const query = new URL(q.source.split(' ')[2] ?? '/', 'http://ingest').searchParams;
       const result = toReport ? toReport(value, context, query) : null;
       if (result?.ok) {
-        moved.push({
-          quarantineId: q.id,
-          report: {
-            stream: result.stream,
-            orgId: result.reporterOrgId,
-            dedupKey: result.dedupKey,
-            fapiInteractionId: result.fapiInteractionId,
-            json: result.json,
-            repairs: result.repairs,
-          },
-        });
+        moved.push({ quarantineId: q.id, report: spoolEntry(result) });
       } else {
         failing.push({ quarantineId: q.id, problems: JSON.stringify(result?.problems ?? [{ field: '', rule: 'route', message: `unknown route ${q.route}` }]) });
       }

@@ -4,7 +4,7 @@ import { IngestError, SpoolFullError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
-import type { ValidationContext } from '../report/validate.js';
+import { spoolEntry, type ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { ingestRoutes, type ToReport } from './routes.js';
@@ -99,14 +99,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       storedAt.push(results.length);
       results.push({ index, status: 'accepted', ...(checked.repairs.length > 0 ? { repairs: checked.repairs } : {}) });
-      reports.push({
-        stream: checked.stream,
-        orgId: checked.reporterOrgId,
-        dedupKey: checked.dedupKey,
-        fapiInteractionId: checked.fapiInteractionId,
-        json: checked.json,
-        repairs: checked.repairs,
-      });
+      reports.push(spoolEntry(checked));
     });
 
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];

@@ -63,6 +63,25 @@ export interface InvalidReport {
 
 export type ValidationResult = ValidReport | InvalidReport;
 
+/** What the spool stores of a valid report. */
+export function spoolEntry(valid: ValidReport): {
+  stream: 'private' | 'opendata';
+  orgId: string;
+  dedupKey: string;
+  fapiInteractionId: string | null;
+  json: string;
+  repairs: RepairKind[];
+} {
+  return {
+    stream: valid.stream,
+    orgId: valid.reporterOrgId,
+    dedupKey: valid.dedupKey,
+    fapiInteractionId: valid.fapiInteractionId,
+    json: valid.json,
+    repairs: valid.repairs,
+  };
+}
+
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const UUID_FIELDS = ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId'] as const;
 
