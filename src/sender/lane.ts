@@ -185,21 +185,37 @@ export class OrgLane {
     await new Promise<void>((resolve) => setImmediate(resolve));
     const stop = this.stopping.signal;
     while (!stop.aborted) {
-      const transport = this.ensureTransport();
-      if (!transport) {
+      try {
+        await this.step(stop);
+      } catch (err) {
+        // A database error (busy, I/O) must not end the worker: leased rows stay leased and are retried by deliver,
+        // anything else waits and tries again.
+        this.lastError = errorMessage(err);
+        this.log.error({ lane: this.lane, err: this.lastError }, 'sender worker failed; retrying');
         await sleep(this.options.credentialRetryMs, stop);
-        continue;
       }
-      const wait = this.batchWait();
-      if (wait > 0) {
-        // An idle lane re-reads the spool now and then, so an estimate that drifted cannot stall it.
-        await this.wakeup.wait(Math.min(wait, 5000), stop);
-        if (wait === Number.POSITIVE_INFINITY) this.refreshEstimate();
-        continue;
-      }
-      const batch = this.spool.lease(this.lane, this.options.maxBatchSize, this.options.maxBatchBytes);
+    }
+  }
+
+  private async step(stop: AbortSignal): Promise<void> {
+    const transport = this.ensureTransport();
+    if (!transport) {
+      await sleep(this.options.credentialRetryMs, stop);
+      return;
+    }
+    const wait = this.batchWait();
+    if (wait > 0) {
+      // An idle lane re-reads the spool now and then, so an estimate that drifted cannot stall it.
+      await this.wakeup.wait(Math.min(wait, 5000), stop);
+      if (wait === Number.POSITIVE_INFINITY) this.refreshEstimate();
+      return;
+    }
+    const batch = this.spool.lease(this.lane, this.options.maxBatchSize, this.options.maxBatchBytes);
+    if (!batch) return this.refreshEstimate();
+    try {
       this.refreshEstimate();
-      if (batch) await this.deliver(transport, batch.rows);
+    } finally {
+      await this.deliver(transport, batch.rows);
     }
   }
 
