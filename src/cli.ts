@@ -249,6 +249,15 @@ async function demo(args: string[]): Promise<void> {
   onShutdown(log, () => running.stop());
 }
 
+/** Quarantined bodies refused as a whole are kept as text, not JSON. */
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
 function configOrExit(file: string | undefined): Config {
   try {
     return loadConfig({ configFile: file });
@@ -304,11 +313,12 @@ async function quarantine(args: string[]): Promise<void> {
   const config = configOrExit(values.config);
   const { Spool } = await import('./spool/spool.js');
   const { quarantinedItems, describeQuarantined, replayQuarantine } = await import('./commands/quarantine.js');
-  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync });
+  // Next to a running sidecar: its rows in flight are its own, not to be handed out again.
+  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync, maxBytes: config.spool.maxBytes, recoverInflight: false });
   try {
     if (action === 'list') {
       for (const item of quarantinedItems(spool, Number(values.limit ?? 100))) {
-        process.stdout.write(`${values.json ? JSON.stringify({ ...item, item: JSON.parse(item.item), problems: JSON.parse(item.problems) }) : describeQuarantined(item)}\n`);
+        process.stdout.write(`${values.json ? JSON.stringify({ ...item, item: parseOrText(item.item), problems: parseOrText(item.problems) }) : describeQuarantined(item)}\n`);
       }
       process.stdout.write(values.json ? '' : `${spool.counts().quarantined} items in quarantine\n`);
     } else {

@@ -71,6 +71,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     build: rules.build,
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
+    maxItemsPerRequest: config.ingest.maxItemsPerRequest,
+    // The brackets of the batch body: one report alone must fit in a request.
+    maxReportBytes: config.sender.maxBatchBytes - 2,
     log: log.child({ component: 'ingest' }),
     routes: {
       '/healthz': () => ({ status: 200, body: { status: 'ok' } }),
@@ -112,7 +115,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);
-        await ingest.close();
+        await ingest.close(graceMs);
         await sender.stop(graceMs);
         await spool.close();
         log.info('pcm-sidecar stopped');

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The whole configuration of `pcm-sidecar run`, with every limit and its default in one place.
- * README.md ("Configuration") documents each setting once; `settings.ts` maps them to PCM_* variables.
+ * README.md ("Configuration") documents each setting once; `load.ts` maps them to PCM_* variables.
  */
 
 const MiB = 1024 * 1024;
@@ -13,6 +13,8 @@ export const DEFAULTS = {
     port: 8431,
     /** Largest ingest body accepted; larger bodies get 413. */
     maxBodyBytes: 10 * MiB,
+    /** Most items in one ingest body (a PCM request holds 5000); more is 413, so one body cannot exhaust memory. */
+    maxItemsPerRequest: 5000,
   },
   spool: {
     path: './pcm-spool.db',
@@ -39,6 +41,8 @@ export const DEFAULTS = {
     /** First retry delay; doubles per failed attempt up to retryMaxDelayMs, with full jitter. */
     retryInitialDelayMs: 500,
     retryMaxDelayMs: 60_000,
+    /** A batch refused this many times (a 4xx that waiting does not fix) is split to set the refused report apart. */
+    maxRefusals: 5,
   },
   token: {
     /** JSON body as in the integration manual (seed 000), or form-encoded as in the v3.1.0 spec. */
@@ -84,6 +88,7 @@ export const configSchema = z.strictObject({
       host: z.string().min(1).default(DEFAULTS.ingest.host),
       port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port),
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
+      maxItemsPerRequest: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxItemsPerRequest),
     })
     .prefault({}),
   spool: z
@@ -131,6 +136,7 @@ export const configSchema = z.strictObject({
       connectTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.sender.connectTimeoutMs),
       retryInitialDelayMs: z.coerce.number().int().positive().default(DEFAULTS.sender.retryInitialDelayMs),
       retryMaxDelayMs: z.coerce.number().int().positive().default(DEFAULTS.sender.retryMaxDelayMs),
+      maxRefusals: z.coerce.number().int().min(1).default(DEFAULTS.sender.maxRefusals),
     })
     .prefault({}),
   token: z
@@ -146,6 +152,11 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.log.level),
     })
     .prefault({}),
+}).superRefine((config, ctx) => {
+  // Opendata reports go out with this organisation's token: it must be one the sidecar has a certificate for.
+  if (config.opendataOrgId && !config.organisations.some((o) => o.orgId.toLowerCase() === config.opendataOrgId?.toLowerCase())) {
+    ctx.addIssue({ code: 'custom', path: ['opendataOrgId'], message: 'must be one of the configured organisations' });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

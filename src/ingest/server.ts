@@ -4,7 +4,7 @@ import { IngestError, SpoolFullError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
-import { spoolEntry, type ValidationContext } from '../report/validate.js';
+import { spoolEntry, type ValidationContext, type ValidationResult } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { ingestRoutes, type ToReport } from './routes.js';
@@ -25,6 +25,9 @@ export interface IngestOptions {
   validation: () => ValidationContext;
   build: BuildContext;
   maxBodyBytes: number;
+  maxItemsPerRequest: number;
+  /** Largest report the sender can put in a PCM request; a larger one could never be sent. */
+  maxReportBytes: number;
   log: Logger;
   metrics: Metrics;
   /** Extra read-only routes (health, status) answered as JSON or text. */
@@ -35,14 +38,37 @@ export type ItemResult =
   | { index: number; status: 'accepted' | 'duplicate'; repairs?: string[] }
   | { index: number; status: 'rejected'; errors: ReportProblem[] };
 
+const MAX_PROBLEMS_PER_ITEM = 20;
+const MAX_VALUE_CHARS = 200;
+
+/** Problems as the gateway sees them: at most 20 per item, long values cut, so an answer stays small. */
+function slim(problems: ReportProblem[]): ReportProblem[] {
+  return problems.slice(0, MAX_PROBLEMS_PER_ITEM).map((p) => {
+    if (p.value === undefined) return p;
+    const text = typeof p.value === 'string' ? p.value : JSON.stringify(p.value) ?? String(p.value);
+    return text.length > MAX_VALUE_CHARS ? { ...p, value: `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters)` } : p;
+  });
+}
+
+/** A report larger than one PCM request could never be sent: refuse it now rather than hold it forever. */
+function tooLarge(result: ValidationResult, maxBytes: number): ValidationResult {
+  if (!result.ok) return result;
+  const bytes = Buffer.byteLength(result.json);
+  if (bytes <= maxBytes) return result;
+  return { ok: false, problems: [{ field: '', rule: 'too_large', message: `Report too large: ${bytes} bytes; a PCM request holds at most ${maxBytes}` }] };
+}
+
 export interface IngestServer {
   server: Server;
-  /** Stops accepting; resolves once every request in flight has been answered and its connection closed. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting; resolves once every request in flight has been answered and its connection closed, or after
+   * `graceMs`, when the connections still open are closed.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 export function createIngestServer(options: IngestOptions): IngestServer {
-  const { spool, validation, maxBodyBytes, log, metrics } = options;
+  const { spool, validation, maxBodyBytes, maxItemsPerRequest, maxReportBytes, log, metrics } = options;
   let closing = false;
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -74,6 +100,9 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       const format = bodyFormatOf(req.headers['content-type']);
       body = await readBody(req, maxBodyBytes);
       items = parseBody(body, format);
+      if (items.length > maxItemsPerRequest) {
+        throw new IngestError('PCM_INGEST_TOO_MANY_ITEMS', 413, `Payload Too Large: ${items.length} items, the limit is ${maxItemsPerRequest}`);
+      }
     } catch (err) {
       if (err instanceof IngestError) await recordRefusedBody(err, body, route, source);
       throw err;
@@ -91,10 +120,11 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         rejected.push({ source, route, item: item.text, problems: JSON.stringify(errors) });
         return;
       }
-      const checked = toReport(item.value, context, query);
+      const checked = tooLarge(toReport(item.value, context, query), maxReportBytes);
       if (!checked.ok) {
-        results.push({ index, status: 'rejected', errors: checked.problems });
-        rejected.push({ source, route, item: JSON.stringify(item.value), problems: JSON.stringify(checked.problems) });
+        const errors = slim(checked.problems);
+        results.push({ index, status: 'rejected', errors });
+        rejected.push({ source, route, item: JSON.stringify(item.value), problems: JSON.stringify(errors) });
         return;
       }
       storedAt.push(results.length);
@@ -138,6 +168,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       if (route) {
         const { status, body, contentType } = await route();
         if (contentType) {
+          if (closing) res.shouldKeepAlive = false;
           res.writeHead(status, { 'content-type': contentType });
           return void res.end(String(body));
         }
@@ -165,11 +196,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   server.keepAliveTimeout = 65_000;
   return {
     server,
-    close() {
+    async close(graceMs) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      return closed;
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
     },
   };
 }

@@ -49,7 +49,12 @@ export function normaliseTimestamp(value: unknown): string | null {
     // Date.parse keeps milliseconds and drops finer digits; the PCM format has milliseconds only.
     const text = value.trim().replace(/(\.\d{3})\d+/, '$1');
     const ms = Date.parse(text);
-    return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+    if (Number.isNaN(ms)) return null;
+    // Date.parse rolls impossible dates over (02-30 → 03-02): a repair must not change the day.
+    const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(text) ?? [];
+    const local = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
+    if (local.getUTCMonth() !== Number(mo) - 1 || local.getUTCDate() !== Number(d)) return null;
+    return new Date(ms).toISOString();
   }
   return null;
 }

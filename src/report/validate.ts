@@ -83,6 +83,7 @@ export function spoolEntry(valid: ValidReport): {
 }
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+const INT16_MAX = 32_767;
 const UUID_FIELDS = ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId'] as const;
 
 function describe(value: unknown): string {
@@ -139,9 +140,13 @@ function commonProblems(report: AnyReport, templates: EndpointTemplates, context
     problems.push({ field: 'processTimespan', rule: 'positive', message: 'Invalid field value: processTimespan must be greater than zero', value: span });
   } else if (context.rules.processTimespan === 'integer' && !Number.isInteger(span)) {
     problems.push({ field: 'processTimespan', rule: 'integer', message: 'Field type mismatch: processTimespan: expected integer milliseconds', value: span });
+  } else if (context.rules.processTimespan === 'integer' && span > INT16_MAX) {
+    // §13.4: the specs that say integer say int16.
+    problems.push({ field: 'processTimespan', rule: 'int16', message: `Invalid field value: processTimespan must be at most ${INT16_MAX} (int16)`, value: span });
   }
   const at = Date.parse(report.timestamp);
-  if (Number.isNaN(at)) {
+  // Date.parse rolls 2026-02-30 over to March: only a timestamp that reads back the same is a real one.
+  if (Number.isNaN(at) || new Date(at).toISOString() !== report.timestamp) {
     problems.push({ field: 'timestamp', rule: 'format', message: 'Invalid field value: Invalid timestamp format', value: report.timestamp });
   } else if (at < context.now - context.rules.maxAgeMs) {
     problems.push({ field: 'timestamp', rule: 'max_age', message: 'Report is too old', value: report.timestamp });

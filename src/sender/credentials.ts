@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import { CredentialError } from '../errors.js';
 import type { Organisation } from '../config/schema.js';
 
@@ -51,5 +51,6 @@ export function loadCa(file: string | undefined): Buffer | undefined {
   } catch (err) {
     throw new CredentialError('PCM_CA_FILE (pcm.caFile)', `not a PEM CA bundle: ${(err as Error).message}`, { cause: err });
   }
-  return ca;
+  // Node's `ca` replaces the bundled roots: keep them, so the file adds a CA rather than becoming the only one.
+  return Buffer.concat([Buffer.from(`${rootCertificates.join('\n')}\n`), ca]);
 }

@@ -13,6 +13,12 @@ import { TokenProvider } from './token.js';
  * back to it on any failure — a batch is never dropped.
  */
 
+/** A whole-request refusal that waiting will not fix: a 4xx other than 401 (token), 408 (timeout), 429 (rate). */
+function isRefusal(err: unknown): boolean {
+  if (!(err instanceof DeliveryError) || err.status === undefined) return false;
+  return err.status >= 400 && err.status < 500 && ![401, 408, 429].includes(err.status);
+}
+
 export interface LaneOptions {
   apiUrl: string;
   authUrl: string;
@@ -26,6 +32,7 @@ export interface LaneOptions {
   connectTimeoutMs: number;
   retryInitialDelayMs: number;
   retryMaxDelayMs: number;
+  maxRefusals: number;
   tokenRequestFormat: 'json' | 'form';
   tokenRefreshMarginMs: number;
   tokenTimeoutMs: number;
@@ -53,16 +60,20 @@ interface Transport {
 
 /** Wakes sleeping workers when new rows arrive. */
 class Wakeup {
-  private waiters: (() => void)[] = [];
+  private readonly waiters = new Set<() => void>();
   fire(): void {
-    for (const wake of this.waiters.splice(0)) wake();
+    for (const wake of [...this.waiters]) wake();
   }
   wait(ms: number, signal: AbortSignal): Promise<void> {
     const controller = new AbortController();
     const onStop = (): void => controller.abort();
     signal.addEventListener('abort', onStop, { once: true });
-    this.waiters.push(onStop);
-    return sleep(ms, controller.signal).finally(() => signal.removeEventListener('abort', onStop));
+    this.waiters.add(onStop);
+    return sleep(ms, controller.signal).finally(() => {
+      // Each wait removes itself: an idle lane waits thousands of times a day.
+      this.waiters.delete(onStop);
+      signal.removeEventListener('abort', onStop);
+    });
   }
 }
 
@@ -188,8 +199,8 @@ export class OrgLane {
       try {
         await this.step(stop);
       } catch (err) {
-        // A database error (busy, I/O) must not end the worker: leased rows stay leased and are retried by deliver,
-        // anything else waits and tries again.
+        // A database error (busy, I/O) must not end the worker: it logs, waits and tries again. Rows it had
+        // leased stay in flight until the next start returns them to pending.
         this.lastError = errorMessage(err);
         this.log.error({ lane: this.lane, err: this.lastError }, 'sender worker failed; retrying');
         await sleep(this.options.credentialRetryMs, stop);
@@ -219,11 +230,16 @@ export class OrgLane {
     }
   }
 
-  /** Delivers `rows` (already leased), retrying until the PCM answers 200/207 or the lane stops. */
+  /**
+   * Delivers `rows` (already leased), retrying until the PCM answers 200/207 or the lane stops.
+   * A batch the PCM keeps refusing (a 4xx other than 401/408/429, or 413 for one report) is split until the
+   * refused report stands alone; that report is then recorded as discarded with the PCM's answer — a dead letter
+   * kept in the spool — so it cannot hold back every report behind it.
+   */
   private async deliver(transport: Transport, rows: LeasedRow[]): Promise<void> {
     const body = `[${rows.map((r) => r.body).join(',')}]`;
     let attempt = 0;
-    let refreshedAfter401 = false;
+    let refusals = 0;
     let lastError: string | null = null;
     for (;;) {
       if (this.stopping.signal.aborted && (attempt > 0 || this.aborting.signal.aborted)) {
@@ -236,34 +252,27 @@ export class OrgLane {
       try {
         const token = await transport.tokens.get();
         const answer = await transport.client.send(body, rows.length, token, this.aborting.signal);
-        if (answer.kind === 'results') {
-          this.record(rows, answer.items);
-          return;
-        }
+        if (answer.kind === 'results') return await this.record(rows, answer.items);
         if (answer.kind === 'unauthorized') {
-          if (!refreshedAfter401) {
-            refreshedAfter401 = true;
-            transport.tokens.invalidate(token);
-            this.log.info({ lane: this.lane }, 'report API answered 401; fetching a new token once');
+          // Every 401 drops the token; the provider asks for a fresh one if the PCM hands back the same.
+          transport.tokens.invalidate(token);
+          if (attempt === 0) {
+            attempt++;
+            this.log.info({ lane: this.lane }, 'report API answered 401; fetching a new token');
             continue;
           }
-          throw new TokenError('report API refused a freshly issued token (401)', true, 401);
+          throw new TokenError('report API answered 401 again after a new token', true, 401);
         }
-        // 413: halve the batch until it fits. A single report the PCM finds too large stays and is retried.
-        if (rows.length > 1) {
-          const half = Math.ceil(rows.length / 2);
-          this.log.warn({ lane: this.lane, rows: rows.length }, 'report API answered 413; splitting the batch');
-          await this.deliver(transport, rows.slice(0, half));
-          await this.deliver(transport, rows.slice(half));
-          return;
-        }
-        throw new DeliveryError('PCM_DELIVERY_TOO_LARGE', 'report API answered 413 for a single report', 413);
+        throw new DeliveryError('PCM_DELIVERY_TOO_LARGE', 'report API answered 413', 413);
       } catch (err) {
         lastError = errorMessage(err);
         this.lastError = lastError;
         attempt++;
         this.counters.retries++;
         if (this.stopping.signal.aborted) continue;
+        if (isRefusal(err) && (++refusals >= this.options.maxRefusals || (err as DeliveryError).status === 413)) {
+          return this.isolate(transport, rows, lastError);
+        }
         const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
         let delay = backoffDelay(attempt, this.options.retryInitialDelayMs, this.options.retryMaxDelayMs, retryAfter);
         if (err instanceof TokenError && !err.retryable) delay = Math.max(delay, this.options.credentialRetryMs);
@@ -273,7 +282,25 @@ export class OrgLane {
     }
   }
 
-  private record(rows: LeasedRow[], items: { status: 'ACCEPTED' | 'DISCARDED'; reportId: string | null; message: string | null }[]): void {
+  /** Halves a refused batch; a single refused report becomes a dead letter (discarded, with the PCM's answer). */
+  private async isolate(transport: Transport, rows: LeasedRow[], reason: string): Promise<void> {
+    if (rows.length > 1) {
+      const half = Math.ceil(rows.length / 2);
+      this.log.warn({ lane: this.lane, rows: rows.length, err: reason }, 'the PCM refuses this batch; splitting it to find the report it refuses');
+      await this.deliver(transport, rows.slice(0, half));
+      await this.deliver(transport, rows.slice(half));
+      return;
+    }
+    const message = `Refused by the PCM, not sent again: ${reason}`;
+    this.log.error({ lane: this.lane, rowId: rows[0]?.id, err: reason }, 'the PCM refuses a single report; recorded as discarded');
+    await this.record(rows, [{ status: 'DISCARDED', reportId: null, message }]);
+  }
+
+  /**
+   * Records the PCM's answer per row. A failing local write is retried on its own: the answer is kept in memory,
+   * the batch is not sent again (that would be a duplicate at the PCM for every failed attempt).
+   */
+  private async record(rows: LeasedRow[], items: { status: 'ACCEPTED' | 'DISCARDED'; reportId: string | null; message: string | null }[]): Promise<void> {
     const results: RowResult[] = rows.map((row, i) => {
       const item = items[i] as (typeof items)[number];
       return {
@@ -283,7 +310,19 @@ export class OrgLane {
         message: item.message,
       };
     });
-    this.spool.complete(results);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.spool.complete(results);
+        break;
+      } catch (err) {
+        this.lastError = `recording the PCM's answer failed: ${errorMessage(err)}`;
+        // Stopping now leaves the rows in flight: the next start sends them again, the only way left.
+        if (this.stopping.signal.aborted) return;
+        const delay = backoffDelay(attempt, this.options.retryInitialDelayMs, this.options.retryMaxDelayMs);
+        this.log.error({ lane: this.lane, rows: rows.length, delayMs: delay, err: this.lastError }, 'cannot record delivered reports; retrying the write');
+        await sleep(delay, this.stopping.signal);
+      }
+    }
     const discarded = results.filter((r) => r.state === 'discarded').length;
     this.counters.batchesSent++;
     this.counters.reportsAccepted += results.length - discarded;

@@ -27,6 +27,7 @@ export class TokenProvider {
   /** Tokens obtained so far; a metric and a test hook. */
   fetched = 0;
   private cached: CachedToken | null = null;
+  private refused: string | null = null;
   private inflight: Promise<string> | null = null;
   private readonly agent: Agent;
   private readonly now: () => number;
@@ -60,8 +61,12 @@ export class TokenProvider {
     return this.inflight;
   }
 
-  /** The report API refused `token`: forget it, unless a newer one already replaced it. */
+  /**
+   * The report API refused `token`: forget it, unless a newer one already replaced it. If `/token/` hands the same
+   * token back (since release 2025D it returns the organisation's cached one), the next fetch asks `/token-fresh/`.
+   */
   invalidate(token: string): void {
+    this.refused = token;
     if (this.cached?.value === token) this.cached = null;
   }
 
@@ -70,6 +75,18 @@ export class TokenProvider {
   }
 
   private async fetch(): Promise<string> {
+    const token = await this.request('/token/');
+    if (token !== this.refused) return token;
+    try {
+      return await this.request('/token-fresh/');
+    } catch (err) {
+      // A PCM without /token-fresh/ (before release 2026A): the same token is all there is.
+      if (err instanceof TokenError && err.status === 404) return token;
+      throw err;
+    }
+  }
+
+  private async request(path: '/token/' | '/token-fresh/'): Promise<string> {
     const { clientId } = this.credential;
     const json = this.options.requestFormat === 'json';
     const body = json
@@ -78,7 +95,7 @@ export class TokenProvider {
     let response: Dispatcher.ResponseData;
     const startedAt = this.now();
     try {
-      response = await request(`${this.options.authUrl}/token/`, {
+      response = await request(`${this.options.authUrl}${path}`, {
         method: 'POST',
         dispatcher: this.agent,
         headers: {
@@ -90,7 +107,7 @@ export class TokenProvider {
         bodyTimeout: this.options.timeoutMs,
       });
     } catch (err) {
-      throw new TokenError(`token request to ${this.options.authUrl}/token/ failed: ${(err as Error).message}`, true, undefined, {
+      throw new TokenError(`token request to ${this.options.authUrl}${path} failed: ${(err as Error).message}`, true, undefined, {
         cause: err,
       });
     }

@@ -21,6 +21,11 @@ export interface SpoolOptions {
   sync: SyncMode;
   /** Largest database file; past it ingest answers 503 (after delivered rows were pruned to make room). */
   maxBytes?: number | undefined;
+  /**
+   * Return rows left in flight by a previous process to pending (the running sidecar does; a command that opens the
+   * spool next to a running sidecar must not, or it would hand that sidecar's batches out twice).
+   */
+  recoverInflight?: boolean;
 }
 
 export type Stream = 'private' | 'opendata';
@@ -101,6 +106,9 @@ export interface PendingSummary {
 const SCHEMA_VERSION = 1;
 /** Delivered rows deleted at once when the spool is full, before the write is tried again. */
 const FULL_PRUNE_ROWS = 50_000;
+/** Room kept under PCM_SPOOL_MAX_BYTES for the sender's own writes (leases, results): ingest stops before it. */
+const SENDER_RESERVE_FRACTION = 0.1;
+const SENDER_RESERVE_MIN_BYTES = 256 * 1024;
 
 function openDatabase(options: SpoolOptions): Database.Database {
   const db = new Database(options.path);
@@ -181,6 +189,8 @@ export class Spool {
   readonly recoveredInflight: number;
   /** Where an unreadable spool file was moved at open, if one was. */
   readonly movedAside: string | null = null;
+  /** Pages ingest may use; the rest up to maxBytes is kept for the sender (null: no cap). */
+  private readonly ingestPageLimit: number | null = null;
   private readonly db: Database.Database;
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly statements;
@@ -202,7 +212,11 @@ export class Spool {
     this.statements = {
       insert: db.prepare(
         `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, bytes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (dedup_key) DO UPDATE SET
+           body = excluded.body, bytes = excluded.bytes, repairs = excluded.repairs, state = 'pending', attempts = 0,
+           last_error = NULL, report_id = NULL, pcm_message = NULL, updated_at = excluded.updated_at
+         WHERE reports.state = 'discarded' AND reports.body != excluded.body`,
       ),
       quarantine: db.prepare('INSERT INTO quarantine (received_at, source, route, item, problems) VALUES (?, ?, ?, ?, ?)'),
       pendingPage: db.prepare(
@@ -213,7 +227,7 @@ export class Spool {
          WHERE state = 'pending' AND lane = ? AND id BETWEEN ? AND ?`,
       ),
       complete: db.prepare(
-        `UPDATE reports SET state = ?, report_id = ?, pcm_message = ?, last_error = NULL, updated_at = ? WHERE id = ?`,
+        `UPDATE reports SET state = ?, report_id = ?, pcm_message = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = 'inflight'`,
       ),
       release: db.prepare(
         `UPDATE reports SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ? AND state = 'inflight'`,
@@ -244,7 +258,12 @@ export class Spool {
       quarantineProblems: db.prepare('UPDATE quarantine SET problems = ? WHERE id = ?'),
     };
 
-    this.recoveredInflight = this.statements.recover.run(Date.now()).changes;
+    this.recoveredInflight = options.recoverInflight === false ? 0 : this.statements.recover.run(Date.now()).changes;
+    if (options.maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      const reserve = Math.max(SENDER_RESERVE_MIN_BYTES, options.maxBytes * SENDER_RESERVE_FRACTION);
+      this.ingestPageLimit = Math.max(16, Math.floor((options.maxBytes - reserve) / pageSize));
+    }
     this.committer = new GroupCommitter((requests) => this.commit(requests));
   }
 
@@ -305,6 +324,9 @@ export class Spool {
     );
     let outcomes: WriteOutcome[];
     try {
+      if (this.overIngestLimit() && this.pruneDelivered(Number.POSITIVE_INFINITY, FULL_PRUNE_ROWS) === 0 && this.overIngestLimit()) {
+        throw Object.assign(new Error('ingest share of PCM_SPOOL_MAX_BYTES used'), { code: 'SQLITE_FULL' });
+      }
       outcomes = run();
     } catch (err) {
       if (!isFull(err)) throw err;
@@ -323,6 +345,13 @@ export class Spool {
     }
     if (touched.size > 0) for (const listener of this.listeners) listener(touched);
     return outcomes;
+  }
+
+  /** True when the pages in use (free pages excluded) reach ingest's share of maxBytes. */
+  private overIngestLimit(): boolean {
+    if (this.ingestPageLimit === null) return false;
+    const used = (this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number);
+    return used >= this.ingestPageLimit;
   }
 
   /** How much is waiting in one lane, looking at no more than `limit` rows. */

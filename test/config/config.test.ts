@@ -31,7 +31,7 @@ describe('configuration', () => {
     const config = loadConfig({ env: BASE });
     expect(config.pcm.apiUrl).toBe('https://api.pcm.example');
     expect(config.organisations).toEqual([{ orgId: ORG, clientId: 'ss-1', certFile: '/certs/c.pem', keyFile: '/certs/k.pem' }]);
-    expect(config.ingest).toEqual({ host: '127.0.0.1', port: 8431, maxBodyBytes: 10 * 1024 * 1024 });
+    expect(config.ingest).toEqual({ host: '127.0.0.1', port: 8431, maxBodyBytes: 10 * 1024 * 1024, maxItemsPerRequest: 5000 });
     expect(config.spool.sync).toBe('full');
     expect(config.sender).toMatchObject({ maxBatchSize: 5000, maxBatchBytes: 10_000_000, maxBatchDelayMs: 1000 });
     expect(config.token.requestFormat).toBe('json');
@@ -44,6 +44,10 @@ describe('configuration', () => {
     expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_MAX_BATCH_SIZE: '6000' } })).setting).toBe('PCM_MAX_BATCH_SIZE');
     expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_ORG_ID: 'not-a-uuid' } })).setting).toBe('PCM_ORG_ID');
     expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_SPOOL_SINC: 'full' } })).setting).toBe('PCM_SPOOL_SINC');
+    // Opendata goes out with this organisation's token: it must be a configured one.
+    const opendata = errorOf(() => loadConfig({ env: { ...BASE, PCM_OPENDATA_ORG_ID: 'c160a6f5-e5df-5067-9e97-ec6fba62fd87' } }));
+    expect(opendata.setting).toBe('PCM_OPENDATA_ORG_ID');
+    expect(opendata.message).toContain('must be one of the configured organisations');
   });
 
   it('reads a JSON file, resolves its paths against the file, and lets variables win', async () => {

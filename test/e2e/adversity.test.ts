@@ -37,7 +37,7 @@ describe('adversity: an unreadable spool, a full spool', () => {
     const spoolPath = join(dir, 'spool.db');
     const config = configSchema.parse({
       ingest: { port: 0 },
-      spool: { path: spoolPath, maxBytes: 256 * 1024 },
+      spool: { path: spoolPath, maxBytes: 2 * 1024 * 1024 },
       pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
       organisations: [
         { orgId: CLIENT_ORG, clientId: 'c', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none.pem') },
@@ -48,7 +48,7 @@ describe('adversity: an unreadable spool, a full spool', () => {
     const acked: string[] = [];
     let refused: { status: number; headers: Record<string, unknown> } | null = null;
     try {
-      for (let i = 0; i < 3000 && refused === null; i++) {
+      for (let i = 0; i < 8000 && refused === null; i++) {
         const report = validReport(i);
         const answer = await postJson(`${sidecar.ingestUrl}/v1/reports`, report);
         if (answer.status === 202) acked.push(report.fapiInteractionId as string);

@@ -23,6 +23,8 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     // Certificates that do not exist: the sender never sends, so these tests see only ingest and spool.
     const config = configSchema.parse({
       ingest: { port: 0, maxBodyBytes: 64 * 1024 },
+      // Small PCM requests, so a report larger than one can be posted under the body limit.
+      sender: { maxBatchBytes: 4096 },
       spool: { path: spoolPath },
       pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
       organisations: [
@@ -121,6 +123,16 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     }
   });
 
+  it('refuses a report larger than one PCM request (it could never be sent), with short problem values', async () => {
+    const big = { ...validReport(30), additionalInfo: { consentId: 'urn:bank:x', tokenId: 'c9ng8aKzxNXm', note: 'n'.repeat(5000) } };
+    const answer = await postJson<Answer>(url, [big, { ...validReport(32), endpoint: 'e'.repeat(3000) }]);
+    expect(answer.status).toBe(207);
+    expect(answer.body.results![0]!.errors![0]).toMatchObject({ rule: 'too_large' });
+    expect(answer.body.results![0]!.errors![0]!.message).toMatch(/^Report too large: \d+ bytes; a PCM request holds at most 4094$/);
+    const unlisted = answer.body.results![1]!.errors!.find((e) => e.field === 'endpoint') as { value: string };
+    expect(unlisted.value).toMatch(/^e{200}… \(3000 characters\)$/);
+  });
+
   it('refuses an NDJSON line that is not JSON on its own, keeping the others', async () => {
     const good = validReport(22);
     const answer = await postJson<Answer>(url, `${JSON.stringify(good)}\n{"role": "CLIENT",\n`, { 'content-type': 'application/x-ndjson' });
@@ -142,6 +154,10 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     expect(Buffer.byteLength(big)).toBeGreaterThan(64 * 1024);
     expect((await postJson(url, big)).status).toBe(413);
     expect((await postJson(url, 'role=CLIENT', { 'content-type': 'text/plain' })).status).toBe(415);
+    const tooMany = Array.from({ length: 5001 }, () => '{}').join('\n');
+    const many = await postJson<{ error: string }>(url, tooMany, { 'content-type': 'application/x-ndjson' });
+    expect(many.status).toBe(413);
+    expect(many.body.error).toBe('Payload Too Large: 5001 items, the limit is 5000');
     const get = await request(url);
     await get.body.text();
     expect(get.statusCode).toBe(405);

@@ -85,6 +85,10 @@ const CASES: Case[] = [
   ['correlationId pattern', client({ correlationId: "journey-1 /a:b_c.d'e" }), client({ correlationId: 'journey?id=1' }), 'correlationId', /^Invalid format: correlationId/],
   ['correlationId ≤ 100 characters', client({ correlationId: 'x'.repeat(100) }), client({ correlationId: 'x'.repeat(101) }), 'correlationId', /^Invalid field value: correlationId/],
   ['endpointUriPrefix pattern', client(), client({ endpointUriPrefix: 'https://api.bank.com.br/open~x' }), 'endpointUriPrefix', /^Invalid format: endpointUriPrefix/],
+  ['endpointUriPrefix not empty', client(), client({ endpointUriPrefix: '' }), 'endpointUriPrefix', /^Invalid format: endpointUriPrefix/],
+  ['endpointUriPrefix is https://host[/prefix]', client(), client({ endpointUriPrefix: 'not a url' }), 'endpointUriPrefix', /^Invalid format: endpointUriPrefix: must start with https:\/\/host/],
+  ['timestamp is a real date', server(), server({ timestamp: '2026-11-31T11:59:00.000Z' }), 'timestamp', 'Invalid field value: Invalid timestamp format'],
+  ['processTimespan within int16 when integer (§13.4)', server({ processTimespan: 32767 }), server({ processTimespan: 40000 }), 'processTimespan', 'Invalid field value: processTimespan must be at most 32767 (int16)', { processTimespan: 'integer' }],
   ['endpointUriPrefix ≤ 200 characters', client({ endpointUriPrefix: `https://a.br/${'x'.repeat(187)}` }), client({ endpointUriPrefix: `https://a.br/${'x'.repeat(188)}` }), 'endpointUriPrefix', /^Invalid field value: endpointUriPrefix/],
   ['CLIENT reporter is a configured organisation', client(), client({ clientOrgId: '2a01e202-e8f0-5f5a-9651-ebc257371e6e' }), 'clientOrgId', "clientOrgId '2a01e202-e8f0-5f5a-9651-ebc257371e6e' is invalid to role 'CLIENT': not an organisation this sidecar reports for"],
   ['SERVER reporter is a configured organisation', server(), server({ serverOrgId: '2a01e202-e8f0-5f5a-9651-ebc257371e6e' }), 'serverOrgId', "serverOrgId '2a01e202-e8f0-5f5a-9651-ebc257371e6e' is invalid to role 'SERVER': not an organisation this sidecar reports for"],
@@ -177,8 +181,8 @@ describe('normalisation: repairs that cannot change meaning, counted per kind', 
     expect(repairs).toEqual(['timestamp_normalised']);
   });
 
-  it('refuses timestamps it would have to guess: no offset, epoch seconds', () => {
-    for (const timestamp of ['2026-11-22T11:59:00', Math.floor(NOW / 1000)]) {
+  it('refuses timestamps it would have to guess or change: no offset, epoch seconds, impossible dates', () => {
+    for (const timestamp of ['2026-11-22T11:59:00', Math.floor(NOW / 1000), '2026-02-30T10:00:00Z', '2026-11-31T08:00:00-03:00']) {
       const result = check(server({ timestamp }));
       expect(result.ok).toBe(false);
     }

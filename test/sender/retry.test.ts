@@ -96,6 +96,31 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     expect((after.reports.DISCARDED ?? 0) - (before.reports.DISCARDED ?? 0)).toBe(1);
     expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 1 });
   });
+
+  it('a 401 while the PCM still hands out the same token: the sender asks /token-fresh/ and delivers', async () => {
+    const before = emulator.snapshot();
+    const { accepted } = await sendThrough({ status: 401, count: 1 }, 3);
+    expect(accepted).toBe(3);
+    const after = emulator.snapshot();
+    expect((after.requests['POST /token-fresh/']?.['200'] ?? 0) - (before.requests['POST /token-fresh/']?.['200'] ?? 0)).toBe(1);
+  });
+
+  it('a batch the PCM keeps refusing is split until each refused report stands alone, then dead-lettered as discarded', async () => {
+    const before = sidecar.spool.counts();
+    // 3 reports, maxRefusals 5: [3] ×5 → [2] ×5 → [1] ×5, [1] ×5 → [1] ×5 = 25 refusals, then nothing is left to send.
+    expect((await postTls(`${emulator.url}/emulator/faults`, { status: 422, count: 25 }, ca)).status).toBe(200);
+    const reports = [validReport(0), validReport(2), validReport(4)];
+    expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, reports)).status).toBe(202);
+    await eventually(async () => (sidecar.spool.counts().discarded - before.discarded === 3 ? true : undefined), 60_000, 20);
+    expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0 });
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(join(dir, 'spool.db'), { readonly: true });
+    const messages = (db.prepare("SELECT pcm_message AS m FROM reports WHERE state = 'discarded' ORDER BY id DESC LIMIT 3").all() as { m: string }[]).map((r) => r.m);
+    db.close();
+    for (const m of messages) expect(m).toMatch(/^Refused by the PCM, not sent again: report API answered 422/);
+    // The lane is free again: the next reports go through.
+    expect((await sendThrough({ status: 503, count: 1 }, 2)).accepted).toBe(2);
+  });
 });
 
 describe('backoff', () => {

@@ -168,3 +168,58 @@ describe('spool under adversity', () => {
     await spool.close();
   });
 });
+
+describe('spool: review fixes', () => {
+  it('keeps room under maxBytes for the sender: at the ingest limit, results can still be recorded', async () => {
+    const { SpoolFullError } = await import('../../src/errors.js');
+    const spool = new Spool({ path: join(await tempDir('spool'), 'reserve.db'), sync: 'normal', maxBytes: 1024 * 1024 });
+    let i = 0;
+    for (; i < 20_000; i++) {
+      try {
+        await spool.write({ reports: [report(ORG_A, i, 800)], rejected: [] });
+      } catch (err) {
+        expect(err).toBeInstanceOf(SpoolFullError);
+        break;
+      }
+    }
+    expect(i).toBeLessThan(20_000);
+    // The PCM answered: recording its answer must not fail, or the batch would be sent again and again.
+    const batch = spool.lease(LANE_A, 5000, 100_000_000)!;
+    spool.complete(batch.rows.map((r, n) => ({ id: r.id, state: 'accepted' as const, reportId: `9a97c2df-b261-4fc2-aa66-${String(n).padStart(12, '0')}`, message: 'x'.repeat(40) })));
+    expect(spool.counts()).toMatchObject({ pending: i - batch.rows.length, inflight: 0, accepted: batch.rows.length });
+    await spool.close();
+  });
+
+  it('opened with recoverInflight: false (a command next to a running sidecar), leaves rows in flight alone', async () => {
+    const path = join(await tempDir('spool'), 'live.db');
+    const live = new Spool({ path, sync: 'normal' });
+    await live.write({ reports: Array.from({ length: 4 }, (_, i) => report(ORG_A, i)), rejected: [] });
+    const batch = live.lease(LANE_A, 3, 1_000_000)!;
+    const command = new Spool({ path, sync: 'normal', recoverInflight: false });
+    expect(command.recoveredInflight).toBe(0);
+    expect(command.counts()).toMatchObject({ pending: 1, inflight: 3 });
+    await command.close();
+    // Only the lease holder's answer lands, once.
+    live.complete(batch.rows.map((r) => ({ id: r.id, state: 'accepted' as const, reportId: 'r', message: null })));
+    live.complete(batch.rows.map((r) => ({ id: r.id, state: 'discarded' as const, reportId: 'late', message: 'late' })));
+    expect(live.counts()).toMatchObject({ accepted: 3, discarded: 0 });
+    await live.close();
+  });
+
+  it('a corrected report sent again after DISCARDED is stored and sent again; an identical one stays a duplicate', async () => {
+    const spool = await freshSpool();
+    const original = report(ORG_A, 1);
+    await spool.write({ reports: [original], rejected: [] });
+    const batch = spool.lease(LANE_A, 1, 1_000_000)!;
+    spool.complete([{ id: batch.rows[0]!.id, state: 'discarded', reportId: 'r', message: 'Unlisted endpoint: /x' }]);
+    expect(await spool.write({ reports: [original], rejected: [] })).toEqual(['duplicate']);
+    const corrected = { ...original, json: '{"fixed":true}' };
+    expect(await spool.write({ reports: [corrected], rejected: [] })).toEqual(['stored']);
+    const again = spool.lease(LANE_A, 1, 1_000_000)!;
+    expect(again.rows[0]!.body).toBe('{"fixed":true}');
+    // Accepted reports are never replaced, whatever comes in.
+    spool.complete([{ id: again.rows[0]!.id, state: 'accepted', reportId: 'r2', message: null }]);
+    expect(await spool.write({ reports: [{ ...original, json: '{"other":1}' }], rejected: [] })).toEqual(['duplicate']);
+    await spool.close();
+  });
+});
