@@ -38,7 +38,7 @@ export const DEFAULTS = {
     /** Whole-request timeout for a report POST (headers and body). */
     exportTimeoutMs: 30_000,
     connectTimeoutMs: 10_000,
-    /** First retry delay; doubles per failed attempt up to retryMaxDelayMs, with full jitter. */
+    /** First retry delay; doubles per failed attempt up to retryMaxDelayMs, with jitter (src/sender/backoff.ts). */
     retryInitialDelayMs: 500,
     retryMaxDelayMs: 60_000,
     /** A batch refused this many times (a 4xx that waiting does not fix) is split to set the refused report apart. */

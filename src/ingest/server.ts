@@ -39,6 +39,13 @@ export type ItemResult =
   | { index: number; status: 'rejected'; errors: ReportProblem[] };
 
 const MAX_PROBLEMS_PER_ITEM = 20;
+/** Quarantine keeps at most this much of one refused item, so refused traffic cannot crowd out the spool. */
+const MAX_QUARANTINED_CHARS = 64 * 1024;
+
+function keepable(text: string): string {
+  return text.length > MAX_QUARANTINED_CHARS ? `${text.slice(0, MAX_QUARANTINED_CHARS)}… [cut: ${text.length} characters received]` : text;
+}
+
 const MAX_VALUE_CHARS = 200;
 
 /** Problems as the gateway sees them: at most 20 per item, long values cut, so an answer stays small. */
@@ -85,7 +92,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   async function recordRefusedBody(err: IngestError, body: Buffer | null, route: string, source: string): Promise<void> {
     const problems = JSON.stringify([{ field: '', rule: err.code, message: err.message }]);
     try {
-      await spool.write({ reports: [], rejected: [{ source, route, item: body ? body.toString('utf8') : '', problems }] });
+      await spool.write({ reports: [], rejected: [{ source, route, item: body ? keepable(body.toString('utf8')) : '', problems }] });
       metrics.ingestItems.inc({ route, outcome: 'rejected' });
     } catch (writeErr) {
       log.error({ err: String(writeErr), code: err.code }, 'could not record a refused body in quarantine');
@@ -117,14 +124,14 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       if (!item.ok) {
         const errors = [{ field: '', rule: 'json', message: `Invalid payload format: ${item.error}` }];
         results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, route, item: item.text, problems: JSON.stringify(errors) });
+        rejected.push({ source, route, item: keepable(item.text), problems: JSON.stringify(errors) });
         return;
       }
       const checked = tooLarge(toReport(item.value, context, query), maxReportBytes);
       if (!checked.ok) {
         const errors = slim(checked.problems);
         results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, route, item: JSON.stringify(item.value), problems: JSON.stringify(errors) });
+        rejected.push({ source, route, item: keepable(JSON.stringify(item.value)), problems: JSON.stringify(errors) });
         return;
       }
       storedAt.push(results.length);

@@ -48,6 +48,7 @@ describe('adversity: an unreadable spool, a full spool', () => {
     const acked: string[] = [];
     let refused: { status: number; headers: Record<string, unknown> } | null = null;
     try {
+      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, `[${'x'.repeat(199_999)}`)).status).toBe(400);
       for (let i = 0; i < 8000 && refused === null; i++) {
         const report = validReport(i);
         const answer = await postJson(`${sidecar.ingestUrl}/v1/reports`, report);
@@ -58,6 +59,12 @@ describe('adversity: an unreadable spool, a full spool', () => {
       await sidecar.stop();
     }
     expect(refused?.status).toBe(503);
+    // A large refused body is recorded, cut to 64 KiB, so refused traffic cannot crowd out reports.
+    const db0 = new Database(spoolPath, { readonly: true });
+    const kept = db0.prepare("SELECT item FROM quarantine WHERE item LIKE '%[cut: %'").all() as { item: string }[];
+    db0.close();
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.item).toMatch(/… \[cut: 200000 characters received\]$/);
     expect(refused?.headers['retry-after']).toBe('5');
     expect(acked.length).toBeGreaterThan(50);
     const db = new Database(spoolPath, { readonly: true });
