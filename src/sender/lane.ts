@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Organisation } from '../config/schema.js';
 import { CredentialError, DeliveryError, TokenError, errorMessage } from '../errors.js';
 import { laneOf, type AddedRows, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
+import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
 import { ReportClient } from './report-client.js';
@@ -81,6 +82,8 @@ export class OrgLane {
   readonly orgId: string;
   readonly lane: string;
   private transport: Transport | null = null;
+  private loadedStamp = '';
+  private nextCredentialCheck = 0;
   private credentialError: string | null = null;
   private lastError: string | null = null;
   private counters = { batchesSent: 0, reportsAccepted: 0, reportsDiscarded: 0, retries: 0 };
@@ -140,9 +143,27 @@ export class OrgLane {
     if (this.transport) await Promise.all([this.transport.client.close(), this.transport.tokens.close()]);
   }
 
+  /** Modification times of the credential files, to notice a rotated certificate without a restart. */
+  private credentialStamp(): string {
+    const files = [this.organisation.certFile, this.organisation.keyFile, this.options.caFile].filter((f): f is string => !!f);
+    return files.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 'missing')).join('|');
+  }
+
   private ensureTransport(): Transport | null {
+    if (this.transport && Date.now() >= this.nextCredentialCheck) {
+      this.nextCredentialCheck = Date.now() + this.options.credentialRetryMs;
+      if (this.credentialStamp() !== this.loadedStamp) {
+        this.log.info({ lane: this.lane }, 'certificate or key files changed; loading them again');
+        const old = this.transport;
+        this.transport = null;
+        // Requests already under way on the old connections get time to finish.
+        setTimeout(() => void Promise.all([old.client.close(), old.tokens.close()]).catch(() => undefined), 30_000).unref();
+      }
+    }
     if (this.transport) return this.transport;
     try {
+      this.loadedStamp = this.credentialStamp();
+      this.nextCredentialCheck = Date.now() + this.options.credentialRetryMs;
       const ca = loadCa(this.options.caFile);
       const credential = loadClientCredential(this.organisation, this.index);
       const o = this.options;
@@ -209,8 +230,7 @@ export class OrgLane {
   }
 
   private async step(stop: AbortSignal): Promise<void> {
-    const transport = this.ensureTransport();
-    if (!transport) {
+    if (!this.ensureTransport()) {
       await sleep(this.options.credentialRetryMs, stop);
       return;
     }
@@ -226,7 +246,7 @@ export class OrgLane {
     try {
       this.refreshEstimate();
     } finally {
-      await this.deliver(transport, batch.rows);
+      await this.deliver(batch.rows);
     }
   }
 
@@ -236,7 +256,7 @@ export class OrgLane {
    * refused report stands alone; that report is then recorded as discarded with the PCM's answer — a dead letter
    * kept in the spool — so it cannot hold back every report behind it.
    */
-  private async deliver(transport: Transport, rows: LeasedRow[]): Promise<void> {
+  private async deliver(rows: LeasedRow[]): Promise<void> {
     const body = `[${rows.map((r) => r.body).join(',')}]`;
     let attempt = 0;
     let refusals = 0;
@@ -250,6 +270,9 @@ export class OrgLane {
         return;
       }
       try {
+        // The transport of this moment: a rotated certificate takes effect on the next attempt.
+        const transport = this.ensureTransport();
+        if (!transport) throw new TokenError(`no usable credential: ${this.credentialError ?? 'unknown'}`, false);
         const token = await transport.tokens.get();
         const answer = await transport.client.send(body, rows.length, token, this.aborting.signal);
         if (answer.kind === 'results') return await this.record(rows, answer.items);
@@ -271,7 +294,7 @@ export class OrgLane {
         this.counters.retries++;
         if (this.stopping.signal.aborted) continue;
         if (isRefusal(err) && (++refusals >= this.options.maxRefusals || (err as DeliveryError).status === 413)) {
-          return this.isolate(transport, rows, lastError);
+          return this.isolate(rows, lastError);
         }
         const retryAfter = (err as { retryAfterMs?: number }).retryAfterMs;
         let delay = backoffDelay(attempt, this.options.retryInitialDelayMs, this.options.retryMaxDelayMs, retryAfter);
@@ -283,12 +306,12 @@ export class OrgLane {
   }
 
   /** Halves a refused batch; a single refused report becomes a dead letter (discarded, with the PCM's answer). */
-  private async isolate(transport: Transport, rows: LeasedRow[], reason: string): Promise<void> {
+  private async isolate(rows: LeasedRow[], reason: string): Promise<void> {
     if (rows.length > 1) {
       const half = Math.ceil(rows.length / 2);
       this.log.warn({ lane: this.lane, rows: rows.length, err: reason }, 'the PCM refuses this batch; splitting it to find the report it refuses');
-      await this.deliver(transport, rows.slice(0, half));
-      await this.deliver(transport, rows.slice(half));
+      await this.deliver(rows.slice(0, half));
+      await this.deliver(rows.slice(half));
       return;
     }
     const message = `Refused by the PCM, not sent again: ${reason}`;

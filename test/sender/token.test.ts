@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
-import type { PkiFiles } from '../../src/pki/certs.js';
+import { generatePki, type PkiFiles } from '../../src/pki/certs.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
@@ -126,6 +126,34 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
       await eventually(async () => ((emulator.snapshot().reports.ACCEPTED ?? 0) - before === 5 ? true : undefined), 30_000);
       expect((await getJson(`${sidecar.url}/readyz`)).status).toBe(200);
       expect(sidecar.proc.child.exitCode).toBeNull();
+    } finally {
+      expect((await stopProc(sidecar.proc)).code).toBe(0);
+    }
+  });
+
+  it('a rotated certificate is picked up without a restart', async () => {
+    // Start with a certificate from another CA: the token host refuses the handshake, reports wait in the spool.
+    const other = await generatePki(join(dir, 'other-pki'), [{ orgId: CLIENT_ORG, clientId: 'client-ss' }]);
+    const certFile = join(dir, 'rotating.pem');
+    const keyFile = join(dir, 'rotating-key.pem');
+    await copyFile(other.clients[CLIENT_ORG]!.cert, certFile);
+    await copyFile(other.clients[CLIENT_ORG]!.key, keyFile);
+    const env = sidecarEnv(pki, emulator, join(dir, 'rotating.db'), {
+      PCM_CERT_FILE: certFile,
+      PCM_KEY_FILE: keyFile,
+      PCM_CREDENTIAL_RETRY_MS: '200',
+      PCM_RETRY_MAX_DELAY_MS: '300',
+    });
+    const sidecar = await startSidecarProcess(env);
+    try {
+      const before = emulator.snapshot().reports.ACCEPTED ?? 0;
+      expect((await postJson(`${sidecar.url}/v1/reports`, clientReports(4))).status).toBe(202);
+      await sidecar.proc.waitFor((l) => l.includes('batch not delivered'));
+      // The operator (or cert-manager) replaces the files in place.
+      await copyFile(pki.clients[CLIENT_ORG]!.key, keyFile);
+      await copyFile(pki.clients[CLIENT_ORG]!.cert, certFile);
+      await sidecar.proc.waitFor((l) => l.includes('certificate or key files changed'));
+      await eventually(async () => ((emulator.snapshot().reports.ACCEPTED ?? 0) - before === 4 ? true : undefined), 30_000);
     } finally {
       expect((await stopProc(sidecar.proc)).code).toBe(0);
     }
