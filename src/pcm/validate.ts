@@ -109,9 +109,47 @@ export function discardReason(item: unknown, context: CheckContext): string | nu
     const info = report.additionalInfo;
     if (typeof info !== 'object' || Array.isArray(info)) {
       errors.push(`Invalid type: additionalInfo: Expected object, received ${Array.isArray(info) ? 'array' : typeof info}`);
+    } else {
+      errors.push(...additionalInfoErrors(info as Record<string, unknown>, report.endpoint));
     }
   }
   return errors.length > 0 ? errors.join('; ') : null;
+}
+
+/** §4.1: leaf values are strings, but for these (objects, a list). */
+const NON_STRING_KEYS: Record<string, 'object' | 'array'> = { companyProfileInfo: 'object', statusSummary: 'object', paymentList: 'array' };
+/** Enumerations the discard catalogue (§8.3) shows the PCM checking. */
+const ADDITIONAL_INFO_ENUMS: Record<string, readonly string[]> = {
+  dropReason: ['NONE', 'NO_CREDENTIAL', 'NO_AUTHORITY', 'NO_AUTHORITY_PERSON_MISMATCH', 'CREDENTIAL_UNAVAILABLE'],
+  grantType: ['AUTHORIZATION_CODE', 'CLIENT_CREDENTIALS', 'REFRESH_TOKEN'],
+  personType: ['PF', 'PJ'],
+};
+
+function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** The additionalInfo checks the PCM's discard catalogue shows (§8.3): value types and a few enumerations. */
+function additionalInfoErrors(info: Record<string, unknown>, endpoint: unknown): string[] {
+  const errors: string[] = [];
+  for (const [key, value] of Object.entries(info)) {
+    const expected = NON_STRING_KEYS[key] ?? 'string';
+    const actual = typeName(value);
+    // errorCodes was a list of strings in older texts and is one string now (§13.6); the PCM took both.
+    if (key === 'errorCodes' && Array.isArray(value) && value.every((v) => typeof v === 'string')) continue;
+    if (actual !== expected) {
+      errors.push(`Invalid type: additionalInfo.${key}: Expected ${expected}, received ${actual}`);
+      continue;
+    }
+    const allowed = ADDITIONAL_INFO_ENUMS[key];
+    if (allowed && !allowed.includes(value as string)) {
+      errors.push(`Invalid enum value. Expected ${allowed.map((v) => `'${v}'`).join(' | ')}, received '${String(value)}'`);
+    }
+  }
+  if (endpoint === '/token' && info.grantType === 'CLIENT_CREDENTIALS' && info.consentId !== undefined) {
+    errors.push('Invalid field value: additionalInfo.consentId is not sent for grantType CLIENT_CREDENTIALS');
+  }
+  return errors;
 }
 
 function timestampErrors(ts: unknown, now: number, errors: string[]): void {

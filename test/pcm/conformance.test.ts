@@ -602,6 +602,24 @@ const DISCARDS: DiscardCase[] = [
     twin: () => server({ additionalInfo: {} }),
   },
   {
+    cause: 'an additionalInfo value that is not a string ("webhookEnable … Expected string, received boolean")',
+    bad: () => client({ endpoint: '/register', httpMethod: 'POST', additionalInfo: { webhookEnable: true } }),
+    message: 'Invalid type: additionalInfo.webhookEnable: Expected string, received boolean',
+    twin: () => client({ endpoint: '/register', httpMethod: 'POST', additionalInfo: { webhookEnable: 'TRUE' } }),
+  },
+  {
+    cause: 'dropReason outside its domain',
+    bad: () => server({ additionalInfo: { dropReason: 'MAYBE' } }),
+    message: "Invalid enum value. Expected 'NONE' | 'NO_CREDENTIAL' | 'NO_AUTHORITY' | 'NO_AUTHORITY_PERSON_MISMATCH' | 'CREDENTIAL_UNAVAILABLE', received 'MAYBE'",
+    twin: () => server({ additionalInfo: { dropReason: 'NO_CREDENTIAL' } }),
+  },
+  {
+    cause: 'grantType in lower case (the OAuth value, not the PCM enum)',
+    bad: () => client({ endpoint: '/token', httpMethod: 'POST', additionalInfo: { grantType: 'client_credentials' } }),
+    message: "Invalid enum value. Expected 'AUTHORIZATION_CODE' | 'CLIENT_CREDENTIALS' | 'REFRESH_TOKEN', received 'client_credentials'",
+    twin: () => client({ endpoint: '/token', httpMethod: 'POST', additionalInfo: { grantType: 'CLIENT_CREDENTIALS' } }),
+  },
+  {
     cause: 'several causes at once, joined by "; "',
     bad: () => client({ statusCode: 600, httpMethod: 'HEAD' }),
     message: `Invalid field value: statusCode must be between 200 and 599; ${METHODS} 'HEAD'`,
