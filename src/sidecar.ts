@@ -21,16 +21,23 @@ export interface RunningSidecar {
 const PRUNE_INTERVAL_MS = 60_000;
 const PRUNE_CHUNK_ROWS = 5000;
 
-function pruneDelivered(spool: Spool, retainMs: number, log: Logger): void {
-  const before = Date.now() - retainMs;
+/** Deletes in bounded chunks, so each transaction stays short; a large first pass finishes over the next intervals. */
+function pruneInChunks(prune: (limit: number) => number): number {
   let total = 0;
-  // Bounded chunks keep each transaction short; a large first pass finishes over the next intervals.
   for (let i = 0; i < 20; i++) {
-    const deleted = spool.pruneDelivered(before, PRUNE_CHUNK_ROWS);
+    const deleted = prune(PRUNE_CHUNK_ROWS);
     total += deleted;
     if (deleted < PRUNE_CHUNK_ROWS) break;
   }
-  if (total > 0) log.info({ rows: total }, 'deleted delivered reports past their retention');
+  return total;
+}
+
+function pruneSpool(spool: Spool, config: Config, log: Logger): void {
+  const now = Date.now();
+  const delivered = pruneInChunks((limit) => spool.pruneDelivered(now - config.spool.retainDeliveredMs, limit));
+  if (delivered > 0) log.info({ rows: delivered }, 'deleted delivered reports past their retention');
+  const quarantined = pruneInChunks((limit) => spool.pruneQuarantine(now - config.spool.retainQuarantineMs, limit));
+  if (quarantined > 0) log.warn({ items: quarantined }, 'deleted quarantined items past their retention (PCM_SPOOL_RETAIN_QUARANTINE_MS)');
 }
 
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
@@ -100,7 +107,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     });
   });
   sender.start();
-  const pruner = setInterval(() => pruneDelivered(spool, config.spool.retainDeliveredMs, log), PRUNE_INTERVAL_MS);
+  const pruner = setInterval(() => pruneSpool(spool, config, log), PRUNE_INTERVAL_MS);
   pruner.unref();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -17,6 +17,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_SPOOL_SYNC: 'spool.sync',
   PCM_SPOOL_RETAIN_DELIVERED_MS: 'spool.retainDeliveredMs',
   PCM_SPOOL_MAX_BYTES: 'spool.maxBytes',
+  PCM_SPOOL_RETAIN_QUARANTINE_MS: 'spool.retainQuarantineMs',
   PCM_API_URL: 'pcm.apiUrl',
   PCM_AUTH_URL: 'pcm.authUrl',
   PCM_CA_FILE: 'pcm.caFile',

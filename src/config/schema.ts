@@ -25,6 +25,8 @@ export const DEFAULTS = {
      * still kept; the PCM refuses reports older than 7 days, so a week and a day covers every resend it would take.
      */
     retainDeliveredMs: 8 * 24 * 60 * 60 * 1000,
+    /** Quarantined items are deleted after this long (logged): time enough to notice, fix and replay them. */
+    retainQuarantineMs: 30 * 24 * 60 * 60 * 1000,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -98,6 +100,7 @@ export const configSchema = z.strictObject({
       retainDeliveredMs: z.coerce.number().int().positive().default(DEFAULTS.spool.retainDeliveredMs),
       /** Largest spool file in bytes; none: as large as the disk allows. */
       maxBytes: z.coerce.number().int().min(64 * 1024).optional(),
+      retainQuarantineMs: z.coerce.number().int().positive().default(DEFAULTS.spool.retainQuarantineMs),
     })
     .prefault({}),
   pcm: z.strictObject({

@@ -255,6 +255,7 @@ export class Spool {
         `SELECT id, received_at AS receivedAt, source, route, item, problems FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
       ),
       quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = ?'),
+      quarantinePrune: db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ? ORDER BY id LIMIT ?)'),
       quarantineProblems: db.prepare('UPDATE quarantine SET problems = ? WHERE id = ?'),
     };
 
@@ -430,6 +431,11 @@ export class Spool {
    */
   pruneDelivered(before: number, limit: number): number {
     return this.statements.prune.run(before, limit).changes;
+  }
+
+  /** Deletes up to `limit` quarantined items received before `before`, oldest first. Returns how many went. */
+  pruneQuarantine(before: number, limit: number): number {
+    return this.statements.quarantinePrune.run(before, limit).changes;
   }
 
   /** Waits for writes already submitted, then closes the database (checkpointing the WAL). */

@@ -223,3 +223,16 @@ describe('spool: review fixes', () => {
     await spool.close();
   });
 });
+
+describe('quarantine retention', () => {
+  it('deletes quarantined items received before the cut-off, oldest first, in bounded chunks', async () => {
+    const spool = await freshSpool();
+    await spool.write({ reports: [], rejected: Array.from({ length: 5 }, (_, i) => ({ source: 's', route: '/v1/reports', item: `{"i":${i}}`, problems: '[]' })) });
+    expect(spool.pruneQuarantine(Date.now() + 1000, 2)).toBe(2);
+    expect(spool.quarantined(0, 10).map((q) => q.item)).toEqual(['{"i":2}', '{"i":3}', '{"i":4}']);
+    expect(spool.pruneQuarantine(0, 100)).toBe(0);
+    expect(spool.pruneQuarantine(Date.now() + 1000, 100)).toBe(3);
+    expect(spool.backlog().quarantined).toBe(0);
+    await spool.close();
+  });
+});
