@@ -26,7 +26,7 @@ export interface EmulatorOptions {
   ca: Buffer;
   /** Lifetime of issued tokens, seconds. */
   tokenExpiresIn: number;
-  /** client_id → organisationId; absent: any client_id, organisation from the certificate. */
+  /** client_id → organisationId; when absent, every client_id is taken and the organisation comes from the certificate. */
   clients?: ReadonlyMap<string, string> | undefined;
   maxItems: number;
   maxBodyBytes: number;
