@@ -221,17 +221,43 @@ export function resolveRole(read: Read<Role>, fallback: Role | undefined, field:
   return undefined;
 }
 
-/** Optional RawInteraction fields, only when present (no `undefined` keys in the result). */
-export function optionalFields(fields: {
+/** What a mapping read from a gateway's record; a field is undefined when it was absent or bad (a problem says so). */
+export interface MappedFields {
+  role: Role | undefined;
+  method: string | undefined;
+  url: string | undefined;
+  status: number | undefined;
+  timedOut: boolean;
+  startTime: string | number | undefined;
+  durationMs: number | undefined;
+  fapiInteractionId: string | undefined;
+  counterpartyOrgId: string | undefined;
   orgId?: string | undefined;
   clientSSId?: string | undefined;
   correlationId?: string | undefined;
   additionalInfo?: Record<string, unknown> | undefined;
-}): Partial<RawInteraction> {
-  const out: Partial<RawInteraction> = {};
-  if (fields.orgId !== undefined) out.orgId = fields.orgId;
-  if (fields.clientSSId !== undefined) out.clientSSId = fields.clientSSId;
-  if (fields.correlationId !== undefined) out.correlationId = fields.correlationId;
-  if (fields.additionalInfo !== undefined) out.additionalInfo = fields.additionalInfo;
-  return out;
+}
+
+/** The interaction, when every required field was read and nothing was wrong; otherwise the problems found. */
+export function assemble(problems: Problems, f: MappedFields): MappingResult {
+  const { role, method, url, startTime, durationMs, fapiInteractionId, counterpartyOrgId } = f;
+  if (
+    problems.list.length > 0 ||
+    role === undefined ||
+    method === undefined ||
+    url === undefined ||
+    startTime === undefined ||
+    durationMs === undefined ||
+    fapiInteractionId === undefined ||
+    counterpartyOrgId === undefined
+  ) {
+    return { ok: false, problems: problems.list };
+  }
+  const interaction: RawInteraction = { role, method, url, timedOut: f.timedOut, startTime, durationMs, fapiInteractionId, counterpartyOrgId };
+  if (f.status !== undefined) interaction.status = f.status;
+  if (f.orgId !== undefined) interaction.orgId = f.orgId;
+  if (f.clientSSId !== undefined) interaction.clientSSId = f.clientSSId;
+  if (f.correlationId !== undefined) interaction.correlationId = f.correlationId;
+  if (f.additionalInfo !== undefined) interaction.additionalInfo = f.additionalInfo;
+  return { ok: true, interaction };
 }

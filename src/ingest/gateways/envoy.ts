@@ -1,9 +1,8 @@
-import type { RawInteraction } from '../../report/interaction.js';
 import {
   CLIENT_TIMEOUT_MS,
   describe,
   isRecord,
-  optionalFields,
+  assemble,
   orgIdFromSubject,
   problem,
   Problems,
@@ -184,29 +183,20 @@ export function fromEnvoy(line: unknown, options: GatewayOptions): MappingResult
     problems.add(problem('response_code', 'required', 'Missing fields: response_code (%RESPONSE_CODE%)'));
   }
 
-  if (
-    problems.list.length > 0 ||
-    role === undefined ||
-    method === undefined ||
-    url === undefined ||
-    startTime === undefined ||
-    durationMs === undefined ||
-    fapiInteractionId === undefined ||
-    counterpartyOrgId === undefined
-  ) {
-    return { ok: false, problems: problems.list };
-  }
-  const interaction: RawInteraction = {
+  return assemble(problems, {
     role,
     method,
     url,
-    ...(code !== undefined && code > 0 ? { status: code } : {}),
+    // A code of 0 means no answer was given (a timeout or a caller that left): there is no status to report.
+    status: code !== undefined && code > 0 ? code : undefined,
     timedOut,
     startTime,
     durationMs,
     fapiInteractionId,
     counterpartyOrgId,
-    ...optionalFields({ orgId, clientSSId, correlationId, additionalInfo }),
-  };
-  return { ok: true, interaction };
+    orgId,
+    clientSSId,
+    correlationId,
+    additionalInfo,
+  });
 }

@@ -1,10 +1,9 @@
-import type { RawInteraction } from '../../report/interaction.js';
 import {
   CLIENT_TIMEOUT_MS,
   describe,
   headerValue,
   isRecord,
-  optionalFields,
+  assemble,
   problem,
   Problems,
   readNumber,
@@ -154,20 +153,7 @@ export function fromKong(payload: unknown, options: GatewayOptions): MappingResu
     }
   }
 
-  if (
-    problems.list.length > 0 ||
-    role === undefined ||
-    method === undefined ||
-    url === undefined ||
-    status === undefined ||
-    startedAt === undefined ||
-    durationMs === undefined ||
-    fapiInteractionId === undefined ||
-    counterpartyOrgId === undefined
-  ) {
-    return { ok: false, problems: problems.list };
-  }
-  const interaction: RawInteraction = {
+  return assemble(problems, {
     role,
     method,
     url,
@@ -177,7 +163,9 @@ export function fromKong(payload: unknown, options: GatewayOptions): MappingResu
     durationMs,
     fapiInteractionId,
     counterpartyOrgId,
-    ...optionalFields({ orgId, clientSSId, correlationId, additionalInfo }),
-  };
-  return { ok: true, interaction };
+    orgId,
+    clientSSId,
+    correlationId,
+    additionalInfo,
+  });
 }
