@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/pcm/emulator.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from './pki.js';
 import { startCli, waitForLogValue, type Proc } from './processes.js';
@@ -83,4 +84,19 @@ export async function twoOrgStack(
   const env = sidecarEnv(pki, emulator, spoolPath, extraEnv);
   for (const key of ['PCM_ORG_ID', 'PCM_CLIENT_ID', 'PCM_CERT_FILE', 'PCM_KEY_FILE']) delete env[key];
   return { emulator, ca: await readFile(pki.caCert), spoolPath, env, args: ['--config', configFile] };
+}
+
+/** An in-process emulator on free loopback ports, trusting the test CA. */
+export async function startInProcessEmulator(pki: PkiFiles, overrides: Partial<EmulatorOptions> = {}): Promise<PcmEmulator> {
+  const emulator = new PcmEmulator({
+    ...EMULATOR_DEFAULTS,
+    port: 0,
+    authPort: 0,
+    cert: await readFile(pki.serverCert),
+    key: await readFile(pki.serverKey),
+    ca: await readFile(pki.caCert),
+    ...overrides,
+  });
+  await emulator.start();
+  return emulator;
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/pcm/emulator.js';
+import { startInProcessEmulator } from '../helpers/stack.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
@@ -15,8 +16,7 @@ describe('emulator, first part: token over mTLS and the private report API', () 
   beforeAll(async () => {
     pki = await testPki(await tempDir('emulator'));
     const ca = await readFile(pki.caCert);
-    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, authPort: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca });
-    await emulator.start();
+    emulator = await startInProcessEmulator(pki);
     agent = new Agent({ connect: { ca, cert: await readFile(pki.clients[CLIENT_ORG]!.cert), key: await readFile(pki.clients[CLIENT_ORG]!.key) } });
     const res = await call('/token/', JSON.stringify({ client_id: 'client-ss', grant_type: 'client_credentials' }));
     expect(res.status).toBe(200);

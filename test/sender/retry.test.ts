@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/pcm/emulator.js';
 import { DEFAULT_ENDPOINTS_FILE } from '../../src/pcm/validate.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { backoffDelay, parseRetryAfter } from '../../src/sender/backoff.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, postJson, postTls } from '../helpers/http.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
+import { startInProcessEmulator } from '../helpers/stack.js';
 import { validReport } from '../helpers/reports.js';
 
 const ROUTE = 'POST /report-api/v1/private/report';
@@ -31,8 +32,7 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     const catalog = JSON.parse(await readFile(DEFAULT_ENDPOINTS_FILE, 'utf8')) as { private: { template: string }[] };
     const endpointsFile = join(dir, 'emulator-endpoints.json');
     await writeFile(endpointsFile, JSON.stringify({ ...catalog, private: catalog.private.filter((e) => e.template !== NOT_AT_PCM) }));
-    emulator = new PcmEmulator({ ...EMULATOR_DEFAULTS, port: 0, authPort: 0, cert: await readFile(pki.serverCert), key: await readFile(pki.serverKey), ca, endpointsFile });
-    await emulator.start();
+    emulator = await startInProcessEmulator(pki, { endpointsFile });
     const config = configSchema.parse({
       ingest: { port: 0 },
       spool: { path: join(dir, 'spool.db') },

@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import { EMULATOR_DEFAULTS, PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/pcm/emulator.js';
 import { generatePki, type PkiFiles } from '../../src/pki/certs.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { sidecarEnv, startSidecarProcess } from '../helpers/stack.js';
+import { sidecarEnv, startInProcessEmulator, startSidecarProcess } from '../helpers/stack.js';
 
 const clientReports = (n: number): Record<string, unknown>[] => Array.from({ length: n }, (_, i) => validReport(i * 2));
 
@@ -22,15 +22,7 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
   beforeAll(async () => {
     dir = await tempDir('token');
     pki = await testPki(dir);
-    emulator = new PcmEmulator({
-      ...EMULATOR_DEFAULTS,
-      port: 0,
-      authPort: 0,
-      cert: await readFile(pki.serverCert),
-      key: await readFile(pki.serverKey),
-      ca: await readFile(pki.caCert),
-    });
-    await emulator.start();
+    emulator = await startInProcessEmulator(pki);
   });
   afterAll(async () => emulator.stop());
 
@@ -184,15 +176,7 @@ describe('the bearer token never reaches logs or the spool', () => {
   it('is absent from trace-level logs and from the database files after delivery', async () => {
     const dir = await tempDir('secret');
     const pki = await testPki(dir);
-    const emulator = new PcmEmulator({
-      ...EMULATOR_DEFAULTS,
-      port: 0,
-      authPort: 0,
-      cert: await readFile(pki.serverCert),
-      key: await readFile(pki.serverKey),
-      ca: await readFile(pki.caCert),
-    });
-    await emulator.start();
+    const emulator = await startInProcessEmulator(pki);
     const spoolPath = join(dir, 'secret.db');
     const sidecar = await startSidecarProcess(sidecarEnv(pki, emulator, spoolPath, { PCM_LOG_LEVEL: 'trace' }));
     const tokens = new Set<string>();
