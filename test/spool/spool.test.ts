@@ -236,3 +236,18 @@ describe('quarantine retention', () => {
     await spool.close();
   });
 });
+
+describe('spool durability settings', () => {
+  it('opens in WAL mode with synchronous=FULL for sync "full" and NORMAL for "normal"', async () => {
+    const dir = await tempDir('spool');
+    for (const [sync, level] of [['full', 2], ['normal', 1]] as const) {
+      const path = join(dir, `${sync}.db`);
+      const spool = new Spool({ path, sync });
+      // The pragmas are per connection: read them through the spool's own.
+      const db = (spool as unknown as { db: { pragma: (p: string, o: { simple: true }) => unknown } }).db;
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(db.pragma('synchronous', { simple: true })).toBe(level);
+      await spool.close();
+    }
+  });
+});
