@@ -22,6 +22,7 @@ Commands:
   validate   Check reports in a file (JSON array or NDJSON) offline, as the sidecar would; exit 1 on any failure.
   quarantine List what ingest refused, or replay it with today's catalogue and settings.
   catalog    Print the active endpoint catalogue and its version.
+  rules      Print the rule table: each rule's severity (discard / quality) and source.
 
 Run 'pcm-sidecar <command> --help' for a command's options.
 `,
@@ -33,7 +34,8 @@ PCM_AUTH_URL, and an organisation (PCM_ORG_ID, PCM_CLIENT_ID, PCM_CERT_FILE, PCM
 the file). Invalid settings (a broken endpoint catalogue included) stop the start with a message naming the
 setting (exit 78).
 
-SIGTERM/SIGINT: stop accepting, answer requests in flight, finish or release batches in flight, close the spool, exit 0.
+SIGTERM/SIGINT (or a closed stdout): stop accepting, answer requests in flight, finish or release batches in flight,
+close the spool, exit 0 — within PCM_SHUTDOWN_GRACE_MS, or exit 1 when that runs out; a second signal exits 1 at once.
 
 Options:
   --config FILE   JSON configuration file
@@ -44,7 +46,7 @@ Options:
 Runs the PCM emulator over HTTPS: the auth host (/token/, /token-fresh/) refuses the TLS handshake without a client
 certificate signed by --ca and reads the organisationId from the certificate's OU; the API host serves the private
 and opendata report APIs, GET /report-api/v1/private/report/{fapiInteractionId}, and /emulator/* (stats, reports,
-reset, reconcile, faults). Prints one JSON line with "url" and "authUrl" when listening.
+quality, reset, reconcile, faults). Prints one JSON line with "url" and "authUrl" when listening.
 
 Options:
   --cert FILE              server certificate (PEM)
@@ -61,6 +63,7 @@ Options:
   --state FILE             keep reports in this SQLite file (default: in memory)
   --faults FILE            fault injection settings (JSON; see README); change at run time with PUT /emulator/faults
   --catalog FILE           endpoint catalogue (default data/catalog/endpoints.json)
+  --error-codes FORM       additionalInfo.errorCodes as one code "string" or an "array" of strings (default ${EMULATOR_DEFAULTS.errorCodesAs})
   -h, --help               this help
 `,
   demo: `Usage: pcm-sidecar demo [--dir DIR] [--port PORT] [--emulator-port PORT] [--emulator-auth-port PORT]
@@ -75,14 +78,18 @@ Options:
   --emulator-auth-port PORT   emulator token port (default 8444)
   -h, --help             this help
 `,
-  validate: `Usage: pcm-sidecar validate FILE|- [--org ORG_ID]... [--catalog FILE] [--config FILE]
+  validate: `Usage: pcm-sidecar validate FILE|- [--strict] [--org ORG_ID]... [--catalog FILE] [--config FILE]
 
 Checks each report in FILE (a JSON array or NDJSON; - reads stdin) with the sidecar's own normalisation and
-validation, prints each failure with its line and field, then a summary. Exits 1 when any item fails.
+validation, prints each problem with its line, field, severity and rule, then a count per rule and a summary.
+A discard-level problem means the PCM would answer DISCARDED: the sidecar refuses the item. A quality-level one
+means the PCM takes the report and may open a data-quality ticket: the sidecar sends it and shows the finding.
+Exits 1 when any item would be discarded; with --strict, also when any has quality findings.
 The reporter-organisation rule applies when organisations are given with --org (repeatable) or configured
 (--config / PCM_ORG_ID). The time window (7 days back, 5 minutes ahead) uses the current clock.
 
 Options:
+  --strict           exit 1 on quality findings too
   --org ORG_ID       an organisation reports may be sent for (repeatable)
   --catalog FILE     endpoint catalogue (default: PCM_ENDPOINT_CATALOG or the one shipped)
   --config FILE      take organisations, catalogue and rule settings from this file and PCM_* variables
@@ -102,6 +109,16 @@ Options:
   --config FILE    JSON configuration file
   -h, --help       this help
 `,
+  rules: `Usage: pcm-sidecar rules [--json]
+
+Prints every rule reports are checked against, by severity: discard (the PCM answers DISCARDED; the sidecar refuses
+and quarantines the item) and quality (the PCM takes the report and may open a data-quality ticket; the sidecar
+sends it and shows the finding), with the section of pcm-rules.md it comes from. PCM_RULE_QUALITY=refuse refuses
+quality findings too; "rules": {"overrides": {"<rule>": "refuse" | "send" | "ignore"}} in the config file changes one.
+
+Options:
+  --json   print the table as JSON
+`,
   catalog: `Usage: pcm-sidecar catalog [--catalog FILE] [--json]
 
 Prints the active endpoint catalogue: its version, then each private and opendata template with its API and the
@@ -119,23 +136,64 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-/** Stops once on SIGTERM/SIGINT; a second signal exits at once. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
+/** Set by a running server (run, emulate, demo): a closed stdout stops it in order rather than at once. */
+let stopOnOutputClosed: (() => void) | null = null;
+
+/**
+ * stdout or stderr closed under us (`pcm-sidecar demo | head -c 100`, EPIPE): the reader has what it wanted. A
+ * command ends quietly with 0, as Unix tools do; a server first stops in order, as on SIGTERM.
+ */
+function onOutputClosed(): void {
+  if (stopOnOutputClosed) return stopOnOutputClosed();
+  process.exit(0);
+}
+
+/** PCM_SHUTDOWN_GRACE_MS for the commands that read no configuration file (emulate, demo). */
+function shutdownGraceFromEnv(): number {
+  const value = process.env.PCM_SHUTDOWN_GRACE_MS;
+  const result = configSchema.shape.shutdown.safeParse({ graceMs: value === '' ? undefined : value });
+  if (!result.success) fail(`invalid configuration: PCM_SHUTDOWN_GRACE_MS: ${result.error.issues[0]?.message ?? 'invalid'}`, EX_CONFIG);
+  return result.data.graceMs;
+}
+
+/**
+ * Stops once on SIGTERM/SIGINT (or a closed stdout), and always ends in an exit within `graceMs`: the orderly stop
+ * gets its phases' share of it (`stop(phaseGraceMs)`: draining ingest, then the sender, each at most 40 %); a
+ * watchdog armed at the first signal exits 1 if the stop overruns the whole of it; a second signal exits 1 at once.
+ * Nothing can hold an exit open: logs go to process.stdout, which an exit does not wait for (src/log.ts).
+ */
+function onShutdown(log: Logger, graceMs: number, stop: (phaseGraceMs: number) => Promise<void>): void {
   let stopping = false;
-  const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal; exiting now');
-      process.exit(1);
-    }
+  const begin = (reason: Record<string, string>): void => {
     stopping = true;
-    log.info({ signal }, 'stopping');
-    stop().then(
+    log.info({ ...reason, graceMs }, 'stopping');
+    const watchdog = setTimeout(() => {
+      log.error({ graceMs }, 'the orderly stop overran its grace period (PCM_SHUTDOWN_GRACE_MS); exiting now');
+      process.exit(1);
+    }, graceMs);
+    watchdog.unref();
+    // A stop waiting on something that can never happen (nothing left to run) is a failed stop, not a clean exit.
+    process.once('beforeExit', () => {
+      log.error('the orderly stop stalled with nothing left to run; exiting now');
+      process.exit(1);
+    });
+    stop(Math.max(1, Math.floor(graceMs * 0.4))).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err: errorMessage(err) }, 'shutdown failed');
         process.exit(1);
       },
     );
+  };
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal; exiting now');
+      process.exit(1);
+    }
+    begin({ signal });
+  };
+  stopOnOutputClosed = () => {
+    if (!stopping) begin({ reason: 'stdout closed' });
   };
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
@@ -148,7 +206,7 @@ async function run(args: string[]): Promise<void> {
   const log = createLogger(config.log.level);
   const { startSidecar } = await import('./sidecar.js');
   const sidecar = await startSidecar(config, log);
-  onShutdown(log, () => sidecar.stop());
+  onShutdown(log, config.shutdown.graceMs, (phaseGraceMs) => sidecar.stop(phaseGraceMs));
 }
 
 async function emulate(args: string[]): Promise<void> {
@@ -169,10 +227,13 @@ async function emulate(args: string[]): Promise<void> {
       state: { type: 'string' },
       faults: { type: 'string' },
       catalog: { type: 'string' },
+      'error-codes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void process.stdout.write(HELP.emulate);
+  const errorCodes = values['error-codes'] ?? EMULATOR_DEFAULTS.errorCodesAs;
+  if (errorCodes !== 'string' && errorCodes !== 'array') fail(`emulate: --error-codes must be "string" or "array", got "${errorCodes}"`, EX_USAGE);
   const read = (flag: 'cert' | 'key' | 'ca'): Buffer => {
     const file = values[flag];
     if (!file) fail(`emulate: --${flag} FILE is required (see --help)`, EX_USAGE);
@@ -212,6 +273,7 @@ async function emulate(args: string[]): Promise<void> {
     clients,
     stateFile: values.state,
     endpointsFile: values.catalog,
+    errorCodesAs: errorCodes,
     faults: values.faults ? loadFaultFile(values.faults) : undefined,
     cert: read('cert'),
     key: read('key'),
@@ -219,7 +281,7 @@ async function emulate(args: string[]): Promise<void> {
   });
   const url = await emulator.start();
   log.info({ url, authUrl: emulator.authUrl }, 'PCM emulator listening');
-  onShutdown(log, () => emulator.stop());
+  onShutdown(log, shutdownGraceFromEnv(), () => emulator.stop());
 }
 
 async function demo(args: string[]): Promise<void> {
@@ -234,6 +296,7 @@ async function demo(args: string[]): Promise<void> {
     },
   });
   if (values.help) return void process.stdout.write(HELP.demo);
+  const graceMs = shutdownGraceFromEnv();
   const log = createLogger((process.env.PCM_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const { startDemo } = await import('./demo.js');
   const running = await startDemo(
@@ -246,7 +309,7 @@ async function demo(args: string[]): Promise<void> {
     log,
   );
   process.stdout.write(running.banner);
-  onShutdown(log, () => running.stop());
+  onShutdown(log, graceMs, (phaseGraceMs) => running.stop(phaseGraceMs));
 }
 
 /** Quarantined bodies refused as a whole are kept as text, not JSON. */
@@ -275,6 +338,7 @@ async function validate(args: string[]): Promise<void> {
       org: { type: 'string', multiple: true },
       catalog: { type: 'string' },
       config: { type: 'string' },
+      strict: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -282,18 +346,15 @@ async function validate(args: string[]): Promise<void> {
   const file = positionals[0];
   if (!file) fail('validate: a FILE (or - for stdin) is required (see --help)', EX_USAGE);
   const config = values.config || process.env.PCM_API_URL ? configOrExit(values.config) : null;
-  const { validateFile } = await import('./commands/validate.js');
+  const { summaryLines, validateFile } = await import('./commands/validate.js');
   const summary = await validateFile({
     file,
     orgIds: [...(values.org ?? []), ...(config?.organisations.map((o) => o.orgId) ?? [])],
     catalogFile: values.catalog ?? config?.catalog.file ?? process.env.PCM_ENDPOINT_CATALOG,
     rules: config?.rules ?? configSchema.shape.rules.parse(undefined),
   });
-  for (const line of summary.lines) process.stdout.write(`${line}\n`);
-  process.stdout.write(
-    `${summary.items} items: ${summary.valid} valid (${summary.repaired} after repairs), ${summary.invalid} invalid\n`,
-  );
-  if (summary.invalid > 0) process.exitCode = 1;
+  for (const line of [...summary.lines, ...summaryLines(summary)]) process.stdout.write(`${line}\n`);
+  if (summary.invalid > 0 || (values.strict === true && summary.withFindings > 0)) process.exitCode = 1;
 }
 
 async function quarantine(args: string[]): Promise<void> {
@@ -348,7 +409,21 @@ async function catalog(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, emulate, demo, validate, quarantine, catalog };
+async function rules(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) return void process.stdout.write(HELP.rules);
+  const { RULES } = await import('./report/rules.js');
+  if (values.json) return void process.stdout.write(`${JSON.stringify(RULES, null, 2)}\n`);
+  for (const severity of ['discard', 'quality'] as const) {
+    process.stdout.write(`${severity}:\n`);
+    for (const [id, rule] of Object.entries(RULES)) {
+      if (rule.severity !== severity) continue;
+      process.stdout.write(`  ${id}  ${rule.source}${'unclear' in rule ? ` [unclear: ${rule.unclear}]` : ''}${rule.overridable ? '' : ' [not overridable]'}\n`);
+    }
+  }
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, emulate, demo, validate, quarantine, catalog, rules };
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -361,6 +436,9 @@ async function main(argv: string[]): Promise<void> {
   if (!handler) fail(`unknown command "${command}"\n\n${HELP.main}`, EX_USAGE);
   await handler(rest);
 }
+
+process.stdout.on('error', onOutputClosed);
+process.stderr.on('error', onOutputClosed);
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   // A bad catalogue or fault file is a setting like any other: the same exit code as an invalid configuration.

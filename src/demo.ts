@@ -66,7 +66,8 @@ export interface RunningDemo {
   sidecar: RunningSidecar;
   pki: PkiFiles;
   banner: string;
-  stop(): Promise<void>;
+  /** Stops the sidecar (each of its phases given at most `graceMs`), then the emulator. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 async function demoPki(dir: string): Promise<PkiFiles> {
@@ -145,8 +146,8 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
     sidecar,
     pki,
     banner,
-    async stop() {
-      await sidecar.stop();
+    async stop(graceMs?: number) {
+      await sidecar.stop(graceMs);
       await emulator.stop();
     },
   };

@@ -16,6 +16,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly qualityFindings = new Counter({
+    name: 'pcm_sidecar_quality_findings_total',
+    help: 'Quality findings (src/report/rules.ts) on reports stored and sent, by rule: remarks the PCM may open a data-quality ticket for.',
+    labelNames: ['rule'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'pcm_sidecar_' });
   }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config/schema.js';
+import { readTokenIdPepper } from './config/pepper.js';
+import { skipPathsOf, type Config } from './config/schema.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -57,7 +58,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     );
   }
   const sender = new Sender(config, spool, log);
-  const rules = reportRules(rulesInputOf(config, opendataOrgOf(config)), catalog);
+  const rules = reportRules(rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile)), catalog);
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
   const metrics = new Metrics();
   metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
@@ -79,8 +80,17 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
+    partialStatus: config.ingest.partialStatus,
+    skipPaths: skipPathsOf(config.ingest.skipPaths),
     // The brackets of the batch body: one report alone must fit in a request.
     maxReportBytes: config.sender.maxBatchBytes - 2,
+    listener: {
+      headersTimeoutMs: config.ingest.headersTimeoutMs,
+      requestTimeoutMs: config.ingest.requestTimeoutMs,
+      keepAliveTimeoutMs: config.ingest.keepAliveTimeoutMs,
+      maxHeaderBytes: config.ingest.maxHeaderBytes,
+      maxConnections: config.ingest.maxConnections,
+    },
     log: log.child({ component: 'ingest' }),
     routes: {
       '/healthz': () => ({ status: 200, body: { status: 'ok' } }),

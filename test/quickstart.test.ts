@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { EmulatorStats } from '../src/pcm/emulator.js';
+import { trackChild } from './helpers/children.js';
 import { eventually, getJson } from './helpers/http.js';
+import { groupAlive } from './helpers/liveness.js';
 import { tempDir } from './helpers/pki.js';
 
 const run = promisify(execFile);
@@ -23,7 +25,9 @@ describe('quick start from a fresh clone', () => {
     await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: clone, timeout: 600_000 });
 
     const { spawn } = await import('node:child_process');
+    // Its own process group: npm starts node, and the stop below must reach both.
     const demo = spawn('npm', ['start'], { cwd: clone, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    trackChild(demo, ['npm', 'start', `(in ${clone})`], { group: true });
     let output = '';
     demo.stdout.on('data', (d: Buffer) => (output += d.toString()));
     demo.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -32,7 +36,7 @@ describe('quick start from a fresh clone', () => {
       const curl = /curl -s -X POST (\S+) -H 'content-type: application\/json' \\\n\s+--data '(.+)'/.exec(output);
       expect(curl, output).not.toBeNull();
       const { stdout } = await run('curl', ['-s', '-X', 'POST', curl![1]!, '-H', 'content-type: application/json', '--data', curl![2]!]);
-      expect(JSON.parse(stdout)).toEqual({ accepted: 2, duplicates: 0 });
+      expect(JSON.parse(stdout)).toEqual({ accepted: 2, duplicates: 0, warnings: 0 });
 
       const ca = await readFile(join(clone, '.pcm-demo', 'pki', 'ca.pem'));
       const stats = await eventually(async () => {
@@ -43,8 +47,24 @@ describe('quick start from a fresh clone', () => {
       const status = await getJson<{ spool: { accepted: number } }>('http://127.0.0.1:8431/v1/status');
       expect(status.body.spool.accepted).toBe(2);
     } finally {
-      process.kill(-demo.pid!, 'SIGTERM');
-      await new Promise((resolve) => demo.once('exit', resolve));
+      await stopGroup(demo.pid!);
     }
   }, 900_000);
 });
+
+/** SIGTERM to the whole group (npm and the demo it started), and every member gone; SIGKILL and fail if not. */
+async function stopGroup(pgid: number): Promise<void> {
+  const signal = (name: NodeJS.Signals): void => {
+    try {
+      process.kill(-pgid, name);
+    } catch {
+      // the group is gone already
+    }
+  };
+  if (!groupAlive(pgid)) return;
+  signal('SIGTERM');
+  for (let i = 0; i < 300 && groupAlive(pgid); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  if (!groupAlive(pgid)) return;
+  signal('SIGKILL');
+  throw new Error('npm start (the demo) was still running 30 s after SIGTERM');
+}

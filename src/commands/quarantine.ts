@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import { skipPathsOf, type Config } from '../config/schema.js';
 import { ingestRoutes } from '../ingest/routes.js';
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules, rulesInputOf } from '../report/context.js';
@@ -26,7 +26,8 @@ export function describeQuarantined(item: QuarantinedItem): string {
   const problems = JSON.parse(item.problems) as { field: string; message: string }[];
   const first = problems[0];
   const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
-  return `#${item.id} ${new Date(item.receivedAt).toISOString()} ${item.route} ${first ? `${first.field || '(item)'}: ${first.message}` : ''}${more}`;
+  const times = item.count > 1 ? ` ×${item.count} (last ${new Date(item.lastSeenAt).toISOString()})` : '';
+  return `#${item.id} ${new Date(item.receivedAt).toISOString()}${times} ${item.route} ${first ? `${first.field || '(item)'}: ${first.message}` : ''}${more}`;
 }
 
 export interface ReplaySummary {
@@ -34,14 +35,16 @@ export interface ReplaySummary {
   moved: number;
   duplicates: number;
   stillFailing: number;
+  /** Items that the skip rule (PCM_INGEST_SKIP_PATHS) now says are not Open Finance calls: removed. */
+  skipped: number;
 }
 
 /** Re-validates every quarantined item with today's catalogue and settings; what passes moves to the spool. */
 export function replayQuarantine(spool: Spool, config: Config, now = Date.now()): ReplaySummary {
   const rules = reportRules(rulesInputOf(config, opendataOrgOf(config)), loadCatalog(config.catalog.file));
-  const routes = ingestRoutes(rules.build);
+  const routes = ingestRoutes(rules.build, { skipPaths: skipPathsOf(config.ingest.skipPaths) });
   const context = rules.validation(now);
-  const summary: ReplaySummary = { examined: 0, moved: 0, duplicates: 0, stillFailing: 0 };
+  const summary: ReplaySummary = { examined: 0, moved: 0, duplicates: 0, stillFailing: 0, skipped: 0 };
   let after = 0;
   for (;;) {
     const page = spool.quarantined(after, PAGE);
@@ -49,6 +52,7 @@ export function replayQuarantine(spool: Spool, config: Config, now = Date.now())
     after = (page[page.length - 1] as QuarantinedItem).id;
     const moved: { quarantineId: number; report: NewReport }[] = [];
     const failing: { quarantineId: number; problems: string }[] = [];
+    const dropped: number[] = [];
     for (const q of page) {
       summary.examined++;
       const toReport = routes[q.route];
@@ -63,11 +67,14 @@ export function replayQuarantine(spool: Spool, config: Config, now = Date.now())
       const result = toReport ? toReport(value, context, query) : null;
       if (result?.ok) {
         moved.push({ quarantineId: q.id, report: spoolEntry(result) });
+      } else if (result && 'skipped' in result) {
+        dropped.push(q.id);
       } else {
         failing.push({ quarantineId: q.id, problems: JSON.stringify(result?.problems ?? [{ field: '', rule: 'route', message: `unknown route ${q.route}` }]) });
       }
     }
-    const outcome = spool.promote(moved, failing);
+    const outcome = spool.promote(moved, failing, dropped);
+    summary.skipped += dropped.length;
     summary.moved += outcome.filter((o) => o === 'stored').length;
     summary.duplicates += outcome.filter((o) => o === 'duplicate').length;
     summary.stillFailing += failing.length;

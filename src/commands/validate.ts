@@ -2,11 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules } from '../report/context.js';
 import type { RuleOptions } from '../report/validate.js';
+import type { ReportProblem } from '../report/problem.js';
+import { ruleInfo, type Severity } from '../report/rules.js';
 import { prepareReport } from '../report/validate.js';
 
 /**
  * `pcm-sidecar validate FILE`: the sidecar's own checks, offline, for gateway teams' CI.
- * A JSON array or NDJSON; each failure is printed with its line and field; exit 1 when any item fails.
+ * A JSON array or NDJSON; each problem is printed with its line, field, severity and rule, then a count per rule.
+ * Exit 1 when an item would be discarded (`--strict`: also when one has quality findings).
  */
 
 export interface ValidateOptions {
@@ -20,10 +23,38 @@ export interface ValidateOptions {
 
 export interface ValidateSummary {
   items: number;
+  /** Items that would be sent (quality findings or not). */
   valid: number;
+  /** Items the PCM would discard (or that are not JSON): these make the exit status 1. */
   invalid: number;
   repaired: number;
+  /** Valid items that carry quality findings: sent, but the PCM may open a data-quality ticket. */
+  withFindings: number;
+  /** Problems per rule id, with the rule's severity. */
+  byRule: Map<string, { severity: Severity; count: number }>;
   lines: string[];
+}
+
+/** `rule (severity)`: what each printed problem is, as the rule table (src/report/rules.ts) says. */
+function tagged(p: ReportProblem): string {
+  return `${p.field || '(item)'}: ${p.message} (${p.severity ?? ruleInfo(p.rule).severity}: ${p.rule})`;
+}
+
+function count(summary: ValidateSummary, problems: readonly ReportProblem[]): void {
+  for (const p of problems) {
+    const entry = summary.byRule.get(p.rule) ?? { severity: p.severity ?? ruleInfo(p.rule).severity, count: 0 };
+    entry.count++;
+    summary.byRule.set(p.rule, entry);
+  }
+}
+
+/** The lines printed after the items: one per rule that fired, then the totals. */
+export function summaryLines(summary: ValidateSummary): string[] {
+  const rules = [...summary.byRule.entries()].sort(([a, x], [b, y]) => x.severity.localeCompare(y.severity) || y.count - x.count || a.localeCompare(b));
+  return [
+    ...rules.map(([rule, { severity, count: n }]) => `  ${severity.padEnd(7)} ${rule}: ${n}`),
+    `${summary.items} items: ${summary.valid} valid (${summary.repaired} after repairs, ${summary.withFindings} with quality findings), ${summary.invalid} invalid`,
+  ];
 }
 
 async function readInput(file: string): Promise<string> {
@@ -95,7 +126,7 @@ export async function validateFile(options: ValidateOptions): Promise<ValidateSu
     catalog,
   );
   const context = rules.validation(options.now);
-  const summary: ValidateSummary = { items: 0, valid: 0, invalid: 0, repaired: 0, lines: [] };
+  const summary: ValidateSummary = { items: 0, valid: 0, invalid: 0, repaired: 0, withFindings: 0, byRule: new Map(), lines: [] };
   for (const entry of entriesOf(await readInput(options.file))) {
     summary.items++;
     if ('error' in entry) {
@@ -110,9 +141,14 @@ export async function validateFile(options: ValidateOptions): Promise<ValidateSu
         summary.repaired++;
         summary.lines.push(`line ${entry.line}: ok after repairs: ${result.repairs.join(', ')}`);
       }
+      if (result.findings.length > 0) summary.withFindings++;
+      for (const p of result.findings) summary.lines.push(`line ${entry.line}: ${tagged(p)}`);
+      count(summary, result.findings);
     } else {
       summary.invalid++;
-      for (const p of result.problems) summary.lines.push(`line ${entry.line}: ${p.field || '(item)'}: ${p.message}`);
+      const all = [...result.problems, ...(result.findings ?? [])];
+      for (const p of all) summary.lines.push(`line ${entry.line}: ${tagged(p)}`);
+      count(summary, all);
     }
   }
   return summary;

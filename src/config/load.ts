@@ -13,6 +13,13 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_INGEST_PORT: 'ingest.port',
   PCM_INGEST_MAX_BODY_BYTES: 'ingest.maxBodyBytes',
   PCM_INGEST_MAX_ITEMS: 'ingest.maxItemsPerRequest',
+  PCM_INGEST_PARTIAL_STATUS: 'ingest.partialStatus',
+  PCM_INGEST_SKIP_PATHS: 'ingest.skipPaths',
+  PCM_INGEST_HEADERS_TIMEOUT_MS: 'ingest.headersTimeoutMs',
+  PCM_INGEST_REQUEST_TIMEOUT_MS: 'ingest.requestTimeoutMs',
+  PCM_INGEST_KEEP_ALIVE_TIMEOUT_MS: 'ingest.keepAliveTimeoutMs',
+  PCM_INGEST_MAX_HEADER_BYTES: 'ingest.maxHeaderBytes',
+  PCM_INGEST_MAX_CONNECTIONS: 'ingest.maxConnections',
   PCM_SPOOL_PATH: 'spool.path',
   PCM_SPOOL_SYNC: 'spool.sync',
   PCM_SPOOL_RETAIN_DELIVERED_MS: 'spool.retainDeliveredMs',
@@ -34,6 +41,8 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_RULE_REQUIRE_TOKEN_ID: 'rules.requireTokenId',
   PCM_RULE_MAX_AGE_MS: 'rules.maxAgeMs',
   PCM_RULE_MAX_FUTURE_MS: 'rules.maxFutureMs',
+  PCM_RULE_QUALITY: 'rules.quality',
+  PCM_TOKEN_ID_PEPPER_FILE: 'tokenId.pepperFile',
   PCM_MAX_BATCH_SIZE: 'sender.maxBatchSize',
   PCM_MAX_BATCH_BYTES: 'sender.maxBatchBytes',
   PCM_MAX_BATCH_DELAY_MS: 'sender.maxBatchDelayMs',
@@ -47,6 +56,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_TOKEN_REFRESH_MARGIN_MS: 'token.refreshMarginMs',
   PCM_TOKEN_TIMEOUT_MS: 'token.timeoutMs',
   PCM_CREDENTIAL_RETRY_MS: 'token.credentialRetryMs',
+  PCM_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
   PCM_LOG_LEVEL: 'log.level',
 };
 
@@ -105,6 +115,7 @@ function resolveFilePaths(config: Config, baseDir: string, fromFile: Set<string>
     spool: { ...config.spool, path: fix('spool.path', config.spool.path) },
     pcm: { ...config.pcm, ...(config.pcm.caFile ? { caFile: fix('pcm.caFile', config.pcm.caFile) } : {}) },
     catalog: config.catalog.file ? { file: fix('catalog.file', config.catalog.file) } : {},
+    tokenId: config.tokenId.pepperFile ? { pepperFile: fix('tokenId.pepperFile', config.tokenId.pepperFile) } : {},
     organisations: config.organisations.map((org, i) => ({
       ...org,
       certFile: fix(`organisations.${i}.certFile`, org.certFile),

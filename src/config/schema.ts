@@ -1,4 +1,14 @@
 import { z } from 'zod';
+import { RULES, type RuleId } from '../report/rules.js';
+
+function isRegex(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The whole configuration of `pcm-sidecar run`, with every limit and its default in one place.
@@ -15,6 +25,27 @@ export const DEFAULTS = {
     maxBodyBytes: 10 * MiB,
     /** Most items in one ingest body (a PCM request holds 5000); more is 413, so one body cannot exhaust memory. */
     maxItemsPerRequest: 5000,
+    /** Listener limits, so a slow, idle or greedy client cannot hold connections: headers arrive within this or 408. */
+    headersTimeoutMs: 10_000,
+    /** The whole request, body included, arrives within this or 408 (Node's default is 300 s). */
+    requestTimeoutMs: 30_000,
+    /** An idle kept-alive connection closes after this (longer than the 60 s idle timeout of common load balancers). */
+    keepAliveTimeoutMs: 65_000,
+    /** Request line and headers together at most this many bytes, or 431. */
+    maxHeaderBytes: 16 * 1024,
+    /** Connections open at once; more are closed on arrival. */
+    maxConnections: 1024,
+    /**
+     * The answer when some items of a body were refused (and quarantined): 207 with one result per item, or 200/202
+     * for log shippers that re-post a whole chunk on anything else (Fluent Bit counts only 200–205 as success).
+     * `?partialStatus=` on the request wins.
+     */
+    partialStatus: 207 as 200 | 202 | 207,
+    /**
+     * Interactions whose URL path matches are not Open Finance calls (health checks, metrics): counted as skipped,
+     * neither reported nor quarantined. Gateway and interaction routes only; empty = skip nothing.
+     */
+    skipPaths: '^/(healthz|readyz|livez|health|ready|ping|metrics)(/|$)',
   },
   spool: {
     path: './pcm-spool.db',
@@ -66,6 +97,18 @@ export const DEFAULTS = {
     maxAgeMs: 7 * 24 * 60 * 60 * 1000,
     /** … and timestamps more than 5 minutes ahead of its clock (release 2025D). */
     maxFutureMs: 5 * 60 * 1000,
+    /** Quality findings (src/report/rules.ts): `send` the report with the finding, or `refuse` it like a discard. */
+    quality: 'send' as 'send' | 'refuse',
+    /** Per rule id (src/report/rules.ts): refuse, send or ignore; config file only. */
+    overrides: {} as Readonly<Record<string, 'refuse' | 'send' | 'ignore'>>,
+  },
+  tokenId: {
+    /** A file holding the pepper of §4.5 (16–32 bytes, one trailing newline ignored); none: tokens are not hashed. */
+    pepperFile: undefined as string | undefined,
+  },
+  shutdown: {
+    /** SIGTERM to exit, whatever the PCM, the spool or stdout do: past it, the stop is cut short and the exit is 1. */
+    graceMs: 25_000,
   },
   log: { level: 'info' as const },
 } as const;
@@ -91,6 +134,19 @@ export const configSchema = z.strictObject({
       port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port),
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
       maxItemsPerRequest: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxItemsPerRequest),
+      headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.headersTimeoutMs),
+      requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.requestTimeoutMs),
+      keepAliveTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.keepAliveTimeoutMs),
+      maxHeaderBytes: z.coerce.number().int().min(1024).default(DEFAULTS.ingest.maxHeaderBytes),
+      maxConnections: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxConnections),
+      partialStatus: z.coerce
+        .number()
+        .pipe(z.union([z.literal(200), z.literal(202), z.literal(207)]))
+        .default(DEFAULTS.ingest.partialStatus),
+      skipPaths: z
+        .string()
+        .refine((text) => isRegex(text), 'must be a regular expression over the URL path, e.g. ^/(healthz|metrics)(/|$)')
+        .default(DEFAULTS.ingest.skipPaths),
     })
     .prefault({}),
   spool: z
@@ -127,6 +183,13 @@ export const configSchema = z.strictObject({
       requireTokenId: z.union([z.boolean(), z.stringbool()]).default(DEFAULTS.rules.requireTokenId),
       maxAgeMs: z.coerce.number().int().positive().default(DEFAULTS.rules.maxAgeMs),
       maxFutureMs: z.coerce.number().int().min(0).default(DEFAULTS.rules.maxFutureMs),
+      quality: z.enum(['send', 'refuse']).default(DEFAULTS.rules.quality),
+      overrides: z.record(z.string(), z.enum(['refuse', 'send', 'ignore'])).default({}),
+    })
+    .prefault({}),
+  tokenId: z
+    .strictObject({
+      pepperFile: z.string().min(1).optional(),
     })
     .prefault({}),
   sender: z
@@ -150,17 +213,34 @@ export const configSchema = z.strictObject({
       credentialRetryMs: z.coerce.number().int().positive().default(DEFAULTS.token.credentialRetryMs),
     })
     .prefault({}),
+  shutdown: z
+    .strictObject({
+      graceMs: z.coerce.number().int().positive().default(DEFAULTS.shutdown.graceMs),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.log.level),
     })
     .prefault({}),
 }).superRefine((config, ctx) => {
+  for (const [rule, action] of Object.entries(config.rules.overrides)) {
+    if (!Object.hasOwn(RULES, rule)) {
+      ctx.addIssue({ code: 'custom', path: ['rules', 'overrides', rule], message: `unknown rule; the rules are: ${Object.keys(RULES).join(', ')}` });
+    } else if (!RULES[rule as RuleId].overridable && action !== 'refuse') {
+      ctx.addIssue({ code: 'custom', path: ['rules', 'overrides', rule], message: 'a report that breaks this rule cannot be built or sent; only "refuse" is possible' });
+    }
+  }
   // Opendata reports go out with this organisation's token: it must be one the sidecar has a certificate for.
   if (config.opendataOrgId && !config.organisations.some((o) => o.orgId.toLowerCase() === config.opendataOrgId?.toLowerCase())) {
     ctx.addIssue({ code: 'custom', path: ['opendataOrgId'], message: 'must be one of the configured organisations' });
   }
 });
+
+/** PCM_INGEST_SKIP_PATHS as a pattern; `none` (an empty variable means "default") skips nothing. */
+export function skipPathsOf(text: string): RegExp | null {
+  return text === '' || text === 'none' ? null : new RegExp(text);
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

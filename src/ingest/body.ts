@@ -38,6 +38,33 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
+/**
+ * Deepest nesting an item may have. PCM reports are 4 levels deep (report → additionalInfo → paymentList → item);
+ * gateway records a few more. Checked without recursion, so a hostile `[[[[…]]]]` cannot overflow the stack later.
+ */
+export const MAX_ITEM_DEPTH = 32;
+
+/** True when `value` nests arrays/objects deeper than `max` levels. Iterative: safe at any depth. */
+export function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function item(value: unknown, text: () => string): BodyItem {
+  if (!deeperThan(value, MAX_ITEM_DEPTH)) return { ok: true, value };
+  return { ok: false, text: text(), error: `item nested deeper than ${MAX_ITEM_DEPTH} levels (MAX_ITEM_DEPTH)` };
+}
+
+const TOO_DEEP_TEXT = (): string => '[not kept: nested deeper than the limit]';
+
 /** A JSON object is one item, a JSON array is many; NDJSON is one item per non-empty line. */
 export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
   const text = body.toString('utf8');
@@ -47,7 +74,7 @@ export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
       const trimmed = line.trim();
       if (trimmed === '') continue;
       try {
-        items.push({ ok: true, value: JSON.parse(trimmed) });
+        items.push(item(JSON.parse(trimmed), () => trimmed.slice(0, 1024)));
       } catch (err) {
         items.push({ ok: false, text: trimmed, error: `invalid JSON: ${(err as Error).message}` });
       }
@@ -60,7 +87,12 @@ export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
   } catch (err) {
     throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, `Invalid payload format: body is not JSON (${(err as Error).message})`);
   }
-  if (Array.isArray(parsed)) return parsed.map((value) => ({ ok: true, value }));
-  if (parsed !== null && typeof parsed === 'object') return [{ ok: true, value: parsed }];
+  if (Array.isArray(parsed)) return parsed.map((value) => item(value, TOO_DEEP_TEXT));
+  if (parsed !== null && typeof parsed === 'object') {
+    if (deeperThan(parsed, MAX_ITEM_DEPTH)) {
+      throw new IngestError('PCM_INGEST_TOO_DEEP', 400, `Invalid payload format: nested deeper than ${MAX_ITEM_DEPTH} levels (MAX_ITEM_DEPTH)`);
+    }
+    return [{ ok: true, value: parsed }];
+  }
   throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, 'Invalid payload format: send a report object, an array of them, or NDJSON');
 }

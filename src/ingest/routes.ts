@@ -1,14 +1,25 @@
 import { buildReport, type BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import { prepareReport, type ValidationContext, type ValidationResult } from '../report/validate.js';
+import type { GatewayOptions, MappingResult } from './gateways/common.js';
 import { fromEnvoy } from './gateways/envoy.js';
 import { fromKong } from './gateways/kong.js';
+import { fromNginx } from './gateways/nginx.js';
 
 /**
  * How each ingest route turns one body item into a report for the spool. Shared by the HTTP server and by
  * `quarantine replay`, which reads a refused item again the way it first came in.
  */
-export type ToReport = (value: unknown, context: ValidationContext, query: URLSearchParams) => ValidationResult;
+export type ToReport = (value: unknown, context: ValidationContext, query: URLSearchParams) => RouteResult;
+
+/** An item that is not an Open Finance call at all (a health check): neither a report nor a refusal. */
+export interface Skipped {
+  ok: false;
+  skipped: string;
+  problems: ReportProblem[];
+}
+
+export type RouteResult = ValidationResult | Skipped;
 
 type Refused = { ok: false; problems: ReportProblem[] };
 
@@ -27,21 +38,44 @@ function withOrg(value: unknown, query: URLSearchParams): unknown {
   return { ...value, orgId };
 }
 
-export function ingestRoutes(build: BuildContext): Record<string, ToReport> {
-  const fromInteraction = (value: unknown, context: ValidationContext, query: URLSearchParams): ValidationResult => {
+export interface RouteOptions {
+  /** URL paths that are not Open Finance calls (PCM_INGEST_SKIP_PATHS): counted as skipped, never quarantined. */
+  skipPaths: RegExp | null;
+}
+
+/** The path of a URL or of a bare path, for the skip rule; null when it is neither. */
+function pathOf(url: string): string | null {
+  try {
+    return new URL(url, 'http://path.invalid').pathname;
+  } catch {
+    return null;
+  }
+}
+
+export function ingestRoutes(build: BuildContext, options: RouteOptions = { skipPaths: null }): Record<string, ToReport> {
+  const skip = (url: unknown): Skipped | null => {
+    if (options.skipPaths === null || typeof url !== 'string') return null;
+    const path = pathOf(url);
+    return path !== null && options.skipPaths.test(path) ? { ok: false, skipped: `path ${path} matches PCM_INGEST_SKIP_PATHS`, problems: [] } : null;
+  };
+  const fromInteraction = (value: unknown, context: ValidationContext, query: URLSearchParams): RouteResult => {
+    const skipped = value !== null && typeof value === 'object' && !Array.isArray(value) ? skip((value as Record<string, unknown>).url) : null;
+    if (skipped) return skipped;
     const built = buildReport(withOrg(value, query), build);
     return built.ok ? prepareReport(built.item, context) : (built as Refused);
   };
+  const fromGateway =
+    (map: (value: unknown, options: GatewayOptions) => MappingResult): ToReport =>
+    (value, context, query) => {
+      const mapped = map(value, roleOption(query));
+      if (mapped.ok) return fromInteraction(mapped.interaction, context, query);
+      return skip(mapped.url) ?? { ok: false, problems: mapped.problems };
+    };
   return {
     '/v1/reports': (value, context) => prepareReport(value, context),
     '/v1/interactions': (value, context, query) => fromInteraction(value, context, query),
-    '/v1/gateways/kong': (value, context, query) => {
-      const mapped = fromKong(value, roleOption(query));
-      return mapped.ok ? fromInteraction(mapped.interaction, context, query) : mapped;
-    },
-    '/v1/gateways/envoy': (value, context, query) => {
-      const mapped = fromEnvoy(value, roleOption(query));
-      return mapped.ok ? fromInteraction(mapped.interaction, context, query) : mapped;
-    },
+    '/v1/gateways/kong': fromGateway(fromKong),
+    '/v1/gateways/envoy': fromGateway(fromEnvoy),
+    '/v1/gateways/nginx': fromGateway(fromNginx),
   };
 }

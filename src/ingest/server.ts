@@ -1,22 +1,29 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/schema.js';
 import { IngestError, SpoolFullError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
-import { spoolEntry, type ValidationContext, type ValidationResult } from '../report/validate.js';
+import { spoolEntry, withinSize, type ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
+import { redactText, redactValue } from './redact.js';
 import { ingestRoutes, type ToReport } from './routes.js';
+
+export type PartialStatus = 200 | 202 | 207;
 
 /**
  * The gateway-facing HTTP endpoint. Every POST route answers only after its reports are committed:
- * 202 when every item was stored (or already was), 207 with one result per item when some were refused.
+ * 202 when every item was stored (or already was), 207 (or PCM_INGEST_PARTIAL_STATUS) with one result per item
+ * when some were refused. Quality findings (src/report/rules.ts) do not refuse: they come back as `warnings`.
  *
  *   POST /v1/reports              PCM reports in the PCM's own field names
  *   POST /v1/interactions         what a gateway knows about a call (src/report/interaction.ts)
  *   POST /v1/gateways/kong        Kong http-log payloads          (?role=CLIENT|SERVER as default role)
  *   POST /v1/gateways/envoy       Envoy/Istio JSON access log lines
+ *   POST /v1/gateways/nginx       nginx JSON access log lines (escape=json), as Fluent Bit / Vector ship them
  */
 
 export interface IngestOptions {
@@ -28,15 +35,29 @@ export interface IngestOptions {
   maxItemsPerRequest: number;
   /** Largest report the sender can put in a PCM request; a larger one could never be sent. */
   maxReportBytes: number;
+  /** The status of an answer in which some items were refused (PCM_INGEST_PARTIAL_STATUS); 207 by default. */
+  partialStatus?: PartialStatus;
+  /** Interaction URL paths that are not Open Finance calls (PCM_INGEST_SKIP_PATHS); null skips nothing. */
+  skipPaths?: RegExp | null;
   log: Logger;
   metrics: Metrics;
   /** Extra read-only routes (health, status) answered as JSON or text. */
   routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
+  /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
+  listener?: Partial<ListenerLimits>;
 }
 
+/** A problem as the gateway sees it in an answer. */
+export type ItemProblem = Pick<ReportProblem, 'field' | 'rule' | 'message'> & { value?: unknown };
+
+/**
+ * One item of an answer. `warnings` are quality findings (src/report/rules.ts): the report was stored and will be
+ * sent; the PCM may open a data-quality ticket for it.
+ */
 export type ItemResult =
-  | { index: number; status: 'accepted' | 'duplicate'; repairs?: string[] }
-  | { index: number; status: 'rejected'; errors: ReportProblem[] };
+  | { index: number; status: 'accepted' | 'duplicate'; repairs?: string[]; warnings?: ItemProblem[] }
+  | { index: number; status: 'rejected'; errors: ItemProblem[]; warnings?: ItemProblem[] }
+  | { index: number; status: 'skipped'; reason: string };
 
 const MAX_PROBLEMS_PER_ITEM = 20;
 /** Quarantine keeps at most this much of one refused item, so refused traffic cannot crowd out the spool. */
@@ -46,23 +67,27 @@ function keepable(text: string): string {
   return text.length > MAX_QUARANTINED_CHARS ? `${text.slice(0, MAX_QUARANTINED_CHARS)}… [cut: ${text.length} characters received]` : text;
 }
 
+/** A refused item as the quarantine keeps it: secrets redacted, size capped. */
+function quarantineText(value: unknown): string {
+  return keepable(JSON.stringify(redactValue(value)) ?? 'null');
+}
+
 const MAX_VALUE_CHARS = 200;
 
 /** Problems as the gateway sees them: at most 20 per item, long values cut, so an answer stays small. */
-function slim(problems: ReportProblem[]): ReportProblem[] {
-  return problems.slice(0, MAX_PROBLEMS_PER_ITEM).map((p) => {
-    if (p.value === undefined) return p;
-    const text = typeof p.value === 'string' ? p.value : JSON.stringify(p.value) ?? String(p.value);
-    return text.length > MAX_VALUE_CHARS ? { ...p, value: `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters)` } : p;
+function slim(problems: readonly ReportProblem[]): ItemProblem[] {
+  return problems.slice(0, MAX_PROBLEMS_PER_ITEM).map(({ field, rule, message, value }) => {
+    if (value === undefined) return { field, rule, message };
+    // Values are depth-limited by the body parser, so stringify cannot overflow; a secret never reaches an answer.
+    const text = typeof value === 'string' ? value : (JSON.stringify(redactValue(value)) ?? typeof value);
+    return { field, rule, message, value: text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters)` : value };
   });
 }
 
-/** A report larger than one PCM request could never be sent: refuse it now rather than hold it forever. */
-function tooLarge(result: ValidationResult, maxBytes: number): ValidationResult {
-  if (!result.ok) return result;
-  const bytes = Buffer.byteLength(result.json);
-  if (bytes <= maxBytes) return result;
-  return { ok: false, problems: [{ field: '', rule: 'too_large', message: `Report too large: ${bytes} bytes; a PCM request holds at most ${maxBytes}` }] };
+/** `?partialStatus=` (or PCM_INGEST_PARTIAL_STATUS): the status of an answer in which some items were refused. */
+function partialStatusOf(query: URLSearchParams, fallback: PartialStatus): PartialStatus {
+  const asked = Number(query.get('partialStatus'));
+  return asked === 200 || asked === 202 || asked === 207 ? asked : fallback;
 }
 
 export interface IngestServer {
@@ -76,6 +101,7 @@ export interface IngestServer {
 
 export function createIngestServer(options: IngestOptions): IngestServer {
   const { spool, validation, maxBodyBytes, maxItemsPerRequest, maxReportBytes, log, metrics } = options;
+  const partialStatus = options.partialStatus ?? 207;
   let closing = false;
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -86,13 +112,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     res.end(text);
   }
 
-  const routes = ingestRoutes(options.build);
+  const routes = ingestRoutes(options.build, { skipPaths: options.skipPaths ?? null });
 
   /** A body refused as a whole is still recorded in quarantine: the text when it was read, the reason always. */
   async function recordRefusedBody(err: IngestError, body: Buffer | null, route: string, source: string): Promise<void> {
     const problems = JSON.stringify([{ field: '', rule: err.code, message: err.message }]);
     try {
-      await spool.write({ reports: [], rejected: [{ source, route, item: body ? keepable(body.toString('utf8')) : '', problems }] });
+      await spool.write({ reports: [], rejected: [{ source, route, item: body ? keepable(redactText(body.toString('utf8'))) : '', problems }] });
       metrics.ingestItems.inc({ route, outcome: 'rejected' });
     } catch (writeErr) {
       log.error({ err: String(writeErr), code: err.code }, 'could not record a refused body in quarantine');
@@ -120,45 +146,65 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     const rejected: RejectedItem[] = [];
     const results: ItemResult[] = [];
     const storedAt: number[] = [];
+    const findingsOf: ReportProblem[][] = [];
+    let skipped = 0;
+    let warned = 0;
     items.forEach((item, index) => {
       if (!item.ok) {
         const errors = [{ field: '', rule: 'json', message: `Invalid payload format: ${item.error}` }];
         results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, route, item: keepable(item.text), problems: JSON.stringify(errors) });
+        rejected.push({ source, route, item: keepable(redactText(item.text)), problems: JSON.stringify(errors) });
         return;
       }
-      const checked = tooLarge(toReport(item.value, context, query), maxReportBytes);
+      const checked = withinSize(toReport(item.value, context, query), maxReportBytes);
+      if ('skipped' in checked) {
+        skipped++;
+        results.push({ index, status: 'skipped', reason: checked.skipped });
+        return;
+      }
       if (!checked.ok) {
-        const errors = slim(checked.problems);
-        results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, route, item: keepable(JSON.stringify(item.value)), problems: JSON.stringify(errors) });
+        const remarks = checked.findings ?? [];
+        results.push({ index, status: 'rejected', errors: slim(checked.problems), ...(remarks.length > 0 ? { warnings: slim(remarks) } : {}) });
+        rejected.push({ source, route, item: quarantineText(item.value), problems: JSON.stringify(slim([...checked.problems, ...remarks])) });
         return;
       }
       storedAt.push(results.length);
-      results.push({ index, status: 'accepted', ...(checked.repairs.length > 0 ? { repairs: checked.repairs } : {}) });
+      if (checked.findings.length > 0) warned++;
+      results.push({
+        index,
+        status: 'accepted',
+        ...(checked.repairs.length > 0 ? { repairs: checked.repairs } : {}),
+        ...(checked.findings.length > 0 ? { warnings: slim(checked.findings) } : {}),
+      });
       reports.push(spoolEntry(checked));
+      findingsOf.push(checked.findings);
     });
 
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
     let duplicates = 0;
     outcome.forEach((o, i) => {
       const at = storedAt[i] as number;
+      const result = results[at] as Extract<ItemResult, { status: 'accepted' | 'duplicate' }>;
       if (o === 'duplicate') {
         duplicates++;
-        results[at] = { index: (results[at] as ItemResult).index, status: 'duplicate' };
+        results[at] = { index: result.index, status: 'duplicate', ...(result.warnings ? { warnings: result.warnings } : {}) };
       } else {
         for (const kind of reports[i]?.repairs ?? []) metrics.repairs.inc({ kind });
+        for (const finding of findingsOf[i] ?? []) metrics.qualityFindings.inc({ rule: finding.rule });
       }
     });
     const accepted = reports.length - duplicates;
     metrics.ingestItems.inc({ route, outcome: 'accepted' }, accepted);
     metrics.ingestItems.inc({ route, outcome: 'duplicate' }, duplicates);
     metrics.ingestItems.inc({ route, outcome: 'rejected' }, rejected.length);
+    metrics.ingestItems.inc({ route, outcome: 'skipped' }, skipped);
+    const counts = { accepted, duplicates, warnings: warned, ...(skipped > 0 ? { skipped } : {}) };
     if (rejected.length === 0) {
-      send(res, 202, { accepted, duplicates });
+      // Items are listed only when one has something to say (warnings, skips); a clean answer stays small.
+      send(res, 202, warned + skipped > 0 ? { ...counts, results } : counts);
     } else {
       log.info({ rejected: rejected.length, source }, 'ingest refused items; kept in quarantine');
-      send(res, 207, { accepted, duplicates, rejected: rejected.length, results });
+      send(res, partialStatusOf(query, partialStatus), { ...counts, rejected: rejected.length, results });
     }
   }
 
@@ -192,15 +238,15 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         log.error({ code: err.code }, err.message);
         return send(res, 503, { error: err.message, code: err.code }, { 'retry-after': '5' });
       }
+      if (clientGone(err, req)) return void log.debug({ err: String(err), path }, 'ingest: the client went away before its request was read; nothing stored');
       log.error({ err }, 'ingest failed');
       send(res, 500, { error: 'internal error; nothing from this request was stored' });
     }
   }
 
-  const server = createServer((req, res) => {
+  const server = createListener(options.listener ?? {}, log, (req, res) => {
     void handle(req, res);
   });
-  server.keepAliveTimeout = 65_000;
   return {
     server,
     async close(graceMs) {
@@ -212,4 +258,72 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       clearTimeout(timer);
     },
   };
+}
+
+/** The listener's limits: a slow, idle or greedy client cannot hold a connection, a socket or memory for long. */
+export interface ListenerLimits {
+  /** Request line and headers complete within this, or 408 and close. */
+  headersTimeoutMs: number;
+  /** The whole request, body included, within this, or 408 and close. */
+  requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Largest request line and headers, or 431 and close. */
+  maxHeaderBytes: number;
+  /** Connections open at once; more are closed on arrival. */
+  maxConnections: number;
+}
+
+/** What a client that broke a limit or the protocol is told before its connection closes (as Node itself answers). */
+const CLIENT_ERROR_ANSWERS: Readonly<Record<string, string>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: '413 Payload Too Large',
+};
+
+/**
+ * The HTTP listener with its limits. Node checks the header and request timeouts on a sweep every
+ * `connectionsCheckingInterval` (30 s by default, which would stretch a 10 s timeout to 40 s): here a quarter of the
+ * headers timeout, between 100 ms and 1 s. A client closed for a limit, a protocol error or its own reset is the
+ * client's doing: answered when nothing was answered yet, closed, and logged at debug.
+ */
+function createListener(limits: Partial<ListenerLimits>, log: Logger, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const requestTimeout = limits.requestTimeoutMs ?? DEFAULTS.ingest.requestTimeoutMs;
+  // Node refuses a headers timeout longer than the request timeout; the request timeout covers the headers too.
+  const headersTimeout = Math.min(limits.headersTimeoutMs ?? DEFAULTS.ingest.headersTimeoutMs, requestTimeout);
+  const maxConnections = limits.maxConnections ?? DEFAULTS.ingest.maxConnections;
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      maxHeaderSize: limits.maxHeaderBytes ?? DEFAULTS.ingest.maxHeaderBytes,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
+    },
+    onRequest,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? DEFAULTS.ingest.keepAliveTimeoutMs;
+  server.maxConnections = maxConnections;
+  server.on('drop', (data?: { remoteAddress?: string }) => {
+    log.debug({ remote: data?.remoteAddress, maxConnections }, 'ingest: connection closed on arrival (PCM_INGEST_MAX_CONNECTIONS)');
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket & { _httpMessage?: ServerResponse | null }) => {
+    const answer = CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? (err.code === 'ECONNRESET' ? null : '400 Bad Request');
+    log.debug({ code: err.code, remote: socket.remoteAddress, answer }, 'ingest: client connection closed');
+    // Answer only where no response has begun on this connection, or the client would read a corrupt one.
+    if (answer && socket.writable && !socket._httpMessage?.headersSent) {
+      socket.end(`HTTP/1.1 ${answer}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+      // A client that does not read its answer loses the connection all the same.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
+}
+
+/** The client went away while its request was read (a reset, an abort, or closed for a timeout): no one to answer. */
+function clientGone(err: unknown, req: IncomingMessage): boolean {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  const aborted = code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err instanceof Error && err.message === 'aborted');
+  return aborted && (req.destroyed || req.socket.destroyed);
 }

@@ -4,9 +4,9 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FaultInjector, parseFaultConfig, type FaultConfig, type FaultDecision } from './faults.js';
-import { ReportStore, type ReceivedReport } from './store.js';
+import { QualityLog, ReportStore, type QualitySnapshot, type ReceivedReport } from './store.js';
 import { RateLimiter, TokenIssuer } from './tokens.js';
-import { discardReason, loadAcceptedEndpoints, opendataDiscardReason, type AcceptedEndpoints } from './validate.js';
+import { checkOpendataReport, checkReport, loadAcceptedEndpoints, type AcceptedEndpoints, type CheckResult, type ErrorCodesAs } from './validate.js';
 
 /**
  * A local PCM. Two HTTPS listeners, as the PCM has two hosts: the auth host (`/token/`, `/token-fresh/`) demands a
@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   /** Endpoint catalogue file the emulator accepts (data/catalog/endpoints.json when absent). */
   endpointsFile?: string | undefined;
   faults?: FaultConfig | undefined;
+  /** How additionalInfo.errorCodes must be sent (pcm-rules.md §13 item 6): one code string (default) or an array of strings. */
+  errorCodesAs?: ErrorCodesAs | undefined;
 }
 
 export const EMULATOR_DEFAULTS = {
@@ -53,6 +55,7 @@ export const EMULATOR_DEFAULTS = {
   rateLimit: 300,
   retryAfter: true,
   pairingDelayMs: 1000,
+  errorCodesAs: 'string',
 } as const;
 
 export type { StoredReport } from './store.js';
@@ -99,6 +102,8 @@ export class PcmEmulator {
   private api: Server | null = null;
   private auth: Server | null = null;
   private readonly store: ReportStore;
+  /** Quality findings of accepted reports (GET /emulator/quality); bounded, see QUALITY_LOG_LIMIT. */
+  private readonly quality = new QualityLog();
   private readonly tokens: TokenIssuer;
   private readonly limiter: RateLimiter;
   readonly faults: FaultInjector;
@@ -188,8 +193,14 @@ export class PcmEmulator {
     return this.store.reconcile(before, Date.now());
   }
 
+  /** The quality dashboard: findings of ACCEPTED reports, newest last (what GET /emulator/quality serves). */
+  qualitySnapshot(): QualitySnapshot {
+    return this.quality.snapshot();
+  }
+
   private reset(): void {
     this.store.reset();
+    this.quality.reset();
     this.tokens.revokeAll();
     this.limiter.reset();
     this.requests = {};
@@ -278,6 +289,7 @@ export class PcmEmulator {
   private async control(req: IncomingMessage, res: ServerResponse, route: string, path: string, url: URL): Promise<void> {
     if (req.method === 'GET' && path === '/emulator/stats') return this.reply(res, route, 200, this.snapshot());
     if (req.method === 'GET' && path === '/emulator/reports') return this.listReports(url, res, route);
+    if (req.method === 'GET' && path === '/emulator/quality') return this.reply(res, route, 200, this.qualitySnapshot());
     if (req.method === 'POST' && path === '/emulator/reset') {
       this.reset();
       return this.reply(res, route, 200, { reset: true });
@@ -303,7 +315,7 @@ export class PcmEmulator {
       }
       if (req.method === 'POST') {
         // The next `count` report requests get `status`: deterministic faults for tests.
-        const spec = body as { status?: unknown; count?: unknown; retryAfter?: unknown };
+        const spec = (body ?? {}) as { status?: unknown; count?: unknown; retryAfter?: unknown };
         if (typeof spec.status !== 'number' || spec.status < 400 || spec.status > 599) {
           return this.reply(res, route, 400, { message: 'status must be a number from 400 to 599' });
         }
@@ -347,9 +359,11 @@ export class PcmEmulator {
       if (mismatch) return this.reply(res, route, 403, { message: `Forbidden: ${mismatch}` });
     }
 
-    const check = stream === 'private' ? discardReason : opendataDiscardReason;
-    const received: ReceivedReport[] = items.map((item: unknown) => {
-      const message = check(item, { now, endpoints: this.endpoints });
+    const check = stream === 'private' ? checkReport : checkOpendataReport;
+    const context = { now, endpoints: this.endpoints, errorCodesAs: this.options.errorCodesAs ?? 'string' };
+    const verdicts: CheckResult[] = items.map((item: unknown) => check(item, context));
+    const received: ReceivedReport[] = items.map((item: unknown, i) => {
+      const message = (verdicts[i] as CheckResult).discard;
       return {
         reportId: randomUUID(),
         stream,
@@ -361,8 +375,21 @@ export class PcmEmulator {
       };
     });
     this.store.add(received);
+    received.forEach((r, i) => {
+      for (const finding of (verdicts[i] as CheckResult).quality) {
+        this.quality.add({
+          fapiInteractionId: ownString(r.report, 'fapiInteractionId'),
+          endpoint: ownString(r.report, 'endpoint'),
+          role: ownString(r.report, 'role'),
+          rule: finding.rule,
+          field: finding.field,
+          message: finding.message,
+          reportId: r.reportId,
+        });
+      }
+    });
     const results = received.map((r) => {
-      const correlationId = (r.report as { correlationId?: unknown } | null)?.correlationId;
+      const correlationId = ownString(r.report, 'correlationId');
       return {
         reportId: r.reportId,
         status: r.status,
@@ -405,13 +432,20 @@ export class PcmEmulator {
   }
 }
 
+/** A top-level string field of a report as sent (own properties only: `__proto__` from JSON.parse is an own key). */
+function ownString(report: unknown, key: string): string | null {
+  if (report === null || typeof report !== 'object' || !Object.hasOwn(report, key)) return null;
+  const value = (report as Record<string, unknown>)[key];
+  return typeof value === 'string' ? value : null;
+}
+
 /** §2.4: the token's organisation must be clientOrgId on CLIENT reports and serverOrgId on SERVER ones. */
 function requesterMismatch(item: unknown, tokenOrgId: string): string | null {
-  if (item === null || typeof item !== 'object') return null;
-  const r = item as Record<string, unknown>;
-  const field = r.role === 'CLIENT' ? 'clientOrgId' : r.role === 'SERVER' ? 'serverOrgId' : null;
-  if (field === null || typeof r[field] !== 'string') return null; // left to item validation
-  return (r[field] as string).toLowerCase() === tokenOrgId ? null : `Requester id mismatch with ${field}`;
+  const role = ownString(item, 'role');
+  const field = role === 'CLIENT' ? 'clientOrgId' : role === 'SERVER' ? 'serverOrgId' : null;
+  const orgId = field === null ? null : ownString(item, field);
+  if (field === null || orgId === null) return null; // left to item validation
+  return orgId.toLowerCase() === tokenOrgId ? null : `Requester id mismatch with ${field}`;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

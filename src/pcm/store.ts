@@ -87,8 +87,27 @@ function toStored(row: Row): StoredReport {
   };
 }
 
+/** A top-level field of a report as sent: an own property only (JSON.parse makes `__proto__` an ordinary own key). */
 function field(report: unknown, key: string): unknown {
-  return report !== null && typeof report === 'object' ? (report as Record<string, unknown>)[key] : undefined;
+  return report !== null && typeof report === 'object' && Object.hasOwn(report, key) ? (report as Record<string, unknown>)[key] : undefined;
+}
+
+/** One part of a duplicate-detection identity; never calls the sender's values (an object's `toString` may not be callable). */
+function identityPart(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  try {
+    return JSON.stringify(value) ?? typeof value;
+  } catch {
+    return typeof value;
+  }
+}
+
+/** An org id for comparison: lower-cased when it is a string, nothing otherwise. */
+function orgIdOf(report: unknown, key: string): string | null {
+  const value = field(report, key);
+  return typeof value === 'string' ? value.toLowerCase() : null;
 }
 
 export class ReportStore {
@@ -114,8 +133,8 @@ export class ReportStore {
         const fapiId = typeof fapi === 'string' ? fapi.toLowerCase() : null;
         const identity =
           r.stream === 'private'
-            ? [field(r.report, 'role'), fapiId, field(r.report, 'endpoint'), field(r.report, 'httpMethod'), field(r.report, 'timestamp')].join('|')
-            : ['OPENDATA', ...['endpoint', 'httpMethod', 'timestamp', 'statusCode', 'processTimespan'].map((k) => field(r.report, k))].join('|');
+            ? [field(r.report, 'role'), fapiId, field(r.report, 'endpoint'), field(r.report, 'httpMethod'), field(r.report, 'timestamp')].map(identityPart).join('|')
+            : ['OPENDATA', ...['endpoint', 'httpMethod', 'timestamp', 'statusCode', 'processTimespan'].map((k) => field(r.report, k))].map(identityPart).join('|');
         if (seen.get(identity)) duplicates++;
         const role = field(r.report, 'role');
         insert.run(
@@ -203,8 +222,8 @@ export class ReportStore {
     const own = rows.find((r) => r.sender_org === orgId);
     if (own) return toStored(own);
     const party = rows.find((r) => {
-      const report = JSON.parse(r.body) as Record<string, unknown>;
-      return String(report.clientOrgId).toLowerCase() === orgId || String(report.serverOrgId).toLowerCase() === orgId;
+      const report = JSON.parse(r.body) as unknown;
+      return orgIdOf(report, 'clientOrgId') === orgId || orgIdOf(report, 'serverOrgId') === orgId;
     });
     return party ? toStored(party) : null;
   }
@@ -225,5 +244,67 @@ export class ReportStore {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** A quality finding as GET /emulator/quality serves it. */
+export interface QualityFinding {
+  fapiInteractionId: string | null;
+  endpoint: string | null;
+  role: string | null;
+  rule: string;
+  field: string;
+  message: string;
+  reportId: string;
+}
+
+export interface QualitySnapshot {
+  /** Findings recorded since start or reset, including those dropped from `findings`. */
+  total: number;
+  /** The same count by rule id. */
+  byRule: Record<string, number>;
+  /** The newest findings (at most the log's limit), newest last. */
+  findings: QualityFinding[];
+}
+
+/**
+ * The bound of the quality log: the newest 10 000 findings are kept, the oldest dropped first, so a long run (or a
+ * load test) cannot grow the emulator without limit. The counts (`total`, `byRule`) cover everything recorded.
+ */
+export const QUALITY_LOG_LIMIT = 10_000;
+
+/**
+ * The emulator's data-quality dashboard: findings of ACCEPTED reports, in memory (a ring buffer). It does not survive
+ * a restart, even with a state file; POST /emulator/reset empties it.
+ */
+export class QualityLog {
+  private ring: QualityFinding[] = [];
+  /** Where the next finding goes once the ring is full (= the oldest one). */
+  private next = 0;
+  private total = 0;
+  private byRule = new Map<string, number>();
+
+  constructor(private readonly limit = QUALITY_LOG_LIMIT) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`quality log limit must be a positive integer, got ${limit}`);
+  }
+
+  add(finding: QualityFinding): void {
+    if (this.ring.length < this.limit) this.ring.push(finding);
+    else this.ring[this.next] = finding;
+    this.next = (this.next + 1) % this.limit;
+    this.total++;
+    this.byRule.set(finding.rule, (this.byRule.get(finding.rule) ?? 0) + 1);
+  }
+
+  snapshot(): QualitySnapshot {
+    const findings = this.ring.length < this.limit ? [...this.ring] : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    return { total: this.total, byRule: Object.fromEntries(this.byRule), findings };
+  }
+
+  reset(): void {
+    this.ring = [];
+    this.next = 0;
+    this.total = 0;
+    this.byRule = new Map();
   }
 }

@@ -16,9 +16,11 @@
  *     webhookEnable, …) is required whatever the status.
  *   - a key that is conditional on another additionalInfo key the sidecar can see (rejectionReasonCode when status
  *     is REJECTED, paymentList for IMMEDIATE/SCHEDULED/RECURRENT, …) is required when that key has that value.
- *   - a key that is conditional on data the sidecar cannot see (companyProfileInfo "PJ only", paymentDate XOR
- *     paymentSchedule "depending on the consent", journeyIsLinked "only in Jornada Otimizada", webhookInteractionId
- *     "after a webhook") is listed in `optional`: its format is checked when present, its absence is not.
+ *   - a key that is conditional on data the sidecar cannot see (journeyIsLinked "only in Jornada Otimizada",
+ *     webhookInteractionId "after a webhook") is listed in `optional`: its format is checked when present, its
+ *     absence is not. companyProfileInfo "PJ only" follows personType, which the report carries.
+ *   - every presence rule here is quality-level (rules.ts): a missing key is a finding, the report is still sent.
+ *     Only "additionalInfo should not be empty" is a discard, where the call has a key required unconditionally.
  *   - errorCodes is required on 4xx/5xx for every Serviços endpoint (payments, enrollments, automatic-payments):
  *     xlsx v6 "errorCodes for CLIENT in Serviços" (§4.2) and §4.3 SV/JSR/Pix Automático. §4.3 DC and SG do not list it.
  *   - tokenId (§4.5) is required on every private CLIENT report with statusCode < 400 unless the entry says
@@ -72,6 +74,22 @@ const FLOW = oneOf('HYBRID_FLOW', 'CIBA_FLOW', 'FIDO_FLOW');
 
 export const DROP_REASONS = ['NONE', 'NO_CREDENTIAL', 'NO_AUTHORITY', 'NO_AUTHORITY_PERSON_MISMATCH', 'CREDENTIAL_UNAVAILABLE'] as const;
 export const GRANT_TYPES = ['AUTHORIZATION_CODE', 'REFRESH_TOKEN', 'CLIENT_CREDENTIALS'] as const;
+export const PAYMENT_TYPES = ['IMMEDIATE', 'SCHEDULED', 'RECURRENT', 'SWEEPING', 'AUTOMATIC', 'WITHDRAW', 'CHANGE'] as const;
+
+/**
+ * The enum domains the discard catalogue names (§8.3), checked at discard level wherever the key appears. Each is
+ * the catalogue's list widened by the documented values (§13 item 7): a value the docs allow is never refused here,
+ * and a value outside both is what the PCM discards. The documented (narrower or equal) domains in KEY_FORMATS are
+ * checked at quality level on top: cancelledFrom 'REJECTED' passes here (the catalogue has it) and is a quality
+ * finding there (the tables say INICIADORA/DETENTORA).
+ */
+export const DISCARD_DOMAINS: Readonly<Record<string, readonly string[]>> = {
+  personType: ['PF', 'PJ'],
+  grantType: GRANT_TYPES,
+  dropReason: DROP_REASONS,
+  paymentType: PAYMENT_TYPES,
+  cancelledFrom: ['REJECTED', 'REVOKED', 'INICIADORA', 'DETENTORA'],
+};
 
 /**
  * The format of every key the sources define, wherever it appears. A key not listed here must still be a string
@@ -103,7 +121,7 @@ export const KEY_FORMATS: Readonly<Record<string, ValueFormat>> = {
   authorisationFlow: FLOW,
   authorisationFlowIntent: FLOW,
   // §13 item 7: the documented domain (SV tables, PCM-current), wider than the SV discard catalogue.
-  paymentType: oneOf('IMMEDIATE', 'SCHEDULED', 'RECURRENT', 'SWEEPING', 'AUTOMATIC', 'WITHDRAW', 'CHANGE'),
+  paymentType: oneOf(...PAYMENT_TYPES),
   dropReason: oneOf(...DROP_REASONS),
   grantType: oneOf(...GRANT_TYPES),
   cancelledFrom: oneOf('INICIADORA', 'DETENTORA'),
@@ -267,6 +285,8 @@ const AUTOMATIC_LOCAL_INSTRUMENT = oneOf('AUTO', 'MANU', 'DICT', 'INIC');
 const ifAutomatic = when('paymentType', 'AUTOMATIC');
 /** PCM-current journeyLinkId: "Deve ser enviado se journeyIsLinked for TRUE" (JSR and Pix Automático creation). */
 const JOURNEY_LINK = req('journeyLinkId', when('journeyIsLinked', 'TRUE'));
+/** §4.3 DC, SV, JSR, Pix Automático: companyProfileInfo on consent creation when the customer is a company. */
+const COMPANY_PROFILE = req('companyProfileInfo', when('personType', 'PJ'));
 
 // ───────────────────────────────────────────── §4.3: the current table (CLIENT) ─────────────────────────────────────────────
 
@@ -284,8 +304,8 @@ export const CURRENT_RULES: readonly EndpointRule[] = [
     source: '§4.3 DC: consentId (not 4xx/5xx), personType, companyProfileInfo (PJ), journeyIsLinked (Jornada Otimizada), tokenId',
     methods: ['POST'],
     endpoints: ['/open-banking/consents/v3/consents'],
-    required: [req('consentId', OK), req('personType')],
-    optional: ['companyProfileInfo', 'journeyIsLinked'],
+    required: [req('consentId', OK), req('personType'), COMPANY_PROFILE],
+    optional: ['journeyIsLinked'],
   },
   {
     name: 'consents v3 GET',
@@ -333,9 +353,13 @@ export const CURRENT_RULES: readonly EndpointRule[] = [
       'paymentDate XOR paymentSchedule (201), paymentType, errorCodes (4xx/5xx), tokenId',
     methods: ['POST'],
     endpoints: payments('/consents'),
-    required: [req('consentId', OK), req('personType'), req('localInstrument'), req('authorisationFlowIntent'), req('paymentType'), ERROR_CODES],
-    optional: ['companyProfileInfo', 'paymentDate', 'paymentSchedule'],
-    groups: [{ keys: ['paymentDate', 'paymentSchedule'], mode: 'atMostOne' }],
+    required: [req('consentId', OK), req('personType'), req('localInstrument'), req('authorisationFlowIntent'), req('paymentType'), COMPANY_PROFILE, ERROR_CODES],
+    optional: ['paymentDate', 'paymentSchedule'],
+    // Together: exactly one of them on a 201, never both.
+    groups: [
+      { keys: ['paymentDate', 'paymentSchedule'], mode: 'atMostOne' },
+      { keys: ['paymentDate', 'paymentSchedule'], mode: 'atLeastOne', when: { status: [201] } },
+    ],
   }),
   ...splitV4V5({
     name: 'payments consents GET',
@@ -420,8 +444,8 @@ export const CURRENT_RULES: readonly EndpointRule[] = [
     source: '§4.3 JSR: enrollmentId (created, so not 4xx/5xx), personType, companyProfileInfo, journeyIsLinked/LinkId, errorCodes; v12 row',
     methods: ['POST'],
     endpoints: ['/open-banking/enrollments/v2/enrollments'],
-    required: [req('enrollmentId', OK), req('personType'), JOURNEY_LINK, ERROR_CODES],
-    optional: ['companyProfileInfo', 'journeyIsLinked'],
+    required: [req('enrollmentId', OK), req('personType'), COMPANY_PROFILE, JOURNEY_LINK, ERROR_CODES],
+    optional: ['journeyIsLinked'],
   },
   {
     name: 'enrollments GET',
@@ -512,9 +536,10 @@ export const CURRENT_RULES: readonly EndpointRule[] = [
       req('isRetryAccepted', ifAutomatic),
       req('referenceStartDate', ifAutomatic),
       JOURNEY_LINK,
+      COMPANY_PROFILE,
       ERROR_CODES,
     ],
-    optional: ['companyProfileInfo', 'isFirstPayment', 'journeyIsLinked'],
+    optional: ['isFirstPayment', 'journeyIsLinked'],
   },
   {
     name: 'recurring-consents GET / PATCH',

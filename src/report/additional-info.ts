@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import {
   clientRuleFor,
+  DISCARD_DOMAINS,
   DROP_REASON_ENDPOINTS,
   DROP_REASONS,
   KEY_FORMATS,
@@ -89,8 +90,10 @@ function clientProblems(info: unknown, context: AdditionalInfoContext, options: 
 
   const problems: ReportProblem[] = [];
   const keys = presentKeys(info);
-  if (keys.length === 0 && (required.length > 0 || groups.some((g) => g.mode !== 'atMostOne'))) problems.push(emptyProblem());
-  for (const key of required) if (!has(info, key)) problems.push(missingProblem(key));
+  // §8.3 "should not be empty" only where a key is required whatever the status and the other keys (tokenId aside:
+  // whether a token existed is not the PCM's schema): those are the calls for which `{}` can never be right.
+  if (keys.length === 0 && (rule?.required ?? []).some((r) => r.when === undefined)) problems.push(emptyProblem());
+  for (const key of required) if (!has(info, key)) problems.push(key === 'tokenId' ? tokenIdMissingProblem() : missingProblem(key));
   for (const group of groups) problems.push(...groupProblems(group, info));
   for (const forbidden of rule?.forbidden ?? []) {
     if (!holds(forbidden.when, info, status)) continue;
@@ -100,9 +103,20 @@ function clientProblems(info: unknown, context: AdditionalInfoContext, options: 
   }
   for (const key of keys) {
     const format = ownValue(rule?.formats, key) ?? ownValue(KEY_FORMATS, key) ?? ANY_STRING;
-    problems.push(...valueProblems(`additionalInfo.${key}`, info[key], format, options));
+    problems.push(...keyProblems(key, info[key], format, options));
   }
   return problems;
+}
+
+/** One key's value: the catalogue's enum at discard level first, then its documented format. */
+function keyProblems(key: string, value: unknown, format: ValueFormat, options: AdditionalInfoOptions): ReportProblem[] {
+  const path = `additionalInfo.${key}`;
+  const domain = ownValue(DISCARD_DOMAINS, key);
+  if (domain !== undefined && typeof value === 'string' && !domain.includes(value)) {
+    const allowed = domain.map((v) => `'${v}'`).join(' | ');
+    return [problem(path, 'additionalInfo.enum', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value)];
+  }
+  return valueProblems(path, value, format, options);
 }
 
 function serverProblems(info: unknown, context: AdditionalInfoContext, options: AdditionalInfoOptions): ReportProblem[] {
@@ -115,11 +129,24 @@ function serverProblems(info: unknown, context: AdditionalInfoContext, options: 
   const keys = presentKeys(info);
   if (keys.length === 0 && dropReasonRequired) problems.push(emptyProblem());
   if (dropReasonRequired && !has(info, 'dropReason')) problems.push(missingProblem('dropReason'));
-  for (const key of keys) if (!SERVER_KEYS.includes(key)) problems.push(unrecognizedProblem(key, info[key]));
+  for (const key of keys) {
+    if (SERVER_KEYS.includes(key)) continue;
+    problems.push(unrecognizedProblem(key, info[key]), ...keyProblems(key, info[key], ownValue(KEY_FORMATS, key) ?? ANY_STRING, options));
+  }
   if (has(info, 'dropReason')) {
     const value = info.dropReason;
-    const formatProblems = valueProblems('additionalInfo.dropReason', value, DROP_REASON, options);
+    const formatProblems = keyProblems('dropReason', value, DROP_REASON, options);
     problems.push(...formatProblems);
+    if (formatProblems.length === 0 && !dropReasonRequired) {
+      problems.push(
+        problem(
+          'additionalInfo.dropReason',
+          'additionalInfo.dropReason.outsideCreation',
+          `Invalid field value: additionalInfo.dropReason: sent only on POST to ${DROP_REASON_ENDPOINTS.join(', ')}`,
+          value,
+        ),
+      );
+    }
     // §4.4: "NO_CREDENTIAL … quando o HTTP response code for diferente de 201".
     if (formatProblems.length === 0 && dropReasonRequired && context.statusCode !== 201 && value !== 'NO_CREDENTIAL') {
       problems.push(
@@ -145,6 +172,8 @@ function opendataProblems(info: unknown, options: AdditionalInfoOptions): Report
   if (keys.length === 0) problems.push(emptyProblem());
   if (!has(info, 'clientIp')) problems.push(missingProblem('clientIp'));
   for (const key of keys) {
+    // Leaves are strings here too (§4.1); which keys belong is a quality matter.
+    if (key !== 'clientIp') problems.push(...valueProblems(`additionalInfo.${key}`, info[key], ANY_STRING, options));
     if (key === 'tokenId') {
       problems.push(
         problem(
@@ -197,7 +226,7 @@ const ANY_STRING: ValueFormat = { kind: 'string' };
 const DROP_REASON: ValueFormat = { kind: 'string', enum: DROP_REASONS };
 const PORTE_EMPRESA: ValueFormat = { kind: 'string', enum: ['00', '01', '03', '05'] };
 const NATUREZA_JURIDICA: ValueFormat = { kind: 'string', pattern: /^\d{4}$/, patternText: 'a 4-digit code (^\\d{4}$)' };
-const COUNT: ValueFormat = { kind: 'string', pattern: /^\d+$/, patternText: 'a count written as a string of digits' };
+const COUNT_PATTERN = /^\d+$/;
 /** PCM-current paymentList.maxItems: "Para o mesmo consentId não podem ser reportados … mais do que 60 paymentId". */
 const PAYMENT_LIST_MAX = 60;
 
@@ -208,7 +237,7 @@ function valueProblems(path: string, value: unknown, format: ValueFormat, option
       if (format.nonEmpty && value === '') return [problem(path, 'additionalInfo.format', `Missing property, ${path} can't be empty`, value)];
       if (format.enum && !format.enum.includes(value)) {
         const allowed = format.enum.map((v) => `'${v}'`).join(' | ');
-        return [problem(path, 'additionalInfo.enum', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value)];
+        return [problem(path, 'additionalInfo.domain', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value)];
       }
       if (format.maxLength !== undefined && value.length > format.maxLength) {
         return [problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be at most ${format.maxLength} characters, received ${value.length}`, value)];
@@ -249,7 +278,11 @@ function valueProblems(path: string, value: unknown, format: ValueFormat, option
     }
     case 'statusSummary': {
       if (!isRecord(value)) return [typeProblem(path, 'object', value)];
-      return presentKeys(value).flatMap((key) => valueProblems(`${path}.${key}`, value[key], COUNT, options));
+      return presentKeys(value).flatMap((key) => {
+        const count = value[key];
+        if (typeof count === 'string' && COUNT_PATTERN.test(count)) return [];
+        return [problem(`${path}.${key}`, 'additionalInfo.statusSummary.count', `Invalid format: ${path}.${key}: must be a count written as a string of digits`, count)];
+      });
     }
     case 'paymentList': {
       if (!Array.isArray(value)) return [typeProblem(path, 'array', value)];
@@ -281,6 +314,13 @@ const emptyProblem = (): ReportProblem => problem('additionalInfo', 'additionalI
 
 const missingProblem = (key: string): ReportProblem =>
   problem(`additionalInfo.${key}`, 'additionalInfo.missingKey', `Missing property: additionalInfo.${key}`);
+
+const tokenIdMissingProblem = (): ReportProblem =>
+  problem(
+    'additionalInfo.tokenId',
+    'additionalInfo.tokenId.missing',
+    'Missing property: additionalInfo.tokenId (§4.5; post the call\'s accessToken or Authorization with PCM_TOKEN_ID_PEPPER_FILE set, and the sidecar computes it)',
+  );
 
 const unrecognizedProblem = (key: string, value: unknown): ReportProblem =>
   problem(`additionalInfo.${key}`, 'additionalInfo.unknownKey', `Invalid format: additionalInfo: Unrecognized key(s) in object: '${key}'`, value);

@@ -2,6 +2,7 @@ import { rawInteractionSchema, type RawInteraction } from './interaction.js';
 import { normaliseTimestamp, uriPrefixOf } from './normalise.js';
 import type { ReportProblem } from './problem.js';
 import type { EndpointTemplates } from './template.js';
+import { bearerToken, tokenIdOf } from './token-id.js';
 
 /**
  * A gateway's view of one call (RawInteraction) → a PCM private report, by the same rules the PCM documents:
@@ -13,6 +14,8 @@ export interface BuildContext {
   /** Configured organisations, by lower-case orgId, with the software statement CLIENT reports carry. */
   organisations: ReadonlyMap<string, { clientSSId?: string | undefined }>;
   privateTemplates: EndpointTemplates;
+  /** The tokenId pepper (PCM_TOKEN_ID_PEPPER_FILE); null: an access token that comes in is dropped unused. */
+  tokenIdPepper: Uint8Array | null;
 }
 
 export type BuildResult = { ok: true; item: Record<string, unknown> } | { ok: false; problems: ReportProblem[] };
@@ -58,8 +61,10 @@ export function buildReport(raw: unknown, context: BuildContext): BuildResult {
   if (timestamp === null) {
     return fail('startTime', 'format', 'Invalid field value: startTime must be ISO-8601 with an offset, or epoch milliseconds or microseconds', interaction.startTime);
   }
+  const durationMs = durationOf(interaction);
+  if (typeof durationMs === 'string') return fail('durationMs', 'interaction', durationMs);
   // Sub-millisecond calls still took time; the PCM wants at least 1.
-  const processTimespan = Math.max(1, Math.round(interaction.durationMs));
+  const processTimespan = Math.max(1, Math.round(durationMs));
   const common = {
     fapiInteractionId: interaction.fapiInteractionId,
     endpoint,
@@ -99,7 +104,30 @@ export function buildReport(raw: unknown, context: BuildContext): BuildResult {
       clientSSId,
       endpointUriPrefix,
       ...(interaction.correlationId !== undefined ? { correlationId: interaction.correlationId } : {}),
-      additionalInfo: interaction.additionalInfo ?? {},
+      additionalInfo: withTokenId(interaction, statusCode, context.tokenIdPepper),
     },
   };
+}
+
+/** Milliseconds from durationMs or durationSeconds, or why neither can be used. */
+function durationOf(interaction: RawInteraction): number | string {
+  const { durationMs, durationSeconds } = interaction;
+  if (durationMs !== undefined && durationSeconds !== undefined) return 'Invalid interaction: send durationMs or durationSeconds, not both';
+  if (durationMs !== undefined) return Number.isFinite(durationMs) && durationMs >= 0 ? durationMs : 'Invalid interaction: durationMs must be a number ≥ 0';
+  if (durationSeconds !== undefined) {
+    const seconds = Number(durationSeconds);
+    return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 'Invalid interaction: durationSeconds must be a number ≥ 0';
+  }
+  return 'Missing fields: durationMs (milliseconds) or durationSeconds (seconds)';
+}
+
+/**
+ * §4.5: tokenId from the call's access token, on answers below 400 (a failed call has no usable token to name).
+ * A tokenId the gateway computed itself wins. The token goes no further than this function.
+ */
+function withTokenId(interaction: RawInteraction, statusCode: number, pepper: Uint8Array | null): Record<string, unknown> {
+  const info = interaction.additionalInfo ?? {};
+  if (interaction.accessToken === undefined || pepper === null || statusCode >= 400 || Object.hasOwn(info, 'tokenId')) return info;
+  const token = bearerToken(interaction.accessToken);
+  return token === null ? info : { ...info, tokenId: tokenIdOf(token, pepper) };
 }

@@ -16,6 +16,8 @@ export interface RulesInput {
   organisations: readonly { orgId: string; clientSSId?: string | undefined }[] | null;
   opendataOrgId: string | null;
   rules: RuleOptions;
+  /** Read from PCM_TOKEN_ID_PEPPER_FILE at start; null when not configured. */
+  tokenIdPepper?: Uint8Array | null;
 }
 
 export function reportRules(input: RulesInput, catalog: EndpointCatalog): ReportRules {
@@ -30,10 +32,11 @@ export function reportRules(input: RulesInput, catalog: EndpointCatalog): Report
     build: {
       organisations: new Map(organisations.map((o) => [o.orgId.toLowerCase(), { clientSSId: o.clientSSId }])),
       privateTemplates,
+      tokenIdPepper: input.tokenIdPepper ?? null,
     },
   };
 }
 
-export function rulesInputOf(config: Config, opendataOrgId: string | null): RulesInput {
-  return { organisations: config.organisations, opendataOrgId, rules: config.rules };
+export function rulesInputOf(config: Config, opendataOrgId: string | null, tokenIdPepper: Uint8Array | null = null): RulesInput {
+  return { organisations: config.organisations, opendataOrgId, rules: config.rules, tokenIdPepper };
 }

@@ -18,7 +18,12 @@ export const rawInteractionSchema = z.strictObject({
   /** When the call started: ISO-8601 with any offset, or epoch milliseconds / microseconds. */
   startTime: z.union([z.string(), z.number()]),
   /** Milliseconds until the first response byte (CLIENT) / until the response was sent (SERVER). */
-  durationMs: z.number(),
+  durationMs: z.number().optional(),
+  /**
+   * The same duration in seconds (nginx's `$request_time`, `0.250`), as a number or a numeric string. Exactly one of
+   * durationMs / durationSeconds: a bare number with no unit is never guessed.
+   */
+  durationSeconds: z.union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'a number of seconds such as 0.250')]).optional(),
   fapiInteractionId: z.string(),
   /** The other organisation: serverOrgId for CLIENT, clientOrgId for SERVER. */
   counterpartyOrgId: z.string(),
@@ -28,6 +33,13 @@ export const rawInteractionSchema = z.strictObject({
   clientSSId: z.string().optional(),
   correlationId: z.string().optional(),
   additionalInfo: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * CLIENT: the access token the call carried (or the whole `Authorization: Bearer …` value). Only its tokenId
+   * (pcm-rules.md §4.5) is kept; the token itself is never stored, logged or counted.
+   */
+  accessToken: z.string().optional(),
+  /** Log shippers' own metadata, tolerated and ignored (Fluent Bit's http output adds `date` to every record). */
+  date: z.unknown().optional(),
 });
 
 export type RawInteraction = z.infer<typeof rawInteractionSchema>;

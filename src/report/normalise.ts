@@ -43,7 +43,9 @@ const SECURITY_ENDPOINTS = new Set(['/token', '/register', '/register/{clientId}
 export function normaliseTimestamp(value: unknown): string | null {
   if (typeof value === 'number' && Number.isFinite(value)) {
     const ms = value >= 1e14 ? Math.floor(value / 1000) : value >= 1e12 ? Math.floor(value) : Number.NaN;
-    return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+    // Beyond year 275760 a Date is invalid and toISOString throws: refuse, never throw on input.
+    const date = new Date(ms);
+    return Number.isFinite(date.getTime()) ? date.toISOString() : null;
   }
   if (typeof value === 'string' && ISO_WITH_OFFSET.test(value.trim())) {
     // Date.parse keeps milliseconds and drops finer digits; the PCM format has milliseconds only.
@@ -54,7 +56,8 @@ export function normaliseTimestamp(value: unknown): string | null {
     const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(text) ?? [];
     const local = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
     if (local.getUTCMonth() !== Number(mo) - 1 || local.getUTCDate() !== Number(d)) return null;
-    return new Date(ms).toISOString();
+    const date = new Date(ms);
+    return Number.isFinite(date.getTime()) ? date.toISOString() : null;
   }
   return null;
 }

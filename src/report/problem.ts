@@ -7,4 +7,14 @@ export interface ReportProblem {
   rule: string;
   message: string;
   value?: unknown;
+  /** The rule's severity (rules.ts), set once the problem has been judged. */
+  severity?: 'discard' | 'quality';
+}
+
+/** A received value as it may appear in a message: never `String()` of an untrusted object (its toString may throw). */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 200)}…` : value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
 }

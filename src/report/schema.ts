@@ -33,8 +33,8 @@ export const clientReportSchema = z.strictObject({
   ...common,
   correlationId: z.string().max(100).regex(CORRELATION_ID_PATTERN).optional(),
   clientSSId: uuid,
-  // §3.2: https://host[/prefix]; the PCM discards an empty one ("should not be empty").
-  endpointUriPrefix: z.string().max(200).regex(URI_PREFIX_PATTERN).regex(/^https?:\/\/[^/?#\s]+/, 'must start with https://host'),
+  // §3.2: the PCM discards an empty one ("should not be empty"); the https://host shape is checked as a remark.
+  endpointUriPrefix: z.string().min(1).max(200).regex(URI_PREFIX_PATTERN),
   additionalInfo: z.record(z.string(), z.unknown()),
 });
 

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
 import { additionalInfoProblems, type AdditionalInfoOptions } from './additional-info.js';
 import { normaliseReport, type RepairKind } from './normalise.js';
-import type { ReportProblem } from './problem.js';
+import { shown, type ReportProblem } from './problem.js';
+import { actionOf, ruleInfo, type RuleAction, type RulePolicy } from './rules.js';
 import {
   clientReportSchema,
   opendataReportSchema,
@@ -19,7 +20,7 @@ export type { ReportProblem };
  * Pure: the clock, the catalogue and the settings come in the context.
  */
 
-export interface RuleOptions extends AdditionalInfoOptions {
+export interface RuleOptions extends AdditionalInfoOptions, RulePolicy {
   /** `number` (PCM-current, release 2026C) or `integer` (v1.0.2/v3.1.0 int16): §13 item 4. */
   processTimespan: 'number' | 'integer';
   /** The PCM refuses reports older than this ("Report is too old"). */
@@ -54,11 +55,16 @@ export interface ValidReport {
   dedupKey: string;
   fapiInteractionId: string | null;
   repairs: RepairKind[];
+  /** Quality findings (rules.ts): the report goes to the PCM, and these go to the participant. */
+  findings: ReportProblem[];
 }
 
 export interface InvalidReport {
   ok: false;
+  /** What refuses the report. */
   problems: ReportProblem[];
+  /** Findings that alone would only have been remarks. */
+  findings?: ReportProblem[];
 }
 
 export type ValidationResult = ValidReport | InvalidReport;
@@ -71,6 +77,7 @@ export function spoolEntry(valid: ValidReport): {
   fapiInteractionId: string | null;
   json: string;
   repairs: RepairKind[];
+  findings: string | null;
 } {
   return {
     stream: valid.stream,
@@ -79,7 +86,32 @@ export function spoolEntry(valid: ValidReport): {
     fapiInteractionId: valid.fapiInteractionId,
     json: valid.json,
     repairs: valid.repairs,
+    findings: valid.findings.length > 0 ? JSON.stringify(valid.findings.map(({ field, rule, message }) => ({ field, rule, message }))) : null,
   };
+}
+
+/** A report larger than one PCM request could never be sent: refuse it now rather than hold it forever. */
+export function withinSize<R extends { ok: boolean }>(result: R | ValidReport, maxBytes: number): R | ValidReport | InvalidReport {
+  if (!result.ok) return result;
+  const bytes = Buffer.byteLength((result as ValidReport).json);
+  if (bytes <= maxBytes) return result;
+  return { ok: false, problems: [{ field: '', rule: 'too_large', message: `Report too large: ${bytes} bytes; a PCM request holds at most ${maxBytes}`, severity: 'discard' }] };
+}
+
+/**
+ * Sorts a report's problems by what the policy does with them: any `refuse` makes the report invalid, `send` ones
+ * travel with it as findings, `ignore` ones go. Each problem is labelled with its rule's severity.
+ */
+function judged(problems: readonly ReportProblem[], policy: RulePolicy): { refused: ReportProblem[]; findings: ReportProblem[] } {
+  const refused: ReportProblem[] = [];
+  const findings: ReportProblem[] = [];
+  for (const p of problems) {
+    const action: RuleAction = actionOf(p.rule, policy);
+    const labelled = { ...p, severity: ruleInfo(p.rule).severity };
+    if (action === 'refuse') refused.push(labelled);
+    else if (action === 'send') findings.push(labelled);
+  }
+  return { refused, findings };
 }
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
@@ -114,8 +146,10 @@ function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, u
     } else if (issue.code === 'invalid_type') {
       problems.push({ field, rule: 'type', message: `Field type mismatch: ${field}: expected ${issue.expected}, received ${describe(value)}`, value });
     } else if (issue.code === 'invalid_value') {
-      const allowed = issue.values.map((v) => `'${String(v)}'`).join(' | ');
-      problems.push({ field, rule: 'enum', message: `Invalid enum value. Expected ${allowed}, received '${String(value)}'`, value });
+      const allowed = issue.values.map((v) => `'${shown(v)}'`).join(' | ');
+      problems.push({ field, rule: 'enum', message: `Invalid enum value. Expected ${allowed}, received '${shown(value)}'`, value });
+    } else if (issue.code === 'too_small' && value === '') {
+      problems.push({ field, rule: 'range', message: `Invalid field value: ${field} should not be empty`, value });
     } else if (issue.code === 'too_small' || issue.code === 'too_big') {
       const rule = field === 'statusCode' ? 'statusCode must be between 200 and 599' : issue.message;
       problems.push({ field, rule: 'range', message: `Invalid field value: ${field}: ${rule}`, value });
@@ -173,6 +207,15 @@ function privateProblems(report: PrivateReport, context: ValidationContext): Rep
       problems.push({ field, rule: 'nil_uuid', message, value });
     }
   }
+  // §3.2: https://host[/prefix]. The PCM's schema only constrains the characters, so the shape is a remark.
+  if (report.role === 'CLIENT' && !/^https?:\/\/[^/?#\s]+/.test(report.endpointUriPrefix)) {
+    problems.push({
+      field: 'endpointUriPrefix',
+      rule: 'endpointUriPrefix.shape',
+      message: 'Invalid format: endpointUriPrefix: must start with https://host (https://{host}/{prefixo}, §3.2)',
+      value: report.endpointUriPrefix,
+    });
+  }
   const reporterField = report.role === 'CLIENT' ? 'clientOrgId' : 'serverOrgId';
   const reporterOrgId = report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId;
   if (context.reporterOrgIds !== null && !context.reporterOrgIds.has(reporterOrgId.toLowerCase())) {
@@ -209,7 +252,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
 
   if (stream === 'opendata') {
     const parsed = opendataReportSchema.safeParse(input);
-    if (!parsed.success) return { ok: false, problems: toProblems(parsed.error.issues, input) };
+    if (!parsed.success) return { ok: false, problems: judged(toProblems(parsed.error.issues, input), context.rules).refused };
     const report = parsed.data;
     const problems = commonProblems(report, context.opendataTemplates, context);
     problems.push(
@@ -222,8 +265,9 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
     if (context.opendataOrgId === null && context.reporterOrgIds !== null) {
       problems.push({ field: '', rule: 'opendata_org', message: 'no organisation is configured to send opendata reports (opendataOrgId)' });
     }
-    if (problems.length > 0) return { ok: false, problems };
-    const clientIp = String(report.additionalInfo.clientIp ?? '');
+    const { refused, findings } = judged(problems, context.rules);
+    if (refused.length > 0) return { ok: false, problems: refused, findings };
+    const clientIp = typeof report.additionalInfo.clientIp === 'string' ? report.additionalInfo.clientIp : '';
     return {
       ok: true,
       stream,
@@ -233,6 +277,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
       dedupKey: ['OPENDATA', report.endpoint, report.httpMethod, report.timestamp, report.statusCode, report.processTimespan, clientIp].join('|'),
       fapiInteractionId: null,
       repairs,
+      findings,
     };
   }
 
@@ -244,17 +289,17 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
         {
           field: 'role',
           rule: 'enum',
-          message: `Invalid enum value. Expected ${ROLES.map((r) => `'${r}'`).join(' | ')}, received '${String(role)}'`,
+          message: `Invalid enum value. Expected ${ROLES.map((r) => `'${r}'`).join(' | ')}, received '${shown(role)}'`,
           value: role,
         },
       ],
     };
   }
   const parsed = role === 'CLIENT' ? clientReportSchema.safeParse(input) : serverReportSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, problems: toProblems(parsed.error.issues, input) };
+  if (!parsed.success) return { ok: false, problems: judged(toProblems(parsed.error.issues, input), context.rules).refused };
   const report = parsed.data;
-  const problems = privateProblems(report, context);
-  if (problems.length > 0) return { ok: false, problems };
+  const { refused, findings } = judged(privateProblems(report, context), context.rules);
+  if (refused.length > 0) return { ok: false, problems: refused, findings };
   return {
     ok: true,
     stream,
@@ -264,5 +309,6 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
     dedupKey: privateDedupKey(report),
     fapiInteractionId: report.fapiInteractionId.toLowerCase(),
     repairs,
+    findings,
   };
 }

@@ -44,6 +44,8 @@ export interface NewReport {
   json: string;
   /** Normalisation repairs applied to this report (src/report/normalise.ts), kept for inspection. */
   repairs: readonly string[];
+  /** Quality findings sent along with it (JSON list of {field, rule, message}), null when none. */
+  findings?: string | null;
 }
 
 export interface RejectedItem {
@@ -77,7 +79,11 @@ export interface LeasedBatch {
 
 export interface QuarantinedItem {
   id: number;
+  /** When the item was first refused; the same item refused again is folded into this row. */
   receivedAt: number;
+  /** How many times it was refused, and when last (a log shipper re-posting a chunk sends it again). */
+  count: number;
+  lastSeenAt: number;
   source: string;
   route: string;
   item: string;
@@ -103,7 +109,7 @@ export interface PendingSummary {
   oldestCreatedAt: number | null;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 /** Delivered rows deleted at once when the spool is full, before the write is tried again. */
 const FULL_PRUNE_ROWS = 50_000;
 /** Room kept under PCM_SPOOL_MAX_BYTES for the sender's own writes (leases, results): ingest stops before it. */
@@ -122,8 +128,11 @@ function openDatabase(options: SpoolOptions): Database.Database {
     }
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version < SCHEMA_VERSION) {
-      db.exec(MIGRATIONS);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      db.transaction(() => {
+        if (version < 1) db.exec(MIGRATIONS);
+        if (version < 2) db.exec(MIGRATION_2);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
     }
     return db;
   } catch (err) {
@@ -183,6 +192,28 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 `;
 
+/**
+ * 2: quality findings kept with each report; identical refused items (same route, item and problems) folded into
+ * one quarantine row with a count, so a shipper that re-posts a chunk cannot multiply them. Rows from version 1
+ * have no hash and stay as they are.
+ */
+const MIGRATION_2 = `
+ALTER TABLE reports ADD COLUMN findings TEXT;
+ALTER TABLE quarantine ADD COLUMN item_hash BLOB;
+ALTER TABLE quarantine ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE quarantine ADD COLUMN last_seen_at INTEGER;
+CREATE UNIQUE INDEX IF NOT EXISTS quarantine_item ON quarantine (item_hash);
+`;
+
+/** A report's de-duplication key as stored: the first 16 bytes of its SHA-256, to keep the unique index small. */
+function dedupHash(dedupKey: string): Buffer {
+  return createHash('sha256').update(dedupKey).digest().subarray(0, 16);
+}
+
+function quarantineHash(item: RejectedItem): Buffer {
+  return createHash('sha256').update(item.route).update('\0').update(item.item).update('\0').update(item.problems).digest().subarray(0, 16);
+}
+
 export class Spool {
   readonly path: string;
   /** Rows that were in flight when the previous process stopped and went back to pending at open. */
@@ -211,14 +242,17 @@ export class Spool {
     this.db = db;
     this.statements = {
       insert: db.prepare(
-        `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, bytes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, findings, bytes, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (dedup_key) DO UPDATE SET
-           body = excluded.body, bytes = excluded.bytes, repairs = excluded.repairs, state = 'pending', attempts = 0,
+           body = excluded.body, bytes = excluded.bytes, repairs = excluded.repairs, findings = excluded.findings, state = 'pending', attempts = 0,
            last_error = NULL, report_id = NULL, pcm_message = NULL, updated_at = excluded.updated_at
          WHERE reports.state = 'discarded' AND reports.body != excluded.body`,
       ),
-      quarantine: db.prepare('INSERT INTO quarantine (received_at, source, route, item, problems) VALUES (?, ?, ?, ?, ?)'),
+      quarantine: db.prepare(
+        `INSERT INTO quarantine (received_at, last_seen_at, source, route, item, problems, item_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source`,
+      ),
       pendingPage: db.prepare(
         `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?`,
       ),
@@ -252,11 +286,16 @@ export class Spool {
       ),
       quarantineCount: db.prepare('SELECT count(*) AS n FROM quarantine'),
       quarantinePage: db.prepare(
-        `SELECT id, received_at AS receivedAt, source, route, item, problems FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
+        `SELECT id, received_at AS receivedAt, count, coalesce(last_seen_at, received_at) AS lastSeenAt, source, route, item, problems
+         FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
       ),
       quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = ?'),
-      quarantinePrune: db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE received_at < ? ORDER BY id LIMIT ?)'),
-      quarantineProblems: db.prepare('UPDATE quarantine SET problems = ? WHERE id = ?'),
+      quarantinePrune: db.prepare(
+        'DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE coalesce(last_seen_at, received_at) < ? ORDER BY id LIMIT ?)',
+      ),
+      // New problems make it a different item for folding: drop the hash rather than collide with a newer row.
+      quarantineProblems: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
+      findings: db.prepare(`SELECT findings FROM reports WHERE dedup_key = ?`),
     };
 
     this.recoveredInflight = options.recoverInflight === false ? 0 : this.statements.recover.run(Date.now()).changes;
@@ -288,11 +327,16 @@ export class Spool {
    * Moves items out of quarantine: the reports they now make are stored and the quarantine rows deleted, in one
    * transaction, so a crash cannot lose or double an item. Items still failing get their latest problems recorded.
    */
-  promote(moved: readonly { quarantineId: number; report: NewReport }[], stillFailing: readonly { quarantineId: number; problems: string }[]): WriteOutcome {
+  promote(
+    moved: readonly { quarantineId: number; report: NewReport }[],
+    stillFailing: readonly { quarantineId: number; problems: string }[],
+    dropped: readonly number[] = [],
+  ): WriteOutcome {
     const { quarantineDelete, quarantineProblems } = this.statements;
     const [outcome] = this.db.transaction(() => {
       for (const f of stillFailing) quarantineProblems.run(f.problems, f.quarantineId);
       for (const m of moved) quarantineDelete.run(m.quarantineId);
+      for (const id of dropped) quarantineDelete.run(id);
       return this.commit([{ reports: moved.map((m) => m.report), rejected: [] }]);
     })();
     return outcome as WriteOutcome;
@@ -304,13 +348,15 @@ export class Spool {
     const { insert, quarantine } = this.statements;
     const run = this.db.transaction(() =>
       requests.map((request) => {
-        for (const rejected of request.rejected) quarantine.run(now, rejected.source, rejected.route, rejected.item, rejected.problems);
+        for (const rejected of request.rejected) {
+          quarantine.run(now, now, rejected.source, rejected.route, rejected.item, rejected.problems, quarantineHash(rejected));
+        }
         return request.reports.map((report): 'stored' | 'duplicate' => {
           const bytes = Buffer.byteLength(report.json);
-          const key = createHash('sha256').update(report.dedupKey).digest().subarray(0, 16);
+          const key = dedupHash(report.dedupKey);
           const lane = laneOf(report.stream, report.orgId);
           const repairs = report.repairs.length > 0 ? JSON.stringify(report.repairs) : null;
-          const info = insert.run(report.stream, report.orgId, lane, key, report.fapiInteractionId, report.json, repairs, bytes, now, now);
+          const info = insert.run(report.stream, report.orgId, lane, key, report.fapiInteractionId, report.json, repairs, report.findings ?? null, bytes, now, now);
           if (info.changes === 0) return 'duplicate';
           const added = touched.get(lane);
           if (added) {
@@ -359,6 +405,11 @@ export class Spool {
   pending(lane: string, limit: number): PendingSummary {
     const row = this.statements.pendingHead.get(lane, limit) as { n: number; b: number; t: number | null };
     return { count: row.n, bytes: row.b, oldestCreatedAt: row.t };
+  }
+
+  /** The quality findings stored with a report, by its de-duplication key; null when none (or no such report). */
+  findingsOf(dedupKey: string): string | null {
+    return (this.statements.findings.get(dedupHash(dedupKey)) as { findings: string | null } | undefined)?.findings ?? null;
   }
 
   /** Lanes with pending rows (e.g. spooled for an organisation no longer configured). */

@@ -22,7 +22,7 @@ describe('pcm-sidecar validate FILE', () => {
     await writeFile(file, [validReport(0), validReport(1)].map((r) => JSON.stringify(r)).join('\n') + '\n');
     const { code, out } = await validate([file, '--org', CLIENT_ORG, '--org', SERVER_ORG]);
     expect(code).toBe(0);
-    expect(out.at(-1)).toBe('2 items: 2 valid (0 after repairs), 0 invalid');
+    expect(out.at(-1)).toBe('2 items: 2 valid (0 after repairs, 0 with quality findings), 0 invalid');
   });
 
   it('prints each failure with its line and field, and exits 1', async () => {
@@ -34,9 +34,10 @@ describe('pcm-sidecar validate FILE', () => {
     const { code, out } = await validate([file]);
     expect(code).toBe(1);
     const lines = arrayItemLines(JSON.stringify([validReport(0), broken, concrete], null, 2));
-    expect(out).toContain(`line ${lines[1]}: statusCode: Invalid field value: statusCode: statusCode must be between 200 and 599`);
+    expect(out).toContain(`line ${lines[1]}: statusCode: Invalid field value: statusCode: statusCode must be between 200 and 599 (discard: range)`);
     expect(out).toContain(`line ${lines[2]}: ok after repairs: endpoint_templated`);
-    expect(out.at(-1)).toBe('3 items: 2 valid (1 after repairs), 1 invalid');
+    expect(out).toContain('  discard range: 1');
+    expect(out.at(-1)).toBe('3 items: 2 valid (1 after repairs, 0 with quality findings), 1 invalid');
   });
 
   it('applies the reporter-organisation rule only when organisations are given, and reads stdin', async () => {
@@ -45,6 +46,20 @@ describe('pcm-sidecar validate FILE', () => {
     const refused = await validate(['-', '--org', SERVER_ORG], report);
     expect(refused.code).toBe(1);
     expect(refused.out.join('\n')).toContain('clientOrgId');
+  });
+
+  it("shows quality findings with their severity, exits 0 for them, and 1 with --strict (seed 000's uri: and no tokenId)", async () => {
+    const seedLike = { ...validReport(0), additionalInfo: { consentId: 'uri:bv:6096c7f6-53a0-4c53-bc95-9c8d48b9a6cf' } };
+    const input = `${JSON.stringify(seedLike)}\n${JSON.stringify(validReport(1))}\n`;
+    const lenient = await validate(['-'], input);
+    expect(lenient.code).toBe(0);
+    expect(lenient.out).toContain(
+      "line 1: additionalInfo.tokenId: Missing property: additionalInfo.tokenId (§4.5; post the call's accessToken or Authorization with PCM_TOKEN_ID_PEPPER_FILE set, and the sidecar computes it) (quality: additionalInfo.tokenId.missing)",
+    );
+    expect(lenient.out).toContain('line 1: additionalInfo.consentId: Invalid format: additionalInfo.consentId: must be a URN (urn:<namespace>:<id>) (quality: additionalInfo.format)');
+    expect(lenient.out).toContain('  quality additionalInfo.tokenId.missing: 1');
+    expect(lenient.out.at(-1)).toBe('2 items: 2 valid (0 after repairs, 1 with quality findings), 0 invalid');
+    expect((await validate(['-', '--strict'], input)).code).toBe(1);
   });
 
   it('reports a line that is not JSON', async () => {

@@ -31,7 +31,8 @@ describe('configuration', () => {
     const config = loadConfig({ env: BASE });
     expect(config.pcm.apiUrl).toBe('https://api.pcm.example');
     expect(config.organisations).toEqual([{ orgId: ORG, clientId: 'ss-1', certFile: '/certs/c.pem', keyFile: '/certs/k.pem' }]);
-    expect(config.ingest).toEqual({ host: '127.0.0.1', port: 8431, maxBodyBytes: 10 * 1024 * 1024, maxItemsPerRequest: 5000 });
+    expect(config.ingest).toMatchObject({ host: '127.0.0.1', port: 8431, maxBodyBytes: 10 * 1024 * 1024, maxItemsPerRequest: 5000, partialStatus: 207 });
+    expect(config.rules).toMatchObject({ quality: 'send', overrides: {} });
     expect(config.spool.sync).toBe('full');
     expect(config.sender).toMatchObject({ maxBatchSize: 5000, maxBatchBytes: 10_000_000, maxBatchDelayMs: 1000 });
     expect(config.token.requestFormat).toBe('json');

@@ -52,7 +52,7 @@ describe('gateway routes: Kong and Envoy samples become spooled PCM reports', ()
   it.each(VALID)('Kong %s → 202, one report', async (name) => {
     const payload = await readFile(join(FIXTURES, 'kong', `${name}.json`), 'utf8');
     const answer = await postJson<Answer>(`${sidecar.ingestUrl}/v1/gateways/kong?orgId=${ownOrg(name)}`, payload);
-    expect(answer.body).toEqual({ accepted: 1, duplicates: 0 });
+    expect(answer.body).toEqual({ accepted: 1, duplicates: 0, warnings: 0 });
   });
 
   it.each(VALID)('Envoy %s → 202, one report', async (name) => {

@@ -60,7 +60,7 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     const report = validReport(0);
     const answer = await postJson<Answer>(url, report);
     expect(answer.status).toBe(202);
-    expect(answer.body).toEqual({ accepted: 1, duplicates: 0 });
+    expect(answer.body).toEqual({ accepted: 1, duplicates: 0, warnings: 0 });
     const rows = rowsFor(report.fapiInteractionId as string);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.state).toBe('pending');
@@ -69,19 +69,19 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
 
   it('accepts a JSON array and NDJSON', async () => {
     const reports = [validReport(2), validReport(3), validReport(4)];
-    expect((await postJson<Answer>(url, reports)).body).toEqual({ accepted: 3, duplicates: 0 });
+    expect((await postJson<Answer>(url, reports)).body).toEqual({ accepted: 3, duplicates: 0, warnings: 0 });
     const ndjson = [validReport(6), validReport(7)].map((r) => JSON.stringify(r)).join('\n') + '\n';
     const answer = await postJson<Answer>(url, ndjson, { 'content-type': 'application/x-ndjson' });
     expect(answer.status).toBe(202);
-    expect(answer.body).toEqual({ accepted: 2, duplicates: 0 });
+    expect(answer.body).toEqual({ accepted: 2, duplicates: 0, warnings: 0 });
   });
 
   it('stores a repeated report once and counts it as a duplicate, also within one body', async () => {
     const report = validReport(8);
-    expect((await postJson<Answer>(url, report)).body).toEqual({ accepted: 1, duplicates: 0 });
-    expect((await postJson<Answer>(url, [report, validReport(10)])).body).toEqual({ accepted: 1, duplicates: 1 });
+    expect((await postJson<Answer>(url, report)).body).toEqual({ accepted: 1, duplicates: 0, warnings: 0 });
+    expect((await postJson<Answer>(url, [report, validReport(10)])).body).toEqual({ accepted: 1, duplicates: 1, warnings: 0 });
     const twice = validReport(12);
-    expect((await postJson<Answer>(url, [twice, twice])).body).toEqual({ accepted: 1, duplicates: 1 });
+    expect((await postJson<Answer>(url, [twice, twice])).body).toEqual({ accepted: 1, duplicates: 1, warnings: 0 });
     expect(rowsFor(report.fapiInteractionId as string)).toHaveLength(1);
   });
 

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PkiFiles } from '../../src/pki/certs.js';
+import { checkOpendataReport, checkReport, discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/pcm/validate.js';
 import { eventually } from '../helpers/http.js';
 import { tempDir } from '../helpers/pki.js';
 import {
@@ -421,6 +422,256 @@ interface DiscardCase {
   twin: () => unknown;
 }
 
+const NIL = '00000000-0000-0000-0000-000000000000';
+const NOT_EMPTY = 'additionalInfo should not be empty';
+const urn = (): string => `urn:bank:${randomUUID()}`;
+const TOKEN_ID = 'c9ng8aKzxNXm';
+/** Yesterday at 24:00: the format is right and Date.parse rolls it into today's 00:00 (within the 7 days). */
+const rolledOver = (): string => `${new Date(Date.now() - DAY).toISOString().slice(0, 10)}T24:00:00.000Z`;
+const sameInstant = (text: string): string => new Date(Date.parse(text)).toISOString();
+const call = (endpoint: string, httpMethod: string, additionalInfo: unknown, over: Item = {}): Item =>
+  client({ endpoint, httpMethod, additionalInfo, ...over });
+const CONSENTS = '/open-banking/consents/v3/consents';
+const PIX_V4 = '/open-banking/payments/v4/pix/payments';
+const RECURRING_PAYMENT = '/open-banking/automatic-payments/v2/pix/recurring-payments/{recurringPaymentId}';
+
+/** The discard set completed in the severity split: each check of the discard list, with an accepted twin. */
+const NEWER_DISCARDS: DiscardCase[] = [
+  { cause: 'role null counts as missing', bad: () => client({ role: null }), message: 'Missing fields: role', twin: () => client() },
+  {
+    cause: 'null in an optional key: SERVER additionalInfo',
+    bad: () => server({ additionalInfo: null }),
+    message: 'Invalid type: additionalInfo: Expected object, received null',
+    twin: () => server(),
+  },
+  {
+    cause: 'null in an optional key: CLIENT correlationId',
+    bad: () => client({ correlationId: null }),
+    message: 'Invalid correlationId format',
+    twin: () => client({ correlationId: '' }),
+  },
+  {
+    cause: 'nil clientSSId (not in the Directory)',
+    bad: () => client({ clientSSId: NIL }),
+    message: 'Invalid value: Client SSID not found in combined org IDs',
+    twin: () => client({ clientSSId: '00000000-0000-0000-0000-000000000001' }),
+  },
+  {
+    cause: 'nil serverOrgId on a CLIENT report (not in the Directory)',
+    bad: () => client({ serverOrgId: NIL }),
+    message: 'invalid value: Server organization ID not in directory',
+    twin: () => client({ serverOrgId: BANRISUL }),
+  },
+  {
+    cause: 'nil clientOrgId on a SERVER report (not in the Directory)',
+    bad: () => server({ clientOrgId: NIL }),
+    message: 'invalid value: Client organization ID not in directory',
+    twin: () => server({ clientOrgId: GERENCIANET }),
+  },
+  { cause: 'fapiInteractionId not a string', bad: () => server({ fapiInteractionId: 42 }), message: 'Invalid format: fapiInteractionId: Invalid uuid', twin: () => server() },
+  { cause: 'endpoint not a string', bad: () => client({ endpoint: 7 }), message: 'Unlisted endpoint: 7', twin: () => client() },
+  { cause: 'httpMethod not a string', bad: () => client({ httpMethod: ['GET'] }), message: `${METHODS} '["GET"]'`, twin: () => client({ httpMethod: 'GET' }) },
+  {
+    cause: 'statusCode not an integer',
+    bad: () => client({ statusCode: 200.5 }),
+    message: 'Invalid field value: statusCode must be between 200 and 599',
+    twin: () => client({ statusCode: 201 }),
+  },
+  {
+    cause: 'timestamp in the format but not a real instant (24:00, which Date.parse rolls over)',
+    bad: () => client({ timestamp: rolledOver() }),
+    message: 'Invalid field value: Invalid date',
+    twin: () => client({ timestamp: sameInstant(rolledOver()) }),
+  },
+  { cause: 'endpointUriPrefix empty', bad: () => client({ endpointUriPrefix: '' }), message: 'Invalid field value: endpointUriPrefix', twin: () => client({ endpointUriPrefix: 'h' }) },
+  {
+    cause: 'endpointUriPrefix over 200 characters',
+    bad: () => client({ endpointUriPrefix: `https://${'a'.repeat(193)}` }),
+    message: 'Invalid field value: endpointUriPrefix',
+    twin: () => client({ endpointUriPrefix: `https://${'a'.repeat(192)}` }),
+  },
+  { cause: 'endpointUriPrefix not a string', bad: () => client({ endpointUriPrefix: 42 }), message: 'Invalid field value: endpointUriPrefix', twin: () => client() },
+  { cause: 'correlationId not a string', bad: () => client({ correlationId: 42 }), message: 'Invalid correlationId format', twin: () => client({ correlationId: '42' }) },
+  { cause: 'additionalInfo a number', bad: () => server({ additionalInfo: 1 }), message: 'Invalid type: additionalInfo: Expected object, received number', twin: () => server() },
+  {
+    cause: 'CLIENT {} where a key is always required (GET accounts: consentId)',
+    bad: () => client({ additionalInfo: {} }),
+    message: NOT_EMPTY,
+    twin: () => client({ endpoint: '/open-banking/discovery/v2/status', additionalInfo: {} }),
+  },
+  {
+    cause: 'CLIENT {} on POST /token (grantType)',
+    bad: () => call('/token', 'POST', {}),
+    message: NOT_EMPTY,
+    twin: () => call('/revocation', 'POST', {}),
+  },
+  {
+    cause: 'CLIENT {} on PUT /register/{clientId} (webhookEnable); GET takes {}',
+    bad: () => call('/register/{clientId}', 'PUT', {}),
+    message: NOT_EMPTY,
+    twin: () => call('/register/{clientId}', 'GET', {}),
+  },
+  {
+    cause: 'CLIENT {} on PATCH of a recurring payment; a per-consent payment list takes {}',
+    bad: () => call(RECURRING_PAYMENT, 'PATCH', {}),
+    message: NOT_EMPTY,
+    twin: () => call('/open-banking/payments/v5/consents/{consentId}/pix/payments', 'GET', {}),
+  },
+  {
+    cause: 'CLIENT {} on a method the pair does not list takes {} (DELETE accounts), but DELETE consents needs consentId',
+    bad: () => call(`${CONSENTS}/{consentId}`, 'DELETE', {}),
+    message: NOT_EMPTY,
+    twin: () => call('/open-banking/accounts/v2/accounts', 'DELETE', {}),
+  },
+  {
+    cause: 'SERVER {} on a consent-creation POST; elsewhere a SERVER {} is fine',
+    bad: () => server({ endpoint: '/open-banking/payments/v5/consents', httpMethod: 'POST', statusCode: 201, additionalInfo: {} }),
+    message: NOT_EMPTY,
+    twin: () => server({ endpoint: '/open-banking/payments/v5/consents/{consentId}', httpMethod: 'GET', additionalInfo: {} }),
+  },
+  {
+    cause: 'errorCodes as an array (the default form is one code string)',
+    bad: () => call(PIX_V4, 'POST', { consentId: urn(), errorCodes: ['PARAMETRO_INVALIDO'] }, { statusCode: 422 }),
+    message: 'Invalid type: additionalInfo.errorCodes: Expected string, received array',
+    twin: () => call(PIX_V4, 'POST', { consentId: urn(), errorCodes: 'PARAMETRO_INVALIDO' }, { statusCode: 422 }),
+  },
+  {
+    cause: 'an additionalInfo value that is null',
+    bad: () => client({ additionalInfo: { consentId: null, tokenId: TOKEN_ID } }),
+    message: 'Invalid type: additionalInfo.consentId: Expected string, received null',
+    twin: () => client(),
+  },
+  {
+    cause: 'an unknown additionalInfo key is fine, but its value must be a string',
+    bad: () => client({ additionalInfo: { consentId: urn(), tokenId: TOKEN_ID, somethingNew: 1 } }),
+    message: 'Invalid type: additionalInfo.somethingNew: Expected string, received number',
+    twin: () => client({ additionalInfo: { consentId: urn(), tokenId: TOKEN_ID, somethingNew: '1' } }),
+  },
+  {
+    cause: 'companyProfileInfo not an object',
+    bad: () => call(CONSENTS, 'POST', { consentId: urn(), personType: 'PJ', companyProfileInfo: '2062|03' }, { statusCode: 201 }),
+    message: 'Invalid type: additionalInfo.companyProfileInfo: Expected object, received string',
+    twin: () => call(CONSENTS, 'POST', { consentId: urn(), personType: 'PJ', companyProfileInfo: { naturezaJuridica: '2062', porteEmpresa: '03' } }, { statusCode: 201 }),
+  },
+  {
+    cause: 'companyProfileInfo holding a non-string',
+    bad: () => call(CONSENTS, 'POST', { consentId: urn(), personType: 'PJ', companyProfileInfo: { naturezaJuridica: '2062', porteEmpresa: 3 } }, { statusCode: 201 }),
+    message: 'Invalid type: additionalInfo.companyProfileInfo.porteEmpresa: Expected string, received number',
+    twin: () => call(CONSENTS, 'POST', { consentId: urn(), personType: 'PJ', companyProfileInfo: { naturezaJuridica: '2062', porteEmpresa: '03' } }, { statusCode: 201 }),
+  },
+  {
+    cause: 'statusSummary not an object (its counts are not checked: numbers or strings)',
+    bad: () => call('/open-banking/resources/v3/resources', 'GET', { consentId: urn(), statusSummary: ['available'] }),
+    message: 'Invalid type: additionalInfo.statusSummary: Expected object, received array',
+    twin: () => call('/open-banking/resources/v3/resources', 'GET', { consentId: urn(), statusSummary: { available: 3, unavailable: '0' } }),
+  },
+  {
+    cause: 'paymentList not an array',
+    bad: () => call(PIX_V4, 'POST', { consentId: urn(), paymentList: { paymentId: 'p1' } }, { statusCode: 201 }),
+    message: 'Invalid type: additionalInfo.paymentList: Expected array, received object',
+    twin: () => call(PIX_V4, 'POST', { consentId: urn(), paymentList: [] }, { statusCode: 201 }),
+  },
+  {
+    cause: 'paymentList item not an object',
+    bad: () => call(PIX_V4, 'POST', { consentId: urn(), paymentList: ['p1'] }, { statusCode: 201 }),
+    message: 'Invalid type: additionalInfo.paymentList.0: Expected object, received string',
+    twin: () => call(PIX_V4, 'POST', { consentId: urn(), paymentList: [{ paymentId: 'p1', status: 'ACSC' }] }, { statusCode: 201 }),
+  },
+  {
+    cause: 'paymentList item holding a non-string',
+    bad: () => call(PIX_V4, 'POST', { consentId: urn(), paymentList: [{ paymentId: 'p1' }, { paymentId: 'p2', status: 1 }] }, { statusCode: 201 }),
+    message: 'Invalid type: additionalInfo.paymentList.1.status: Expected string, received number',
+    twin: () => call(PIX_V4, 'POST', { consentId: urn(), paymentList: [{ paymentId: 'p1' }, { paymentId: 'p2', status: 'RJCT' }] }, { statusCode: 201 }),
+  },
+  {
+    cause: 'personType outside PF | PJ',
+    bad: () => call(CONSENTS, 'POST', { consentId: urn(), personType: 'PESSOA_NATURAL' }, { statusCode: 201 }),
+    message: "Invalid enum value. Expected 'PF' | 'PJ', received 'PESSOA_NATURAL'",
+    twin: () => call(CONSENTS, 'POST', { consentId: urn(), personType: 'PF' }, { statusCode: 201 }),
+  },
+  {
+    cause: 'paymentType outside its domain (the spec typo SCHEDULE)',
+    bad: () => call('/open-banking/payments/v5/consents', 'POST', { consentId: urn(), personType: 'PF', paymentType: 'SCHEDULE' }, { statusCode: 201 }),
+    message: "Invalid enum value. Expected 'IMMEDIATE' | 'SCHEDULED' | 'RECURRENT' | 'SWEEPING' | 'AUTOMATIC' | 'WITHDRAW' | 'CHANGE', received 'SCHEDULE'",
+    twin: () => call('/open-banking/payments/v5/consents', 'POST', { consentId: urn(), personType: 'PF', paymentType: 'WITHDRAW' }, { statusCode: 201 }),
+  },
+  {
+    cause: 'cancelledFrom outside its domain',
+    bad: () => call(RECURRING_PAYMENT, 'GET', { recurringConsentId: urn(), status: 'CANC', cancelledFrom: 'USUARIO' }),
+    message: "Invalid enum value. Expected 'REJECTED' | 'REVOKED' | 'INICIADORA' | 'DETENTORA', received 'USUARIO'",
+    twin: () => call(RECURRING_PAYMENT, 'GET', { recurringConsentId: urn(), status: 'CANC', cancelledFrom: 'DETENTORA' }),
+  },
+  {
+    cause: 'an enumerated key is held to its domain on a SERVER report too',
+    bad: () => server({ additionalInfo: { personType: 'pf' } }),
+    message: "Invalid enum value. Expected 'PF' | 'PJ', received 'pf'",
+    twin: () => server({ additionalInfo: { personType: 'PF' } }),
+  },
+  {
+    cause: 'an enumerated key that is not a string: the type, not the enum',
+    bad: () => call('/token', 'POST', { grantType: 1 }),
+    message: 'Invalid type: additionalInfo.grantType: Expected string, received number',
+    twin: () => call('/token', 'POST', { grantType: 'REFRESH_TOKEN', consentId: urn() }),
+  },
+  {
+    cause: 'opendata additionalInfo value not a string (unknown keys are fine)',
+    stream: 'opendata',
+    bad: () => opendataReport({ additionalInfo: { clientIp: 3232238091 } }),
+    message: 'Invalid type: additionalInfo.clientIp: Expected string, received number',
+    twin: () => opendataReport({ additionalInfo: { clientIp: '192.168.10.11', region: 'sul' } }),
+  },
+  { cause: 'opendata endpoint not a string', stream: 'opendata', bad: () => opendataReport({ endpoint: 7 }), message: 'Unlisted endpoint: 7', twin: () => opendataReport() },
+  {
+    cause: 'opendata null counts as missing',
+    stream: 'opendata',
+    bad: () => opendataReport({ processTimespan: null }),
+    message: "Missing fields: 'processTimespan'",
+    twin: () => opendataReport({ processTimespan: 0.5 }),
+  },
+  {
+    cause: 'opendata statusCode not a number',
+    stream: 'opendata',
+    bad: () => opendataReport({ statusCode: '200' }),
+    message: 'Field type mismatch: statusCode: Expected number, received string',
+    twin: () => opendataReport({ statusCode: 599 }),
+  },
+  {
+    cause: 'opendata statusCode out of range',
+    stream: 'opendata',
+    bad: () => opendataReport({ statusCode: 199 }),
+    message: 'Invalid field value: statusCode must be between 200 and 599',
+    twin: () => opendataReport({ statusCode: 200 }),
+  },
+  {
+    cause: 'opendata httpMethod outside the enum',
+    stream: 'opendata',
+    bad: () => opendataReport({ httpMethod: 'OPTIONS' }),
+    message: `${METHODS} 'OPTIONS'`,
+    twin: () => opendataReport({ httpMethod: 'DELETE' }),
+  },
+  {
+    cause: 'opendata processTimespan zero',
+    stream: 'opendata',
+    bad: () => opendataReport({ processTimespan: 0 }),
+    message: 'Invalid field value: processTimespan must be greater than zero',
+    twin: () => opendataReport({ processTimespan: 1 }),
+  },
+  {
+    cause: 'opendata timestamp not a real instant',
+    stream: 'opendata',
+    bad: () => opendataReport({ timestamp: rolledOver() }),
+    message: 'Invalid field value: Invalid date',
+    twin: () => opendataReport({ timestamp: sameInstant(rolledOver()) }),
+  },
+  {
+    cause: 'opendata timestamp more than 5 minutes ahead',
+    stream: 'opendata',
+    bad: () => opendataReport({ timestamp: ts(6 * 60_000) }),
+    message: 'Invalid field value: timestamp is more than 5 minutes in the future',
+    twin: () => opendataReport({ timestamp: ts(4 * 60_000) }),
+  },
+];
+
 const DISCARDS: DiscardCase[] = [
   { cause: 'missing field (CLIENT)', bad: () => without(client(), 'httpMethod'), message: 'Missing fields: httpMethod', twin: () => client() },
   {
@@ -593,7 +844,8 @@ const DISCARDS: DiscardCase[] = [
     cause: 'additionalInfo a string',
     bad: () => client({ additionalInfo: 'consentId=1' }),
     message: 'Invalid type: additionalInfo: Expected object, received string',
-    twin: () => client({ additionalInfo: {} }),
+    // GET /register has no required key, so {} is accepted there (GET accounts needs consentId: see below).
+    twin: () => client({ endpoint: '/register', additionalInfo: {} }),
   },
   {
     cause: 'additionalInfo an array',
@@ -627,17 +879,18 @@ const DISCARDS: DiscardCase[] = [
   },
   { cause: 'an item that is not an object', bad: () => 'report', message: 'Invalid payload format: item must be an object', twin: () => client() },
   {
-    cause: 'opendata without additionalInfo.clientIp',
+    // Without clientIp but with another key it is ACCEPTED with a quality finding (test/pcm/quality.test.ts).
+    cause: 'opendata with an empty additionalInfo',
     stream: 'opendata',
     bad: () => opendataReport({ additionalInfo: {} }),
-    message: 'Missing property: additionalInfo.clientIp',
+    message: 'additionalInfo should not be empty',
     twin: () => opendataReport({ additionalInfo: { clientIp: '2001:db8::1' } }),
   },
   {
     cause: 'opendata additionalInfo not an object',
     stream: 'opendata',
     bad: () => opendataReport({ additionalInfo: '192.168.10.11' }),
-    message: 'Invalid type: additionalInfo: Expected object',
+    message: 'Invalid type: additionalInfo: Expected object, received string',
     twin: () => opendataReport(),
   },
   {
@@ -668,7 +921,22 @@ const DISCARDS: DiscardCase[] = [
     message: 'Report is too old',
     twin: () => opendataReport({ timestamp: ts(-6 * DAY) }),
   },
+  ...NEWER_DISCARDS,
 ];
+
+describe('the same causes through src/pcm/validate.ts directly: same message, no quality findings on a discard', () => {
+  const endpoints = loadAcceptedEndpoints();
+  it.each(DISCARDS.map((c) => [c.cause, c] as const))('%s', (_cause, c) => {
+    const [check, legacy] = c.stream === 'opendata' ? [checkOpendataReport, opendataDiscardReason] : [checkReport, discardReason];
+    const bad = c.bad();
+    const twin = c.twin();
+    const context = { now: Date.now(), endpoints };
+    expect(check(bad, context)).toEqual({ discard: c.message, quality: [] });
+    expect(legacy(bad, context)).toBe(c.message);
+    expect(check(twin, context).discard).toBeNull();
+    expect(legacy(twin, context)).toBeNull();
+  });
+});
 
 /** The organisation whose token sends `item`: the reporter of a private report; anyone for opendata. */
 function reporterOf(item: unknown): string {

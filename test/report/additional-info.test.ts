@@ -9,6 +9,7 @@ import {
 import {
   clientRuleFor,
   CURRENT_RULES,
+  DISCARD_DOMAINS,
   DROP_REASON_ENDPOINTS,
   KEY_FORMATS,
   V12_RULES,
@@ -50,16 +51,25 @@ interface Case {
   expect: Expected[];
 }
 
-const missing = (key: string): Expected => ({ field: `additionalInfo.${key}`, rule: 'additionalInfo.missingKey', message: `Missing property: additionalInfo.${key}` });
+const missing = (key: string): Expected =>
+  key === 'tokenId'
+    ? {
+        field: 'additionalInfo.tokenId',
+        rule: 'additionalInfo.tokenId.missing',
+        message:
+          "Missing property: additionalInfo.tokenId (§4.5; post the call's accessToken or Authorization with PCM_TOKEN_ID_PEPPER_FILE set, and the sidecar computes it)",
+      }
+    : { field: `additionalInfo.${key}`, rule: 'additionalInfo.missingKey', message: `Missing property: additionalInfo.${key}` };
 const EMPTY: Expected = { field: 'additionalInfo', rule: 'additionalInfo.notEmpty', message: 'additionalInfo should not be empty' };
 const typeOf = (key: string, expected: string, received: string): Expected => ({
   field: `additionalInfo.${key}`,
   rule: 'additionalInfo.valueType',
   message: `Invalid type: additionalInfo.${key}: Expected ${expected}, received ${received}`,
 });
+/** A catalogue domain (§8.3) is a discard ('additionalInfo.enum'); any other documented domain is quality. */
 const enumOf = (key: string, allowed: string, received: string): Expected => ({
   field: `additionalInfo.${key}`,
-  rule: 'additionalInfo.enum',
+  rule: Object.hasOwn(DISCARD_DOMAINS, key) && DISCARD_DOMAINS[key]!.map((v) => `'${v}'`).join(' | ') === allowed ? 'additionalInfo.enum' : 'additionalInfo.domain',
   message: `Invalid enum value: additionalInfo.${key}: Expected ${allowed}, received '${received}'`,
 });
 const format = (key: string, detail: string): Expected => ({
@@ -221,7 +231,8 @@ describe('CLIENT: consentId and tokenId (§4.1, §4.3 DC, §4.5)', () => {
       name: 'an endpoint no table covers still needs tokenId (§4.5 default)',
       context: client('POST', '/open-banking/credit-portability/v1/portabilities', 201),
       info: {},
-      expect: [EMPTY, missing('tokenId')],
+      // No key is required whatever the status: `{}` itself is no discard (§8.3), the missing tokenId a remark.
+      expect: [missing('tokenId')],
     },
   ]);
 });
@@ -230,7 +241,14 @@ describe('CLIENT: consents v3 and resources v3 (§4.3 DC)', () => {
   table([
     { name: 'POST 201 complete', context: client('POST', CONSENTS, 201), info: { consentId: URN, personType: 'PF', tokenId: TOKEN }, expect: [] },
     { name: 'POST 201 missing consentId and personType', context: client('POST', CONSENTS, 201), info: { tokenId: TOKEN }, expect: [missing('consentId'), missing('personType')] },
-    { name: 'POST 422: no consentId, no tokenId, personType still', context: client('POST', CONSENTS, 422), info: { personType: 'PJ' }, expect: [] },
+    { name: 'POST 422: no consentId, no tokenId, personType still', context: client('POST', CONSENTS, 422), info: { personType: 'PF' }, expect: [] },
+    { name: 'POST 201 PJ without companyProfileInfo', context: client('POST', CONSENTS, 201), info: { consentId: URN, personType: 'PJ', tokenId: TOKEN }, expect: [missing('companyProfileInfo')] },
+    {
+      name: 'POST 201 PJ with companyProfileInfo',
+      context: client('POST', CONSENTS, 201),
+      info: { consentId: URN, personType: 'PJ', tokenId: TOKEN, companyProfileInfo: { naturezaJuridica: '2062', porteEmpresa: '03' } },
+      expect: [],
+    },
     {
       name: 'personType lower case is refused',
       context: client('POST', CONSENTS, 201),
@@ -301,7 +319,12 @@ describe('CLIENT: consents v3 and resources v3 (§4.3 DC)', () => {
       name: 'statusSummary counts must be digit strings',
       context: client('GET', '/open-banking/resources/v3/resources'),
       info: { consentId: URN, tokenId: TOKEN, statusSummary: { available: 1, unavailable: 'two' } },
-      expect: [typeOf('statusSummary.available', 'string', 'number'), format('statusSummary.unavailable', 'must be a count written as a string of digits')],
+      // Quality only: since 2025D the sub-items are accepted as strings, numbers were the older form.
+      expect: (['available', 'unavailable'] as const).map((key) => ({
+        field: `additionalInfo.statusSummary.${key}`,
+        rule: 'additionalInfo.statusSummary.count',
+        message: `Invalid format: additionalInfo.statusSummary.${key}: must be a count written as a string of digits`,
+      })),
     },
     {
       name: 'statusSummary must be an object',
@@ -312,7 +335,9 @@ describe('CLIENT: consents v3 and resources v3 (§4.3 DC)', () => {
   ]);
 });
 
-const payConsent = { consentId: URN, personType: 'PF', localInstrument: 'DICT', authorisationFlowIntent: 'HYBRID_FLOW', paymentType: 'IMMEDIATE', tokenId: TOKEN };
+const payConsentNoDate = { consentId: URN, personType: 'PF', localInstrument: 'DICT', authorisationFlowIntent: 'HYBRID_FLOW', paymentType: 'IMMEDIATE', tokenId: TOKEN };
+/** A 201 payment consent carries paymentDate or paymentSchedule (§4.3 SV). */
+const payConsent = { ...payConsentNoDate, paymentDate: '2026-09-01' };
 
 describe('CLIENT: payments v4/v5 (§4.3 SV)', () => {
   table([
@@ -321,7 +346,13 @@ describe('CLIENT: payments v4/v5 (§4.3 SV)', () => {
       name: 'consents POST 201: request-derived keys missing',
       context: client('POST', `${PAY4}/consents`, 201),
       info: { consentId: URN, tokenId: TOKEN },
-      expect: [missing('personType'), missing('localInstrument'), missing('authorisationFlowIntent'), missing('paymentType')],
+      expect: [
+        missing('personType'),
+        missing('localInstrument'),
+        missing('authorisationFlowIntent'),
+        missing('paymentType'),
+        { field: 'additionalInfo.paymentDate|paymentSchedule', rule: 'additionalInfo.keyGroup', message: 'Missing property: additionalInfo.paymentDate or additionalInfo.paymentSchedule' },
+      ],
     },
     {
       name: 'consents POST 422 with errorCodes (string, default)',
@@ -413,7 +444,15 @@ describe('CLIENT: payments v4/v5 (§4.3 SV)', () => {
       info: { ...payConsent, paymentType: 'SCHEDULE' },
       expect: [enumOf('paymentType', "'IMMEDIATE' | 'SCHEDULED' | 'RECURRENT' | 'SWEEPING' | 'AUTOMATIC' | 'WITHDRAW' | 'CHANGE'", 'SCHEDULE')],
     },
-    { name: 'paymentDate alone passes', context: client('POST', `${PAY5}/consents`, 201), info: { ...payConsent, paymentDate: '2026-09-01' }, expect: [] },
+    { name: 'paymentDate alone passes', context: client('POST', `${PAY5}/consents`, 201), info: { ...payConsentNoDate, paymentDate: '2026-09-01' }, expect: [] },
+    { name: 'paymentSchedule alone passes', context: client('POST', `${PAY5}/consents`, 201), info: { ...payConsentNoDate, paymentSchedule: '{"single":{"date":"2026-09-01"}}' }, expect: [] },
+    {
+      name: 'a 201 consent with neither paymentDate nor paymentSchedule',
+      context: client('POST', `${PAY5}/consents`, 201),
+      info: payConsentNoDate,
+      expect: [{ field: 'additionalInfo.paymentDate|paymentSchedule', rule: 'additionalInfo.keyGroup', message: 'Missing property: additionalInfo.paymentDate or additionalInfo.paymentSchedule' }],
+    },
+    { name: 'a 422 consent needs neither', context: client('POST', `${PAY5}/consents`, 422), info: { ...payConsentNoDate, consentId: undefined, tokenId: undefined, errorCodes: 'X' }, expect: [] },
     {
       name: 'paymentDate and paymentSchedule together are refused',
       context: client('POST', `${PAY5}/consents`, 201),
@@ -435,7 +474,7 @@ describe('CLIENT: payments v4/v5 (§4.3 SV)', () => {
     {
       name: 'paymentSchedule is a JSON string, not an object',
       context: client('POST', `${PAY5}/consents`, 201),
-      info: { ...payConsent, paymentSchedule: { single: { date: '2026-09-01' } } },
+      info: { ...payConsentNoDate, paymentSchedule: { single: { date: '2026-09-01' } } },
       expect: [typeOf('paymentSchedule', 'string', 'object')],
     },
     { name: 'consents GET REJECTED with reasons', context: client('GET', `${PAY4}/consents/{consentId}`), info: { consentId: URN, status: 'REJECTED', rejectionReasonCode: 'TEMPO_EXPIRADO_AUTORIZACAO', rejectionReasonDetail: 'expirou', tokenId: TOKEN }, expect: [] },
@@ -547,8 +586,8 @@ describe('CLIENT: payments v4/v5 (§4.3 SV)', () => {
       info: { consentId: URN, status: 'CANC', localInstrument: 'MANU', authorisationFlow: 'HYBRID_FLOW', paymentType: 'SCHEDULED', tokenId: TOKEN },
       expect: [],
     },
-    { name: 'per-consent payment list (v4 typo entry) needs tokenId', context: client('PATCH', `${PAY4}//consents/{consentId}/pix/payments`), info: {}, expect: [EMPTY, missing('tokenId')] },
-    { name: 'per-consent payment list 422 needs errorCodes', context: client('PATCH', `${PAY4}/pix/payments/consents/{consentId}`, 422), info: {}, expect: [EMPTY, missing('errorCodes')] },
+    { name: 'per-consent payment list (v4 typo entry) needs tokenId', context: client('PATCH', `${PAY4}//consents/{consentId}/pix/payments`), info: {}, expect: [missing('tokenId')] },
+    { name: 'per-consent payment list 422 needs errorCodes', context: client('PATCH', `${PAY4}/pix/payments/consents/{consentId}`, 422), info: {}, expect: [missing('errorCodes')] },
   ]);
 });
 
@@ -698,7 +737,7 @@ describe('CLIENT: automatic-payments v2 (§4.3 Pix Automático)', () => {
     {
       name: 'recurring-consents POST SWEEPING needs none of them',
       context: client('POST', `${AUTO}/recurring-consents`, 201),
-      info: { recurringConsentId: URN, personType: 'PJ', authorisationFlowIntent: 'HYBRID_FLOW', paymentType: 'SWEEPING', tokenId: TOKEN },
+      info: { recurringConsentId: URN, personType: 'PF', authorisationFlowIntent: 'HYBRID_FLOW', paymentType: 'SWEEPING', tokenId: TOKEN },
       expect: [],
     },
     {
@@ -997,7 +1036,18 @@ describe('SERVER (§2.3, §4.4)', () => {
         },
       ],
     },
-    { name: 'dropReason elsewhere is only format-checked', context: server('GET', `${CONSENTS}/{consentId}`), info: { dropReason: 'NONE' }, expect: [] },
+    {
+      name: 'dropReason outside the consent-creation POSTs is a remark',
+      context: server('GET', `${CONSENTS}/{consentId}`),
+      info: { dropReason: 'NONE' },
+      expect: [
+        {
+          field: 'additionalInfo.dropReason',
+          rule: 'additionalInfo.dropReason.outsideCreation',
+          message: `Invalid field value: additionalInfo.dropReason: sent only on POST to ${DROP_REASON_ENDPOINTS.join(', ')}`,
+        },
+      ],
+    },
     {
       name: 'unknown key next to dropReason',
       context: server('POST', `${PAY5}/consents`, 201),
@@ -1059,9 +1109,7 @@ describe('problem values', () => {
     expect(problems).toEqual([
       { field: 'additionalInfo.webhookEnable', rule: 'additionalInfo.valueType', message: 'Invalid type: additionalInfo.webhookEnable: Expected string, received boolean', value: true },
     ]);
-    expect(additionalInfoProblems({ consentId: URN }, client('GET', ACCOUNTS))).toEqual([
-      { field: 'additionalInfo.tokenId', rule: 'additionalInfo.missingKey', message: 'Missing property: additionalInfo.tokenId' },
-    ]);
+    expect(additionalInfoProblems({ consentId: URN }, client('GET', ACCOUNTS))).toEqual([missing('tokenId')]);
   });
 
   it('defaults to errorCodes as a string and tokenId required', () => {

@@ -251,3 +251,59 @@ describe('spool durability settings', () => {
     }
   });
 });
+
+describe('schema migration 1 → 2 (findings, folded quarantine)', () => {
+  /** A spool file as version 1 wrote it: its DDL as it shipped, one pending row, one quarantined item. */
+  async function versionOneFile(): Promise<string> {
+    const path = join(await tempDir('spool-v1'), 'spool.db');
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path);
+    db.exec(`
+      CREATE TABLE reports (id INTEGER PRIMARY KEY, stream TEXT NOT NULL DEFAULT 'private', org_id TEXT NOT NULL, lane TEXT NOT NULL,
+        dedup_key BLOB NOT NULL UNIQUE, fapi_interaction_id TEXT, body TEXT NOT NULL, repairs TEXT, bytes INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, report_id TEXT, pcm_message TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX reports_pending ON reports (lane, id) WHERE state = 'pending';
+      CREATE INDEX reports_inflight ON reports (id) WHERE state = 'inflight';
+      CREATE INDEX reports_fapi ON reports (fapi_interaction_id);
+      CREATE TABLE quarantine (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, route TEXT NOT NULL,
+        item TEXT NOT NULL, problems TEXT NOT NULL);
+    `);
+    db.prepare(`INSERT INTO reports (org_id, lane, dedup_key, fapi_interaction_id, body, bytes, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 1)`).run(
+      ORG_A,
+      LANE_A,
+      Buffer.alloc(16, 1),
+      'old-1',
+      '{"old":1}',
+      9,
+    );
+    db.prepare('INSERT INTO quarantine (received_at, source, route, item, problems) VALUES (1, ?, ?, ?, ?)').run('x', '/v1/reports', '{"a":1}', '[]');
+    db.pragma('user_version = 1');
+    db.close();
+    return path;
+  }
+
+  it('keeps the pending row and the quarantined item, then stores findings and folds repeats', async () => {
+    const spool = new Spool({ path: await versionOneFile(), sync: 'full' });
+    try {
+      const batch = spool.lease(LANE_A, 10, 1_000_000);
+      expect(batch?.rows.map((r) => r.body)).toEqual(['{"old":1}']);
+      expect(spool.quarantined(0, 10).map((q) => [q.item, q.count, q.lastSeenAt])).toEqual([['{"a":1}', 1, 1]]);
+
+      const findings = JSON.stringify([{ field: 'additionalInfo.tokenId', rule: 'additionalInfo.tokenId.missing', message: 'm' }]);
+      await spool.write({ reports: [{ ...report(ORG_A, 1), findings }], rejected: [] });
+      expect(spool.findingsOf(`${ORG_A}|1`)).toBe(findings);
+      const item = { source: 's', route: '/v1/interactions', item: '{"b":2}', problems: '[{"rule":"x"}]' };
+      for (let i = 0; i < 3; i++) await spool.write({ reports: [], rejected: [item] });
+      await spool.write({ reports: [], rejected: [{ ...item, problems: '[{"rule":"y"}]' }] });
+      const rows = spool.quarantined(0, 10);
+      expect(rows.map((q) => [q.item, q.count])).toEqual([
+        ['{"a":1}', 1],
+        ['{"b":2}', 3],
+        ['{"b":2}', 1],
+      ]);
+    } finally {
+      await spool.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import type { RawInteraction } from '../../report/interaction.js';
-import type { ReportProblem } from '../../report/problem.js';
+import { shown, type ReportProblem } from '../../report/problem.js';
 
 /**
  * Shared by the gateway mappings (kong.ts, envoy.ts): what a mapping returns, and the small readers that turn a
@@ -17,7 +17,10 @@ export interface GatewayOptions {
 }
 
 /** A RawInteraction, or every reason the payload could not become one; `field` names the gateway's own field. */
-export type MappingResult = { ok: true; interaction: RawInteraction } | { ok: false; problems: ReportProblem[] };
+export type MappingResult =
+  | { ok: true; interaction: RawInteraction }
+  /** `url`, when it could be read, lets a refused record still be recognised as a health check and skipped. */
+  | { ok: false; problems: ReportProblem[]; url?: string | undefined };
 
 /** A lookup result that distinguishes "absent" from "present but unusable" (the latter is a problem to report). */
 export type Read<T> = { state: 'absent' } | { state: 'ok'; value: T } | { state: 'invalid'; value: unknown };
@@ -213,7 +216,7 @@ export class Problems {
 export function resolveRole(read: Read<Role>, fallback: Role | undefined, field: string, how: string, problems: Problems): Role | undefined {
   if (read.state === 'ok') return read.value;
   if (read.state === 'invalid') {
-    problems.add(problem(field, 'enum', `Invalid enum value. Expected 'SERVER' | 'CLIENT', received '${String(read.value)}'`, read.value));
+    problems.add(problem(field, 'enum', `Invalid enum value. Expected 'SERVER' | 'CLIENT', received '${shown(read.value)}'`, read.value));
     return undefined;
   }
   if (fallback !== undefined) return fallback;
@@ -236,6 +239,8 @@ export interface MappedFields {
   clientSSId?: string | undefined;
   correlationId?: string | undefined;
   additionalInfo?: Record<string, unknown> | undefined;
+  /** CLIENT: the call's access token or Authorization value; build.ts turns it into tokenId and drops it. */
+  accessToken?: string | undefined;
 }
 
 /** The interaction, when every required field was read and nothing was wrong; otherwise the problems found. */
@@ -251,7 +256,7 @@ export function assemble(problems: Problems, f: MappedFields): MappingResult {
     fapiInteractionId === undefined ||
     counterpartyOrgId === undefined
   ) {
-    return { ok: false, problems: problems.list };
+    return { ok: false, problems: problems.list, url };
   }
   const interaction: RawInteraction = { role, method, url, timedOut: f.timedOut, startTime, durationMs, fapiInteractionId, counterpartyOrgId };
   if (f.status !== undefined) interaction.status = f.status;
@@ -259,5 +264,6 @@ export function assemble(problems: Problems, f: MappedFields): MappingResult {
   if (f.clientSSId !== undefined) interaction.clientSSId = f.clientSSId;
   if (f.correlationId !== undefined) interaction.correlationId = f.correlationId;
   if (f.additionalInfo !== undefined) interaction.additionalInfo = f.additionalInfo;
+  if (f.accessToken !== undefined) interaction.accessToken = f.accessToken;
   return { ok: true, interaction };
 }

@@ -47,7 +47,9 @@ export const ENVOY_LOG_KEYS = {
   pcm_org_id: '%REQ(X-PCM-ORG-ID)%',
   pcm_client_ssid: '%REQ(X-PCM-CLIENT-SSID)%',
   pcm_correlation_id: '%REQ(X-PCM-CORRELATION-ID)%',
+  pcm_access_token: '%REQ(AUTHORIZATION)% (CLIENT only): becomes additionalInfo.tokenId, then dropped',
   pcm_additional_info: '%RESP(X-PCM-ADDITIONAL-INFO)% (SERVER) or %REQ(X-PCM-ADDITIONAL-INFO)% (CLIENT): a JSON object',
+  upstream_service_time: "Istio's stock JSON format: %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%, CLIENT duration when response_duration is absent",
 } as const;
 
 const DASH = { dashIsAbsent: true } as const;
@@ -122,6 +124,7 @@ export function fromEnvoy(line: unknown, options: GatewayOptions): MappingResult
   const orgId = problems.optional(readText(line.pcm_org_id, DASH), 'pcm_org_id', 'string');
   const clientSSId = problems.optional(readText(line.pcm_client_ssid, DASH), 'pcm_client_ssid', 'string');
   const correlationId = problems.optional(readText(line.pcm_correlation_id, DASH), 'pcm_correlation_id', 'string');
+  const accessToken = role === 'CLIENT' ? problems.optional(readText(line.pcm_access_token, DASH), 'pcm_access_token', 'string') : undefined;
   const authority = readText(line.authority, DASH);
 
   // RESPONSE_CODE 0: no response was ever started — the caller disconnected first (Envoy docs).
@@ -154,7 +157,12 @@ export function fromEnvoy(line: unknown, options: GatewayOptions): MappingResult
     const declared = readText(line.scheme, DASH);
     const scheme = tls.state === 'ok' ? 'https' : declared.state === 'ok' ? declared.value : 'https';
     if (path !== undefined && host !== undefined) url = `${scheme}://${host}${path}`;
-    const waited = responseDuration ?? duration;
+    // Istio's stock JSON format has no %RESPONSE_DURATION%, but has upstream_service_time: the router's
+    // x-envoy-upstream-service-time, from the complete downstream request to the upstream's response headers (a
+    // string, being a header). Nearly the same for a call without a long body; present only if the upstream answered.
+    const serviceTime =
+      responseDuration === undefined ? problems.optional(readNumber(line.upstream_service_time, DASH), 'upstream_service_time', 'number') : undefined;
+    const waited = responseDuration ?? serviceTime ?? duration;
     timedOut =
       flags.has('UT') ||
       flags.has('UMSDR') ||
@@ -163,6 +171,8 @@ export function fromEnvoy(line: unknown, options: GatewayOptions): MappingResult
       (code === 504 && waited !== undefined && waited >= CLIENT_TIMEOUT_MS);
     if (responseDuration !== undefined) {
       durationMs = responseDuration; // start → first byte from the upstream: the PCM's processTimespan for CLIENT
+    } else if (serviceTime !== undefined) {
+      durationMs = serviceTime; // the upstream answered: until its response headers, as near as the stock format says
     } else if (!timedOut && [...flags].some((flag) => NOT_SENT_FLAGS.has(flag))) {
       problems.add(
         problem(
@@ -198,5 +208,6 @@ export function fromEnvoy(line: unknown, options: GatewayOptions): MappingResult
     clientSSId,
     correlationId,
     additionalInfo,
+    accessToken,
   });
 }

@@ -114,6 +114,8 @@ export function fromKong(payload: unknown, options: GatewayOptions): MappingResu
   const clientSSId = problems.optional(readText(custom(payload, 'clientSSId')), 'pcm.clientSSId', 'string');
   const correlationId = problems.optional(readText(custom(payload, 'correlationId')), 'pcm.correlationId', 'string');
   const urlOverride = problems.optional(readText(custom(payload, 'url')), 'pcm.url', 'string');
+  // CLIENT: the call's Authorization value, for tokenId (build.ts); Kong's own serializer redacts that header.
+  const accessToken = role === 'CLIENT' ? problems.optional(readText(custom(payload, 'accessToken')), 'pcm.accessToken', 'string') : undefined;
 
   const proxy = readNumber(latencies.proxy);
   const proxyMs = proxy.state === 'ok' && proxy.value >= 0 ? proxy.value : undefined;
@@ -167,5 +169,6 @@ export function fromKong(payload: unknown, options: GatewayOptions): MappingResu
     clientSSId,
     correlationId,
     additionalInfo,
+    accessToken,
   });
 }
