@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config/load.js';
+import { loadConfig, loadRuleSettings } from './config/load.js';
 import { configSchema, type Config } from './config/schema.js';
 import { ConfigError, SidecarError, errorMessage } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -61,6 +61,7 @@ Options:
   --no-retry-after         answer rate-limit 429s without Retry-After
   --pairing-delay-ms MS    wait before reconciling a report (default ${EMULATOR_DEFAULTS.pairingDelayMs})
   --state FILE             keep reports in this SQLite file (default: in memory)
+  --max-reports N          reports kept; past it the oldest are deleted (default ${EMULATOR_DEFAULTS.maxReports})
   --faults FILE            fault injection settings (JSON; see README); change at run time with PUT /emulator/faults
   --catalog FILE           endpoint catalogue (default data/catalog/endpoints.json)
   --error-codes FORM       additionalInfo.errorCodes as one code "string" or an "array" of strings (default ${EMULATOR_DEFAULTS.errorCodesAs})
@@ -224,6 +225,7 @@ async function emulate(args: string[]): Promise<void> {
       'rate-limit': { type: 'string' },
       'no-retry-after': { type: 'boolean' },
       'pairing-delay-ms': { type: 'string' },
+      'max-reports': { type: 'string' },
       state: { type: 'string' },
       faults: { type: 'string' },
       catalog: { type: 'string' },
@@ -243,7 +245,7 @@ async function emulate(args: string[]): Promise<void> {
       return fail(`emulate: --${flag}: cannot read ${file}: ${errorMessage(err)}`, EX_CONFIG);
     }
   };
-  const number = (flag: 'port' | 'auth-port' | 'token-expires-in' | 'rate-limit' | 'pairing-delay-ms', fallback: number): number => {
+  const number = (flag: 'port' | 'auth-port' | 'token-expires-in' | 'rate-limit' | 'pairing-delay-ms' | 'max-reports', fallback: number): number => {
     const value = values[flag];
     if (value === undefined) return fallback;
     const n = Number(value);
@@ -270,6 +272,7 @@ async function emulate(args: string[]): Promise<void> {
     rateLimit: number('rate-limit', EMULATOR_DEFAULTS.rateLimit),
     retryAfter: !values['no-retry-after'],
     pairingDelayMs: number('pairing-delay-ms', EMULATOR_DEFAULTS.pairingDelayMs),
+    maxReports: number('max-reports', EMULATOR_DEFAULTS.maxReports) || EMULATOR_DEFAULTS.maxReports,
     clients,
     stateFile: values.state,
     endpointsFile: values.catalog,
@@ -322,8 +325,13 @@ function parseOrText(text: string): unknown {
 }
 
 function configOrExit(file: string | undefined): Config {
+  return settingOrExit(() => loadConfig({ configFile: file }));
+}
+
+/** A setting that does not hold ends the command with the setting's name and EX_CONFIG. */
+function settingOrExit<T>(load: () => T): T {
   try {
-    return loadConfig({ configFile: file });
+    return load();
   } catch (err) {
     if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`, EX_CONFIG);
     throw err;
@@ -351,7 +359,7 @@ async function validate(args: string[]): Promise<void> {
     file,
     orgIds: [...(values.org ?? []), ...(config?.organisations.map((o) => o.orgId) ?? [])],
     catalogFile: values.catalog ?? config?.catalog.file ?? process.env.PCM_ENDPOINT_CATALOG,
-    rules: config?.rules ?? configSchema.shape.rules.parse(undefined),
+    rules: config?.rules ?? settingOrExit(() => loadRuleSettings()),
   });
   for (const line of [...summary.lines, ...summaryLines(summary)]) process.stdout.write(`${line}\n`);
   if (summary.invalid > 0 || (values.strict === true && summary.withFindings > 0)) process.exitCode = 1;

@@ -23,6 +23,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly quarantineEvicted = new Counter({
+    name: 'pcm_sidecar_quarantine_evicted_total',
+    help: 'Quarantined items deleted because the quarantine reached PCM_SPOOL_QUARANTINE_MAX_ROWS or _MAX_BYTES.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'pcm_sidecar_' });
   }

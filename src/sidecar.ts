@@ -44,7 +44,18 @@ function pruneSpool(spool: Spool, config: Config, log: Logger): void {
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
   // The catalogue first: a bad catalogue file stops the start before anything is opened.
   const catalog = loadCatalog(config.catalog.file);
-  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync, maxBytes: config.spool.maxBytes });
+  const metrics = new Metrics();
+  const spool = new Spool({
+    path: config.spool.path,
+    sync: config.spool.sync,
+    maxBytes: config.spool.maxBytes,
+    quarantineMaxRows: config.spool.quarantineMaxRows,
+    quarantineMaxBytes: config.spool.quarantineMaxBytes,
+    onQuarantineEvicted: (items) => {
+      metrics.quarantineEvicted.inc(items);
+      log.warn({ items, maxRows: config.spool.quarantineMaxRows, maxBytes: config.spool.quarantineMaxBytes }, 'quarantine full: deleted its oldest items');
+    },
+  });
   if (spool.movedAside) {
     log.error(
       { movedTo: spool.movedAside, code: 'PCM_SPOOL_UNREADABLE' },
@@ -60,7 +71,6 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   const sender = new Sender(config, spool, log);
   const rules = reportRules(rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile)), catalog);
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
-  const metrics = new Metrics();
   metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
     Object.entries(spool.backlog()).map(([state, value]) => ({ labels: { state }, value })),
   );
@@ -80,6 +90,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
+    maxInflightBytes: config.ingest.maxInflightBytes,
     partialStatus: config.ingest.partialStatus,
     skipPaths: skipPathsOf(config.ingest.skipPaths),
     // The brackets of the batch body: one report alone must fit in a request.

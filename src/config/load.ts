@@ -13,6 +13,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_INGEST_PORT: 'ingest.port',
   PCM_INGEST_MAX_BODY_BYTES: 'ingest.maxBodyBytes',
   PCM_INGEST_MAX_ITEMS: 'ingest.maxItemsPerRequest',
+  PCM_INGEST_MAX_INFLIGHT_BYTES: 'ingest.maxInflightBytes',
   PCM_INGEST_PARTIAL_STATUS: 'ingest.partialStatus',
   PCM_INGEST_SKIP_PATHS: 'ingest.skipPaths',
   PCM_INGEST_HEADERS_TIMEOUT_MS: 'ingest.headersTimeoutMs',
@@ -25,6 +26,8 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_SPOOL_RETAIN_DELIVERED_MS: 'spool.retainDeliveredMs',
   PCM_SPOOL_MAX_BYTES: 'spool.maxBytes',
   PCM_SPOOL_RETAIN_QUARANTINE_MS: 'spool.retainQuarantineMs',
+  PCM_SPOOL_QUARANTINE_MAX_ROWS: 'spool.quarantineMaxRows',
+  PCM_SPOOL_QUARANTINE_MAX_BYTES: 'spool.quarantineMaxBytes',
   PCM_API_URL: 'pcm.apiUrl',
   PCM_AUTH_URL: 'pcm.authUrl',
   PCM_CA_FILE: 'pcm.caFile',
@@ -167,6 +170,28 @@ export function loadConfig(options: LoadOptions = {}): Config {
     throw new ConfigError(setting, issue.message);
   }
   return file ? resolveFilePaths(result.data, dirname(resolve(file)), fromFile) : result.data;
+}
+
+/**
+ * The rule settings alone, from PCM_RULE_* variables: for commands that check reports without running a sidecar
+ * (`validate`), so a team's CI checks with the same rules its sidecar uses. Errors name the variable.
+ */
+export function loadRuleSettings(env: NodeJS.ProcessEnv = process.env): Config['rules'] {
+  const input: Record<string, string> = {};
+  const variableOf = new Map<string, string>();
+  for (const [name, path] of Object.entries(ENV_SETTINGS)) {
+    const value = env[name];
+    if (!path.startsWith('rules.') || value === undefined || value === '') continue;
+    input[path.slice('rules.'.length)] = value;
+    variableOf.set(path.slice('rules.'.length), name);
+  }
+  const result = configSchema.shape.rules.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    const key = issue.path.map(String).join('.');
+    throw new ConfigError(variableOf.get(key) ?? `rules.${key}`, issue.message);
+  }
+  return result.data;
 }
 
 /** For a missing setting, name the environment variable that would provide it. */

@@ -25,6 +25,11 @@ export const DEFAULTS = {
     maxBodyBytes: 10 * MiB,
     /** Most items in one ingest body (a PCM request holds 5000); more is 413, so one body cannot exhaust memory. */
     maxItemsPerRequest: 5000,
+    /**
+     * Body bytes read, parsed and validated at once; a body beyond it waits unread (TCP pushes back), so memory under
+     * a storm of large bodies is bounded by this, not by the number of connections. One body is always let in.
+     */
+    maxInflightBytes: 8 * MiB,
     /** Listener limits, so a slow, idle or greedy client cannot hold connections: headers arrive within this or 408. */
     headersTimeoutMs: 10_000,
     /** The whole request, body included, arrives within this or 408 (Node's default is 300 s). */
@@ -58,6 +63,12 @@ export const DEFAULTS = {
     retainDeliveredMs: 8 * 24 * 60 * 60 * 1000,
     /** Quarantined items are deleted after this long (logged): time enough to notice, fix and replay them. */
     retainQuarantineMs: 30 * 24 * 60 * 60 * 1000,
+    /**
+     * The quarantine as a whole: past either cap the oldest items are deleted (logged, counted) until it is under 90 %
+     * of both, so a storm of refused traffic cannot fill the disk. Identical items are folded anyway.
+     */
+    quarantineMaxRows: 100_000,
+    quarantineMaxBytes: 128 * MiB,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -103,7 +114,7 @@ export const DEFAULTS = {
     overrides: {} as Readonly<Record<string, 'refuse' | 'send' | 'ignore'>>,
   },
   tokenId: {
-    /** A file holding the pepper of §4.5 (16–32 bytes, one trailing newline ignored); none: tokens are not hashed. */
+    /** A file holding the pepper of §4.5 (src/config/pepper.ts says how it is read); none: tokens are not hashed. */
     pepperFile: undefined as string | undefined,
   },
   shutdown: {
@@ -134,6 +145,7 @@ export const configSchema = z.strictObject({
       port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port),
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
       maxItemsPerRequest: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxItemsPerRequest),
+      maxInflightBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxInflightBytes),
       headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.headersTimeoutMs),
       requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.requestTimeoutMs),
       keepAliveTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.keepAliveTimeoutMs),
@@ -157,6 +169,8 @@ export const configSchema = z.strictObject({
       /** Largest spool file in bytes; none: as large as the disk allows. */
       maxBytes: z.coerce.number().int().min(64 * 1024).optional(),
       retainQuarantineMs: z.coerce.number().int().positive().default(DEFAULTS.spool.retainQuarantineMs),
+      quarantineMaxRows: z.coerce.number().int().positive().default(DEFAULTS.spool.quarantineMaxRows),
+      quarantineMaxBytes: z.coerce.number().int().min(64 * 1024).default(DEFAULTS.spool.quarantineMaxBytes),
     })
     .prefault({}),
   pcm: z.strictObject({

@@ -4,29 +4,16 @@
  * are nested; whole bodies that are not JSON get the same treatment by pattern.
  */
 
-const SECRET_KEYS = new Set([
-  'authorization',
-  'proxy-authorization',
-  'http_authorization',
-  'http_proxy_authorization',
-  'accesstoken',
-  'access_token',
-  'pcm_access_token',
-  'cookie',
-  'set-cookie',
-  'http_cookie',
-  'x-api-key',
-  'apikey',
-]);
+import { isSecretKey, REDACTED, SECRET_KEY_NAMES } from '../report/secrets.js';
 
-export const REDACTED = '[redacted]';
+export { REDACTED };
 
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key.toLowerCase());
-}
-
-/** A copy of a parsed JSON value with every secret-named key's value replaced. Depth is bounded by the body parser. */
+/**
+ * A copy of a parsed JSON value with every secret-named key's value replaced, and secrets inside strings too (a
+ * shipper's raw `log` line holding JSON, a `Bearer …` anywhere). Depth is bounded by the body parser.
+ */
 export function redactValue(value: unknown): unknown {
+  if (typeof value === 'string') return redactText(value);
   if (Array.isArray(value)) return value.map(redactValue);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
@@ -37,10 +24,22 @@ export function redactValue(value: unknown): unknown {
   return out;
 }
 
-const SECRET_IN_TEXT = new RegExp(`("(?:${[...SECRET_KEYS].map((k) => k.replace(/[-]/g, '\\-')).join('|')})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');
+const KEYS = SECRET_KEY_NAMES.map((k) => k.replace(/[-]/g, '\\-')).join('|');
+/**
+ * `"key": "value` in JSON text, also escaped inside another string (`\"key\":\"value`) and also when the text stops
+ * before the closing quote (a truncated line): the value is cut at the next quote, escaped or not.
+ */
+const SECRET_IN_TEXT = new RegExp(`(\\\\?"(?:${KEYS})\\\\?"\\s*:\\s*\\\\?")((?:[^"\\\\]|\\\\[^"])*)`, 'gi');
 const BEARER_IN_TEXT = /\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*/gi;
+/** Query parameters that carry credentials. */
+const SECRET_IN_QUERY = new RegExp(`([?&](?:${KEYS}|token|key|api_key|secret|password)=)[^&#]*`, 'gi');
 
 /** The same for text that may not parse: `"authorization": "…"` pairs and `Bearer …` values. */
 export function redactText(text: string): string {
-  return text.replace(SECRET_IN_TEXT, `$1"${REDACTED}"`).replace(BEARER_IN_TEXT, `$1${REDACTED}`);
+  return text.replace(SECRET_IN_TEXT, `$1${REDACTED}`).replace(BEARER_IN_TEXT, `$1${REDACTED}`);
+}
+
+/** A request URL as logs and the quarantine keep it: credentials in its query replaced, the rest (?orgId, ?role) kept. */
+export function redactUrl(url: string): string {
+  return url.replace(SECRET_IN_QUERY, `$1${REDACTED}`);
 }

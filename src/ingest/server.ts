@@ -9,7 +9,9 @@ import type { ReportProblem } from '../report/problem.js';
 import { spoolEntry, withinSize, type ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
-import { redactText, redactValue } from './redact.js';
+import { ByteBudget } from './budget.js';
+import { isSecretKey, REDACTED } from '../report/secrets.js';
+import { redactText, redactUrl, redactValue } from './redact.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
 export type PartialStatus = 200 | 202 | 207;
@@ -33,6 +35,8 @@ export interface IngestOptions {
   build: BuildContext;
   maxBodyBytes: number;
   maxItemsPerRequest: number;
+  /** Body bytes in flight at once (PCM_INGEST_MAX_INFLIGHT_BYTES); more waits unread. Default: no budget. */
+  maxInflightBytes?: number;
   /** Largest report the sender can put in a PCM request; a larger one could never be sent. */
   maxReportBytes: number;
   /** The status of an answer in which some items were refused (PCM_INGEST_PARTIAL_STATUS); 207 by default. */
@@ -76,11 +80,15 @@ const MAX_VALUE_CHARS = 200;
 
 /** Problems as the gateway sees them: at most 20 per item, long values cut, so an answer stays small. */
 function slim(problems: readonly ReportProblem[]): ItemProblem[] {
-  return problems.slice(0, MAX_PROBLEMS_PER_ITEM).map(({ field, rule, message, value }) => {
+  return problems.slice(0, MAX_PROBLEMS_PER_ITEM).map(({ field, rule, message: raw, value }) => {
+    // A secret never reaches an answer or the quarantine: not by its field's name, nor inside a value or a message.
+    const message = redactText(raw);
     if (value === undefined) return { field, rule, message };
-    // Values are depth-limited by the body parser, so stringify cannot overflow; a secret never reaches an answer.
-    const text = typeof value === 'string' ? value : (JSON.stringify(redactValue(value)) ?? typeof value);
-    return { field, rule, message, value: text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters)` : value };
+    if (isSecretKey(field.slice(field.lastIndexOf('.') + 1))) return { field, rule, message, value: REDACTED };
+    const safe = redactValue(value);
+    // Values are depth-limited by the body parser, so stringify cannot overflow.
+    const text = typeof safe === 'string' ? safe : (JSON.stringify(safe) ?? typeof safe);
+    return { field, rule, message, value: text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters)` : safe };
   });
 }
 
@@ -102,6 +110,12 @@ export interface IngestServer {
 export function createIngestServer(options: IngestOptions): IngestServer {
   const { spool, validation, maxBodyBytes, maxItemsPerRequest, maxReportBytes, log, metrics } = options;
   const partialStatus = options.partialStatus ?? 207;
+  const budget = new ByteBudget(options.maxInflightBytes ?? Number.POSITIVE_INFINITY);
+  /** What a body takes from the budget: its declared length, or a nominal share when it is chunked. */
+  const shareOf = (req: IncomingMessage): number => {
+    const declared = Number(req.headers['content-length']);
+    return Number.isFinite(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : Math.min(1024 * 1024, maxBodyBytes);
+  };
   let closing = false;
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -126,7 +140,17 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   }
 
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
-    const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${req.url}`;
+    const share = shareOf(req);
+    await budget.acquire(share);
+    try {
+      await ingestWithin(req, res, route, toReport, query);
+    } finally {
+      budget.release(share);
+    }
+  }
+
+  async function ingestWithin(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
+    const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${redactUrl(req.url ?? '/')}`;
     let body: Buffer | null = null;
     let items: BodyItem[];
     try {
@@ -148,6 +172,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     const storedAt: number[] = [];
     const findingsOf: ReportProblem[][] = [];
     let skipped = 0;
+    /** Items of this body whose result carries warnings, whatever their status. */
     let warned = 0;
     items.forEach((item, index) => {
       if (!item.ok) {
@@ -164,6 +189,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       if (!checked.ok) {
         const remarks = checked.findings ?? [];
+        if (remarks.length > 0) warned++;
         results.push({ index, status: 'rejected', errors: slim(checked.problems), ...(remarks.length > 0 ? { warnings: slim(remarks) } : {}) });
         rejected.push({ source, route, item: quarantineText(item.value), problems: JSON.stringify(slim([...checked.problems, ...remarks])) });
         return;
@@ -209,7 +235,9 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://ingest');
+    const url = targetOf(req);
+    // A target such as `//` or `//host:99999/` is no URL: answered here, or the rejection would go unhandled.
+    if (url === null) return send(res, 400, { error: 'Bad Request: the request target is not a path' });
     const path = url.pathname;
     try {
       const toReport = routes[path];
@@ -319,6 +347,15 @@ function createListener(limits: Partial<ListenerLimits>, log: Logger, onRequest:
     }
   });
   return server;
+}
+
+/** The request target as a URL (origin-form or absolute-form), or null when it is not one. */
+function targetOf(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://ingest');
+  } catch {
+    return null;
+  }
 }
 
 /** The client went away while its request was read (a reset, an abort, or closed for a timeout): no one to answer. */

@@ -43,6 +43,10 @@ export interface EmulatorOptions {
   faults?: FaultConfig | undefined;
   /** How additionalInfo.errorCodes must be sent (pcm-rules.md §13 item 6): one code string (default) or an array of strings. */
   errorCodesAs?: ErrorCodesAs | undefined;
+  /** Reports kept before the oldest are deleted (EMULATOR_DEFAULTS.maxReports). */
+  maxReports?: number | undefined;
+  /** Listener timeouts (EMULATOR_LISTENER); tests make them short. */
+  listener?: Partial<ListenerTimeouts> | undefined;
 }
 
 export const EMULATOR_DEFAULTS = {
@@ -56,7 +60,23 @@ export const EMULATOR_DEFAULTS = {
   retryAfter: true,
   pairingDelayMs: 1000,
   errorCodesAs: 'string',
+  /**
+   * Reports kept; past it the oldest are deleted (down to 90 %), so a soak or a long load test cannot grow the
+   * emulator without limit (≈ 1 KiB each in memory). Counts in /emulator/stats cover the reports still kept.
+   */
+  maxReports: 1_000_000,
 } as const;
+
+/** The emulator's own listeners close slow or idle clients like the sidecar's ingest does (408, then close). */
+export const EMULATOR_LISTENER = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 65_000 };
+export type ListenerTimeouts = typeof EMULATOR_LISTENER;
+
+function limit(server: Server, timeouts: ListenerTimeouts): Server {
+  server.headersTimeout = Math.min(timeouts.headersTimeoutMs, timeouts.requestTimeoutMs);
+  server.requestTimeout = timeouts.requestTimeoutMs;
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
+  return server;
+}
 
 export type { StoredReport } from './store.js';
 
@@ -113,7 +133,7 @@ export class PcmEmulator {
 
   constructor(private readonly options: EmulatorOptions) {
     this.endpoints = loadAcceptedEndpoints(options.endpointsFile);
-    this.store = new ReportStore(options.stateFile);
+    this.store = new ReportStore(options.stateFile, options.maxReports ?? EMULATOR_DEFAULTS.maxReports);
     this.tokens = new TokenIssuer(options.tokenExpiresIn, options.clients ?? null);
     this.limiter = new RateLimiter(options.rateLimit);
     this.faults = new FaultInjector(options.faults);
@@ -121,9 +141,15 @@ export class PcmEmulator {
 
   async start(): Promise<string> {
     const tls = { cert: this.options.cert, key: this.options.key, ca: this.options.ca };
-    this.api = createServer(tls, (req, res) => void this.handleApi(req, res));
+    const timeouts = { ...EMULATOR_LISTENER, ...this.options.listener };
+    // Node checks those timeouts on a sweep (30 s by default): often enough that they mean what they say.
+    const sweep = { connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersTimeoutMs / 4))) };
+    this.api = limit(createServer({ ...tls, ...sweep }, (req, res) => void this.handleApi(req, res)), timeouts);
     // The auth host refuses the handshake without a client certificate signed by the CA.
-    this.auth = createServer({ ...tls, requestCert: true, rejectUnauthorized: true }, (req, res) => void this.handleAuth(req, res));
+    this.auth = limit(
+      createServer({ ...tls, ...sweep, requestCert: true, rejectUnauthorized: true }, (req, res) => void this.handleAuth(req, res)),
+      timeouts,
+    );
     await Promise.all([
       listen(this.api, this.options.port, this.options.host),
       listen(this.auth, this.options.authPort, this.options.host),
@@ -241,7 +267,9 @@ export class PcmEmulator {
   }
 
   private async handleAuth(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'https://auth').pathname;
+    const target = requestTarget(req, 'https://auth');
+    if (target === null) return this.reply(res, 'bad target', 400, { message: 'Bad Request: the request target is not a URL path' });
+    const path = target.pathname;
     const route = `${req.method} ${path}`;
     try {
       const fresh = path === '/token-fresh/' || path === '/token-fresh';
@@ -268,7 +296,8 @@ export class PcmEmulator {
   }
 
   private async handleApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'https://emulator');
+    const url = requestTarget(req, 'https://emulator');
+    if (url === null) return this.reply(res, 'bad target', 400, { message: 'Bad Request: the request target is not a URL path' });
     const path = url.pathname;
     let route = `${req.method} ${path}`;
     try {
@@ -456,4 +485,13 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** The request target as a URL; null for one that is not (`//`, `//x:99999/`): a 400, never an unhandled rejection. */
+function requestTarget(req: IncomingMessage, base: string): URL | null {
+  try {
+    return new URL(req.url ?? '/', base);
+  } catch {
+    return null;
+  }
 }

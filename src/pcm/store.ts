@@ -112,11 +112,27 @@ function orgIdOf(report: unknown, key: string): string | null {
 
 export class ReportStore {
   private readonly db: Database.Database;
+  /** Rows held, counted as they are added; the bound is applied on a fresh count. */
+  private rows: number;
 
-  constructor(file = ':memory:') {
+  constructor(
+    file = ':memory:',
+    /** Past this many reports the oldest are deleted, down to 90 %. */
+    private readonly maxReports = Number.POSITIVE_INFINITY,
+  ) {
     this.db = new Database(file);
     if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
     this.db.exec(SCHEMA);
+    this.rows = (this.db.prepare('SELECT count(*) AS n FROM reports').get() as { n: number }).n;
+  }
+
+  /** Deletes the oldest reports while more than maxReports are kept; returns how many went. */
+  private bound(): number {
+    if (this.rows <= this.maxReports) return 0;
+    const excess = this.rows - Math.floor(this.maxReports * 0.9);
+    const deleted = this.db.prepare('DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports ORDER BY rowid LIMIT ?)').run(excess).changes;
+    this.rows = (this.db.prepare('SELECT count(*) AS n FROM reports').get() as { n: number }).n;
+    return deleted;
   }
 
   /** Stores a batch as received; returns how many were already seen (same role, id, endpoint, method, timestamp). */
@@ -150,7 +166,9 @@ export class ReportStore {
           r.receivedAt,
           JSON.stringify(r.report),
         );
+        this.rows++;
       }
+      this.bound();
       return duplicates;
     })();
   }
@@ -240,6 +258,7 @@ export class ReportStore {
 
   reset(): void {
     this.db.exec('DELETE FROM reports');
+    this.rows = 0;
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 import { rawInteractionSchema, type RawInteraction } from './interaction.js';
-import { normaliseTimestamp, uriPrefixOf } from './normalise.js';
+import { MAX_TOKEN_ID_CHARS, normaliseTimestamp, uriPrefixOf } from './normalise.js';
 import type { ReportProblem } from './problem.js';
 import type { EndpointTemplates } from './template.js';
 import { bearerToken, tokenIdOf } from './token-id.js';
@@ -127,7 +127,13 @@ function durationOf(interaction: RawInteraction): number | string {
  */
 function withTokenId(interaction: RawInteraction, statusCode: number, pepper: Uint8Array | null): Record<string, unknown> {
   const info = interaction.additionalInfo ?? {};
-  if (interaction.accessToken === undefined || pepper === null || statusCode >= 400 || Object.hasOwn(info, 'tokenId')) return info;
-  const token = bearerToken(interaction.accessToken);
+  const given = Object.hasOwn(info, 'tokenId') ? info.tokenId : undefined;
+  // A tokenId the gateway computed (a short string) wins; null, '' or a raw token in its place does not.
+  const computedByGateway = typeof given === 'string' && given !== '' && given.length <= MAX_TOKEN_ID_CHARS;
+  if (pepper === null || statusCode >= 400 || computedByGateway) return info;
+  // A raw token put in tokenId is hashed like one posted as accessToken.
+  const raw = interaction.accessToken ?? (typeof given === 'string' && given !== '' ? given : undefined);
+  if (raw === undefined) return info;
+  const token = bearerToken(raw);
   return token === null ? info : { ...info, tokenId: tokenIdOf(token, pepper) };
 }

@@ -1,3 +1,4 @@
+import { isSecretKey, REDACTED } from './secrets.js';
 import type { EndpointTemplates } from './template.js';
 
 /**
@@ -16,6 +17,13 @@ export const REPAIR_KINDS = [
   'enum_case',
   /** A key the SERVER role must not send (clientSSId, endpointUriPrefix, correlationId) removed. */
   'server_key_removed',
+  /**
+   * A secret in additionalInfo replaced by "[redacted]", so it is neither sent nor stored: the value of a key named
+   * like one (authorization, accessToken, …, src/report/secrets.ts), or a `tokenId` longer than any tokenId (a raw
+   * token put there; it then gets a quality finding for its format). The key stays, so the report means what it did:
+   * an additionalInfo that was not empty is not made empty.
+   */
+  'secret_redacted',
 ] as const;
 
 export type RepairKind = (typeof REPAIR_KINDS)[number];
@@ -35,6 +43,8 @@ const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** ISO-8601 date-time with an explicit offset; a time without one is ambiguous and is not repaired. */
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const SERVER_FORBIDDEN_KEYS = ['clientSSId', 'endpointUriPrefix', 'correlationId'];
+/** A tokenId is 12 characters (§4.5); well past that, the value is a token itself, not its hash. */
+export const MAX_TOKEN_ID_CHARS = 24;
 const ROLES = new Set(['CLIENT', 'SERVER']);
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
 const SECURITY_ENDPOINTS = new Set(['/token', '/register', '/register/{clientId}', '/revocation', '/introspection', '/pushed-authorization-request']);
@@ -43,9 +53,7 @@ const SECURITY_ENDPOINTS = new Set(['/token', '/register', '/register/{clientId}
 export function normaliseTimestamp(value: unknown): string | null {
   if (typeof value === 'number' && Number.isFinite(value)) {
     const ms = value >= 1e14 ? Math.floor(value / 1000) : value >= 1e12 ? Math.floor(value) : Number.NaN;
-    // Beyond year 275760 a Date is invalid and toISOString throws: refuse, never throw on input.
-    const date = new Date(ms);
-    return Number.isFinite(date.getTime()) ? date.toISOString() : null;
+    return canonicalAt(ms);
   }
   if (typeof value === 'string' && ISO_WITH_OFFSET.test(value.trim())) {
     // Date.parse keeps milliseconds and drops finer digits; the PCM format has milliseconds only.
@@ -56,10 +64,20 @@ export function normaliseTimestamp(value: unknown): string | null {
     const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(text) ?? [];
     const local = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
     if (local.getUTCMonth() !== Number(mo) - 1 || local.getUTCDate() !== Number(d)) return null;
-    const date = new Date(ms);
-    return Number.isFinite(date.getTime()) ? date.toISOString() : null;
+    return canonicalAt(ms);
   }
   return null;
+}
+
+/**
+ * The canonical text of an instant, or null: beyond year 275760 a Date is invalid (toISOString would throw), and
+ * outside years 0000–9999 toISOString writes `+275760-…` / `-000001-…`, which is no PCM timestamp either.
+ */
+function canonicalAt(ms: number): string | null {
+  const date = new Date(ms);
+  if (!Number.isFinite(date.getTime())) return null;
+  const text = date.toISOString();
+  return CANONICAL_TIMESTAMP.test(text) ? text : null;
 }
 
 /** `https://host/prefix/open-banking/...` → `https://host/prefix`; for security endpoints the whole URL without query. */
@@ -133,6 +151,23 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
         item.endpointUriPrefix = prefix;
         repaired('uri_prefix_derived');
       }
+    }
+  }
+
+  const info = item.additionalInfo;
+  if (info !== null && typeof info === 'object' && !Array.isArray(info)) {
+    const secrets = Object.keys(info).filter((key) => {
+      const value = (info as Record<string, unknown>)[key];
+      return isSecretKey(key) || (key === 'tokenId' && typeof value === 'string' && value.length > MAX_TOKEN_ID_CHARS);
+    });
+    if (secrets.length > 0) {
+      const kept: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(info)) {
+        // defineProperty: an own "__proto__" key stays an own key, as it came.
+        Object.defineProperty(kept, key, { value: secrets.includes(key) ? REDACTED : value, enumerable: true, writable: true, configurable: true });
+      }
+      item.additionalInfo = kept;
+      repaired('secret_redacted');
     }
   }
 

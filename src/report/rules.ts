@@ -49,7 +49,8 @@ export const RULES = {
   max_age: discard('§3.6, §8.2 "Report is too old" (7 days)'),
   max_future: discard('§3.6 release 2025D: more than 5 minutes in the future'),
   nil_uuid: discard('§3.4 / §8.3 "fapiInteractionId mismatch … not 0000…"; org ids and clientSSId must exist in the Directory (§2.4, §8.3)'),
-  reporter_org: discard('§2.4 / §8.3 "Requester id mismatch": the reporter must be an organisation whose certificate obtains the token'),
+  // Not overridable: a report for an organisation without credentials would be spooled in a lane no sender serves.
+  reporter_org: shape('§2.4 / §8.3 "Requester id mismatch": the reporter must be an organisation whose certificate obtains the token'),
   opendata_org: shape('§5: opendata reports go out with one organisation\'s token; none is configured (PCM_OPENDATA_ORG_ID)'),
   too_large: shape('§11: a PCM request holds at most 10 MB; a larger report could never be sent'),
   'endpointUriPrefix.shape': quality(

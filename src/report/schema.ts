@@ -17,6 +17,13 @@ export const ROLES = ['CLIENT', 'SERVER'] as const;
 
 const uuid = z.string().max(36).regex(UUID_PATTERN, 'must be a UUID');
 
+/**
+ * A JSON object, kept as it came: z.record would rebuild it and silently drop an own `__proto__` key (the PCM's
+ * validator sees that key; so must ours). Its keys and values are checked by additional-info.ts.
+ */
+export const ADDITIONAL_INFO_TYPE = 'expected object';
+const jsonObject = z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { message: ADDITIONAL_INFO_TYPE });
+
 const common = {
   fapiInteractionId: uuid,
   endpoint: z.string().min(1),
@@ -35,13 +42,13 @@ export const clientReportSchema = z.strictObject({
   clientSSId: uuid,
   // §3.2: the PCM discards an empty one ("should not be empty"); the https://host shape is checked as a remark.
   endpointUriPrefix: z.string().min(1).max(200).regex(URI_PREFIX_PATTERN),
-  additionalInfo: z.record(z.string(), z.unknown()),
+  additionalInfo: jsonObject,
 });
 
 export const serverReportSchema = z.strictObject({
   role: z.literal('SERVER'),
   ...common,
-  additionalInfo: z.record(z.string(), z.unknown()).optional(),
+  additionalInfo: jsonObject.optional(),
 });
 
 export type ClientReport = z.infer<typeof clientReportSchema>;
@@ -55,7 +62,7 @@ export const opendataReportSchema = z.strictObject({
   httpMethod: common.httpMethod,
   timestamp: common.timestamp,
   processTimespan: z.number(),
-  additionalInfo: z.record(z.string(), z.unknown()),
+  additionalInfo: jsonObject,
 });
 
 export type OpendataReport = z.infer<typeof opendataReportSchema>;

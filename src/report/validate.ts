@@ -4,6 +4,7 @@ import { normaliseReport, type RepairKind } from './normalise.js';
 import { shown, type ReportProblem } from './problem.js';
 import { actionOf, ruleInfo, type RuleAction, type RulePolicy } from './rules.js';
 import {
+  ADDITIONAL_INFO_TYPE,
   clientReportSchema,
   opendataReportSchema,
   ROLES,
@@ -143,6 +144,8 @@ function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, u
       missing.push(field);
     } else if (value === null) {
       problems.push({ field, rule: 'not_null', message: `Missing property, ${field} can't be empty (null)`, value });
+    } else if (issue.code === 'custom' && issue.message === ADDITIONAL_INFO_TYPE) {
+      problems.push({ field, rule: 'type', message: `Field type mismatch: ${field}: expected object, received ${describe(value)}`, value });
     } else if (issue.code === 'invalid_type') {
       problems.push({ field, rule: 'type', message: `Field type mismatch: ${field}: expected ${issue.expected}, received ${describe(value)}`, value });
     } else if (issue.code === 'invalid_value') {
@@ -170,7 +173,8 @@ function commonProblems(report: AnyReport, templates: EndpointTemplates, context
     problems.push({ field: 'endpoint', rule: 'listed_endpoint', message: `Unlisted endpoint: ${report.endpoint}`, value: report.endpoint });
   }
   const span = report.processTimespan;
-  if (!(span >= 1)) {
+  // §3.5: greater than zero; a fraction is fine when the type is `number` (the integer mode refuses it below).
+  if (!(span > 0)) {
     problems.push({ field: 'processTimespan', rule: 'positive', message: 'Invalid field value: processTimespan must be greater than zero', value: span });
   } else if (context.rules.processTimespan === 'integer' && !Number.isInteger(span)) {
     problems.push({ field: 'processTimespan', rule: 'integer', message: 'Field type mismatch: processTimespan: expected integer milliseconds', value: span });

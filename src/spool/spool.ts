@@ -26,6 +26,14 @@ export interface SpoolOptions {
    * spool next to a running sidecar must not, or it would hand that sidecar's batches out twice).
    */
   recoverInflight?: boolean;
+  /**
+   * Caps on the quarantine as a whole (items refused by ingest): past either, the oldest items are deleted until it
+   * is back under 90 % of both, so hostile traffic cannot fill the spool. Undefined: no cap.
+   */
+  quarantineMaxRows?: number | undefined;
+  quarantineMaxBytes?: number | undefined;
+  /** Told how many quarantined items a cap just deleted (the sidecar logs and counts it). */
+  onQuarantineEvicted?: (items: number) => void;
 }
 
 export type Stream = 'private' | 'opendata';
@@ -126,13 +134,14 @@ function openDatabase(options: SpoolOptions): Database.Database {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(16, Math.ceil(options.maxBytes / pageSize))}`);
     }
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version < SCHEMA_VERSION) {
+    if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+      // IMMEDIATE, and the version read again inside: two processes opening an old file at once migrate it once.
       db.transaction(() => {
+        const version = db.pragma('user_version', { simple: true }) as number;
         if (version < 1) db.exec(MIGRATIONS);
         if (version < 2) db.exec(MIGRATION_2);
-        db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      })();
+        if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
     }
     return db;
   } catch (err) {
@@ -210,8 +219,13 @@ function dedupHash(dedupKey: string): Buffer {
   return createHash('sha256').update(dedupKey).digest().subarray(0, 16);
 }
 
-function quarantineHash(item: RejectedItem): Buffer {
-  return createHash('sha256').update(item.route).update('\0').update(item.item).update('\0').update(item.problems).digest().subarray(0, 16);
+/**
+ * What makes two refused items the same for folding: route, request (method and URL with its query: `?orgId=` and
+ * `?role=` change what the item means on replay), item and problems. Not the caller's address.
+ */
+export function quarantineHash(item: Pick<RejectedItem, 'source' | 'route' | 'item' | 'problems'>): Buffer {
+  const request = item.source.slice(item.source.indexOf(' ') + 1);
+  return createHash('sha256').update(item.route).update('\0').update(request).update('\0').update(item.item).update('\0').update(item.problems).digest().subarray(0, 16);
 }
 
 export class Spool {
@@ -226,6 +240,13 @@ export class Spool {
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly statements;
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
+  private readonly quarantineCaps: { rows: number; bytes: number };
+  private readonly onQuarantineEvicted: ((items: number) => void) | undefined;
+  /**
+   * What the quarantine holds, counted as items are added: a cheap trigger only. Other processes (`quarantine
+   * replay`) delete items too, so the cap is applied on a fresh count, never on this one alone.
+   */
+  private quarantineUsage: { rows: number; bytes: number };
 
   constructor(options: SpoolOptions) {
     this.path = options.path;
@@ -251,8 +272,11 @@ export class Spool {
       ),
       quarantine: db.prepare(
         `INSERT INTO quarantine (received_at, last_seen_at, source, route, item, problems, item_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source`,
+         ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source
+         RETURNING count, length(item) + length(problems) AS bytes`,
       ),
+      quarantineUsage: db.prepare('SELECT count(*) AS rows, coalesce(sum(length(item) + length(problems)), 0) AS bytes FROM quarantine'),
+      quarantineEvict: db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)'),
       pendingPage: db.prepare(
         `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?`,
       ),
@@ -294,11 +318,17 @@ export class Spool {
         'DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE coalesce(last_seen_at, received_at) < ? ORDER BY id LIMIT ?)',
       ),
       // New problems make it a different item for folding: drop the hash rather than collide with a newer row.
-      quarantineProblems: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
+      // Refreshed problems make it the item it now is; if another row already is that item, this one stops folding.
+      quarantineProblems: db.prepare('UPDATE OR IGNORE quarantine SET problems = ?, item_hash = ? WHERE id = ?'),
+      quarantineProblemsUnfolded: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
+      quarantineRow: db.prepare('SELECT source, route, item FROM quarantine WHERE id = ?'),
       findings: db.prepare(`SELECT findings FROM reports WHERE dedup_key = ?`),
     };
 
     this.recoveredInflight = options.recoverInflight === false ? 0 : this.statements.recover.run(Date.now()).changes;
+    this.quarantineCaps = { rows: options.quarantineMaxRows ?? Number.POSITIVE_INFINITY, bytes: options.quarantineMaxBytes ?? Number.POSITIVE_INFINITY };
+    this.onQuarantineEvicted = options.onQuarantineEvicted;
+    this.quarantineUsage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
     if (options.maxBytes !== undefined) {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       const reserve = Math.max(SENDER_RESERVE_MIN_BYTES, options.maxBytes * SENDER_RESERVE_FRACTION);
@@ -332,9 +362,15 @@ export class Spool {
     stillFailing: readonly { quarantineId: number; problems: string }[],
     dropped: readonly number[] = [],
   ): WriteOutcome {
-    const { quarantineDelete, quarantineProblems } = this.statements;
+    const { quarantineDelete, quarantineProblems, quarantineProblemsUnfolded, quarantineRow } = this.statements;
     const [outcome] = this.db.transaction(() => {
-      for (const f of stillFailing) quarantineProblems.run(f.problems, f.quarantineId);
+      for (const f of stillFailing) {
+        const row = quarantineRow.get(f.quarantineId) as { source: string; route: string; item: string } | undefined;
+        if (row === undefined) continue;
+        if (quarantineProblems.run(f.problems, quarantineHash({ ...row, problems: f.problems }), f.quarantineId).changes === 0) {
+          quarantineProblemsUnfolded.run(f.problems, f.quarantineId);
+        }
+      }
       for (const m of moved) quarantineDelete.run(m.quarantineId);
       for (const id of dropped) quarantineDelete.run(id);
       return this.commit([{ reports: moved.map((m) => m.report), rejected: [] }]);
@@ -349,8 +385,16 @@ export class Spool {
     const run = this.db.transaction(() =>
       requests.map((request) => {
         for (const rejected of request.rejected) {
-          quarantine.run(now, now, rejected.source, rejected.route, rejected.item, rejected.problems, quarantineHash(rejected));
+          const row = quarantine.get(now, now, rejected.source, rejected.route, rejected.item, rejected.problems, quarantineHash(rejected)) as {
+            count: number;
+            bytes: number;
+          };
+          if (row.count === 1) {
+            this.quarantineUsage.rows++;
+            this.quarantineUsage.bytes += row.bytes;
+          }
         }
+        if (request.rejected.length > 0) this.capQuarantine();
         return request.reports.map((report): 'stored' | 'duplicate' => {
           const bytes = Buffer.byteLength(report.json);
           const key = dedupHash(report.dedupKey);
@@ -392,6 +436,23 @@ export class Spool {
     }
     if (touched.size > 0) for (const listener of this.listeners) listener(touched);
     return outcomes;
+  }
+
+  /** Deletes the oldest quarantined items while the quarantine is over a cap, down to 90 % of both. */
+  private capQuarantine(): void {
+    const caps = this.quarantineCaps;
+    if (this.quarantineUsage.rows <= caps.rows && this.quarantineUsage.bytes <= caps.bytes) return;
+    let usage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
+    let evicted = 0;
+    while (usage.rows > caps.rows * 0.9 || usage.bytes > caps.bytes * 0.9) {
+      const share = Math.max(usage.rows - caps.rows * 0.9, usage.rows * (1 - (caps.bytes * 0.9) / Math.max(1, usage.bytes)));
+      const deleted = this.statements.quarantineEvict.run(Math.max(1, Math.min(10_000, Math.ceil(share)))).changes;
+      if (deleted === 0) break;
+      evicted += deleted;
+      usage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
+    }
+    this.quarantineUsage = usage;
+    if (evicted > 0) this.onQuarantineEvicted?.(evicted);
   }
 
   /** True when the pages in use (free pages excluded) reach ingest's share of maxBytes. */

@@ -3,7 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { trackChild } from './children.js';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+/**
+ * The built CLI. PCM_TEST_CLI names another copy: `npm run soak` runs a snapshot of dist/ (test/soak/snapshot-dist.ts),
+ * so a build in the same tree during a long run cannot start a process from half-written files.
+ */
+export const CLI = process.env.PCM_TEST_CLI || fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 export interface Proc {
   child: ChildProcess;

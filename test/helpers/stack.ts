@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { configSchema, type Config } from '../../src/config/schema.js';
 import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/pcm/emulator.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from './pki.js';
@@ -99,4 +100,22 @@ export async function startInProcessEmulator(pki: PkiFiles, overrides: Partial<E
   });
   await emulator.start();
   return emulator;
+}
+
+/**
+ * A configuration for both test organisations whose certificates do not exist: the sender never sends, so a test
+ * sees only ingest and spool. `sections` are merged into the defaults one section deep (ingest, spool, rules, …).
+ */
+export function offlineConfig(dir: string, sections: Record<string, Record<string, unknown>> = {}): Config {
+  const none = { certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') };
+  return configSchema.parse({
+    ...sections,
+    ingest: { port: 0, ...sections.ingest },
+    spool: { path: join(dir, 'spool.db'), ...sections.spool },
+    pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9', ...sections.pcm },
+    organisations: [
+      { orgId: CLIENT_ORG, clientId: 'c', clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d', ...none },
+      { orgId: SERVER_ORG, clientId: 's', ...none },
+    ],
+  });
 }

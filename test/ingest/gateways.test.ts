@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromEnvoy, ENVOY_LOG_KEYS } from '../../src/ingest/gateways/envoy.js';
 import { fromKong } from '../../src/ingest/gateways/kong.js';
-import { orgIdFromSubject, type MappingResult } from '../../src/ingest/gateways/common.js';
-import { rawInteractionSchema, type RawInteraction } from '../../src/report/interaction.js';
+import { orgIdFromSubject } from '../../src/ingest/gateways/common.js';
+import { interactionOf, problemsOf, deploy } from '../helpers/mappings.js';
 
 /**
  * Gateway payload → RawInteraction. The Kong samples follow the Kong 3.x log format (`kong.log.serialize()` in
@@ -29,22 +29,6 @@ function envoy(name: string): Json {
   const lines = text.split('\n').filter((line) => line.trim() !== '');
   expect(lines).toHaveLength(1);
   return JSON.parse(lines[0] as string) as Json;
-}
-
-function deploy(path: string): string {
-  return readFileSync(new URL(`../../deploy/gateways/${path}`, import.meta.url), 'utf8');
-}
-
-function interactionOf(result: MappingResult): RawInteraction {
-  if (!result.ok) throw new Error(`expected a mapping, got ${JSON.stringify(result.problems)}`);
-  // Whatever a mapping produces must be a valid RawInteraction for buildReport.
-  expect(rawInteractionSchema.safeParse(result.interaction).success).toBe(true);
-  return result.interaction;
-}
-
-function problemsOf(result: MappingResult): { field: string; rule: string }[] {
-  if (result.ok) throw new Error(`expected problems, got ${JSON.stringify(result.interaction)}`);
-  return result.problems.map(({ field, rule }) => ({ field, rule }));
 }
 
 function withPcm(payload: Json, pcm: Json): Json {

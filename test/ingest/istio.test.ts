@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
-import type { MappingResult } from '../../src/ingest/gateways/common.js';
 import { fromEnvoy } from '../../src/ingest/gateways/envoy.js';
 import { createLogger } from '../../src/log.js';
 import type { PcmEmulator } from '../../src/pcm/emulator.js';
-import { rawInteractionSchema, type RawInteraction } from '../../src/report/interaction.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
+import { interactionOf, problemsOf } from '../helpers/mappings.js';
 
 /**
  * Istio's stock JSON access log (meshConfig `accessLogEncoding: JSON`, no accessLogFormat): the labels of
@@ -112,17 +111,6 @@ function stockOnly(line: Line): Line {
 /** Istio before typed rendering (and Envoy's string json_format): every value a string, "-" when unset. */
 function asStrings(line: Line): Line {
   return Object.fromEntries(Object.entries(line).map(([key, value]) => [key, value === null ? '-' : String(value)]));
-}
-
-function interactionOf(result: MappingResult): RawInteraction {
-  if (!result.ok) throw new Error(`expected a mapping, got ${JSON.stringify(result.problems)}`);
-  expect(rawInteractionSchema.safeParse(result.interaction).success).toBe(true);
-  return result.interaction;
-}
-
-function problemsOf(result: MappingResult): { field: string; rule: string }[] {
-  if (result.ok) throw new Error(`expected problems, got ${JSON.stringify(result.interaction)}`);
-  return result.problems.map(({ field, rule }) => ({ field, rule }));
 }
 
 const FAPI = 'e7c4a912-3f5b-4d8e-a1c6-9b2d0f4e7a35';

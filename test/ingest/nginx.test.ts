@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { MappingResult } from '../../src/ingest/gateways/common.js';
 import { fromNginx, NGINX_LOG_KEYS } from '../../src/ingest/gateways/nginx.js';
-import { rawInteractionSchema, type RawInteraction } from '../../src/report/interaction.js';
+import { interactionOf, problemsOf, deploy } from '../helpers/mappings.js';
 
 /**
  * nginx JSON access log line → RawInteraction. The lines are what Debian's nginx 1.22 writes with the log formats in
@@ -60,21 +58,6 @@ const CLIENT_LINE: Json = {
   http_authorization: 'Bearer eyJhbGciOiJQUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln',
   request_id: '994179e77ea9ff9351fcea477f12fa9f',
 };
-
-function interactionOf(result: MappingResult): RawInteraction {
-  if (!result.ok) throw new Error(`expected a mapping, got ${JSON.stringify(result.problems)}`);
-  expect(rawInteractionSchema.safeParse(result.interaction).success).toBe(true);
-  return result.interaction;
-}
-
-function problemsOf(result: MappingResult): { field: string; rule: string }[] {
-  if (result.ok) throw new Error(`expected problems, got ${JSON.stringify(result.interaction)}`);
-  return result.problems.map(({ field, rule }) => ({ field, rule }));
-}
-
-function deploy(path: string): string {
-  return readFileSync(new URL(`../../deploy/gateways/nginx/${path}`, import.meta.url), 'utf8');
-}
 
 describe('nginx JSON access log lines', () => {
   it('SERVER: the URL the caller asked for, start = msec − request_time, request_time in ms, the caller from its certificate OU', () => {
@@ -314,7 +297,7 @@ describe('nginx JSON access log lines', () => {
 });
 
 describe('the shipped nginx files', () => {
-  const formats = deploy('pcm-log-format.conf');
+  const formats = deploy('nginx/pcm-log-format.conf');
   const formatOf = (name: string): string => {
     const start = formats.indexOf(`log_format ${name} escape=json`);
     expect(start, name).toBeGreaterThanOrEqual(0);
@@ -339,7 +322,7 @@ describe('the shipped nginx files', () => {
   });
 
   it('the sample servers log with if=$pcm_loggable, and health checks are not loggable', () => {
-    const conf = deploy('nginx.conf');
+    const conf = deploy('nginx/nginx.conf');
     expect(conf).toContain('access_log /var/log/nginx/pcm.log pcm_server if=$pcm_loggable;');
     expect(conf).toContain('access_log /var/log/nginx/pcm.log pcm_client if=$pcm_loggable;');
     expect(conf).toContain('ssl_verify_client       on;');
@@ -347,11 +330,11 @@ describe('the shipped nginx files', () => {
   });
 
   it('Fluent Bit and Vector post to the nginx route with partialStatus=202', () => {
-    const fluentBit = deploy('fluent-bit.yaml');
+    const fluentBit = deploy('nginx/fluent-bit.yaml');
     expect(fluentBit).toContain('uri: /v1/gateways/nginx?partialStatus=202');
     expect(fluentBit).toMatch(/^\s+format: json$/m);
     expect(fluentBit).toMatch(/^\s+storage\.type: filesystem$/m);
-    const vector = deploy('vector.yaml');
+    const vector = deploy('nginx/vector.yaml');
     expect(vector).toContain('uri: http://127.0.0.1:8431/v1/gateways/nginx?partialStatus=202');
     expect(vector).toContain('parse_json!(string!(.message))');
   });

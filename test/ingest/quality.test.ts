@@ -4,18 +4,18 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema, DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/schema.js';
 import { fromEnvoy } from '../../src/ingest/gateways/envoy.js';
 import { fromKong } from '../../src/ingest/gateways/kong.js';
 import { buildReport } from '../../src/report/build.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
-import { createLogger } from '../../src/log.js';
 import { tokenIdOf } from '../../src/report/token-id.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { postJson } from '../helpers/http.js';
+import { offlineConfig } from '../helpers/stack.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
-import { validReport } from '../helpers/reports.js';
+import { clientInteraction, validReport } from '../helpers/reports.js';
 
 /**
  * Issue #7 at the ingest boundary: quality findings are sent and shown, discards refused; tokenId from the call's
@@ -48,16 +48,7 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     const pepperFile = join(dir, 'pepper');
     await writeFile(pepperFile, `${PEPPER}\n`);
     logFile = join(dir, 'sidecar.log');
-    const config = configSchema.parse({
-      ingest: { port: 0 },
-      spool: { path: spoolPath },
-      tokenId: { pepperFile },
-      pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
-      organisations: [
-        { orgId: CLIENT_ORG, clientId: 'c', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem'), clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d' },
-        { orgId: SERVER_ORG, clientId: 's', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
-      ],
-    });
+    const config = offlineConfig(dir, { tokenId: { pepperFile } });
     const { pino } = await import('pino');
     const log = pino({ level: 'trace' }, pino.destination({ dest: logFile, sync: true }));
     sidecar = await startSidecar(config, log);
@@ -74,22 +65,10 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     }
   };
 
-  const interaction = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-    role: 'CLIENT',
-    method: 'GET',
-    url: 'https://api.banco.com.br/open-banking/accounts/v2/accounts/42/balances',
-    status: 200,
-    startTime: new Date(Date.now() - 2000).toISOString(),
-    durationMs: 120,
-    fapiInteractionId: crypto.randomUUID(),
-    counterpartyOrgId: SERVER_ORG,
-    orgId: CLIENT_ORG,
-    additionalInfo: { consentId: 'urn:banco:C1' },
-    ...over,
-  });
+  const interaction = clientInteraction;
 
   it("seed 000's uri: consentId and a missing tokenId are sent, with warnings, stored and counted", async () => {
-    const report = { ...validReport(0), additionalInfo: { consentId: 'uri:bv:6096c7f6-53a0-4c53-bc95-9c8d48b9a6cf' } };
+    const report: Record<string, unknown> = { ...validReport(0), additionalInfo: { consentId: 'uri:bv:6096c7f6-53a0-4c53-bc95-9c8d48b9a6cf' } };
     const answer = await postJson<Answer>(`${base}/v1/reports`, [report, validReport(1)]);
     expect(answer.status).toBe(202);
     expect(answer.body).toMatchObject({ accepted: 2, duplicates: 0, warnings: 1 });
@@ -108,7 +87,7 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
   });
 
   it('a discard is still refused and quarantined; its remarks come along as warnings', async () => {
-    const bad = { ...validReport(0), httpMethod: 'HEAD', additionalInfo: { consentId: 'uri:x' } };
+    const bad: Record<string, unknown> = { ...validReport(0), httpMethod: 'HEAD', additionalInfo: { consentId: 'uri:x' } };
     const answer = await postJson<Answer>(`${base}/v1/reports`, [bad]);
     expect(answer.status).toBe(207);
     expect(answer.body.results?.[0]?.status).toBe('rejected');

@@ -4,58 +4,21 @@ import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
 import { prepareReport, type RuleOptions, type ValidationResult } from '../../src/report/validate.js';
 import { CLIENT_ORG, SERVER_ORG } from '../helpers/pki.js';
+import { FIXED_FAPI, FIXED_NOW, fixedClient, fixedOpendata, fixedServer, without } from '../helpers/reports.js';
 
 /** pcm-rules.md §15, rule by rule: a passing and a failing case each, with the message the gateway team sees. */
 
-const NOW = Date.parse('2026-11-22T12:00:00.000Z');
+const NOW = FIXED_NOW;
 const RULES: RuleOptions = { ...DEFAULTS.rules };
 const catalog = loadCatalog();
 const rules = (overrides: Partial<RuleOptions> = {}) =>
   reportRules({ organisations: [{ orgId: CLIENT_ORG }, { orgId: SERVER_ORG }], opendataOrgId: SERVER_ORG, rules: { ...RULES, ...overrides } }, catalog);
 const check = (item: unknown, overrides: Partial<RuleOptions> = {}): ValidationResult => prepareReport(item, rules(overrides).validation(NOW));
 
-const FAPI = 'c2f1b3a4-5d6e-4f70-8a9b-0c1d2e3f4a5b';
-const client = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  role: 'CLIENT',
-  fapiInteractionId: FAPI,
-  endpoint: '/open-banking/accounts/v2/accounts/{accountId}/balances',
-  statusCode: 200,
-  httpMethod: 'GET',
-  timestamp: '2026-11-22T11:59:00.000Z',
-  processTimespan: 120,
-  clientOrgId: CLIENT_ORG,
-  serverOrgId: SERVER_ORG,
-  clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
-  endpointUriPrefix: 'https://api.bank.com.br/open',
-  additionalInfo: { consentId: 'urn:bank:6096c7f6-53a0-4c53-bc95-9c8d48b9a6cf', tokenId: 'c9ng8aKzxNXm' },
-  ...over,
-});
-const server = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  role: 'SERVER',
-  fapiInteractionId: FAPI,
-  endpoint: '/open-banking/accounts/v2/accounts/{accountId}/balances',
-  statusCode: 200,
-  httpMethod: 'GET',
-  timestamp: '2026-11-22T11:59:00.100Z',
-  processTimespan: 90,
-  clientOrgId: CLIENT_ORG,
-  serverOrgId: SERVER_ORG,
-  ...over,
-});
-const opendata = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  endpoint: '/open-banking/channels/v2/branches',
-  statusCode: 200,
-  httpMethod: 'GET',
-  timestamp: '2026-11-22T11:59:00.000Z',
-  processTimespan: 35,
-  additionalInfo: { clientIp: '203.0.113.7' },
-  ...over,
-});
-const without = (item: Record<string, unknown>, key: string): Record<string, unknown> => {
-  const copy = { ...item };
-  delete copy[key];
-  return copy;
-};
+const FAPI = FIXED_FAPI;
+const client = fixedClient;
+const server = fixedServer;
+const opendata = fixedOpendata;
 
 type Case = [rule: string, passing: Record<string, unknown>, failing: unknown, field: string, message: string | RegExp, overrides?: Partial<RuleOptions>];
 

@@ -8,13 +8,14 @@ import type { ReportProblem } from '../../src/report/problem.js';
 import { actionOf, DEFAULT_POLICY, RULES, ruleInfo, type RuleId } from '../../src/report/rules.js';
 import { prepareReport, withinSize, type RuleOptions, type ValidationResult } from '../../src/report/validate.js';
 import { CLIENT_ORG, SERVER_ORG } from '../helpers/pki.js';
+import { FIXED_FAPI, FIXED_NOW, FIXED_TOKEN_ID, FIXED_URN, fixedClient, fixedOpendata, fixedServer, without } from '../helpers/reports.js';
 
 /**
  * The rule table (src/report/rules.ts): every rule with its severity and source, and for each a passing and a failing
  * twin that show the severity at work — a discard refuses the report, a quality finding travels with it.
  */
 
-const NOW = Date.parse('2026-11-22T12:00:00.000Z');
+const NOW = FIXED_NOW;
 const catalog = loadCatalog();
 const contextWith = (rules: Partial<RuleOptions> = {}, opendataOrgId: string | null = SERVER_ORG) =>
   reportRules(
@@ -22,47 +23,13 @@ const contextWith = (rules: Partial<RuleOptions> = {}, opendataOrgId: string | n
     catalog,
   ).validation(NOW);
 
-const FAPI = 'c2f1b3a4-5d6e-4f70-8a9b-0c1d2e3f4a5b';
-const URN = 'urn:bank:6096c7f6-53a0-4c53-bc95-9c8d48b9a6cf';
-const TOKEN_ID = 'c9ng8aKzxNXm';
+const FAPI = FIXED_FAPI;
+const URN = FIXED_URN;
+const TOKEN_ID = FIXED_TOKEN_ID;
 type Item = Record<string, unknown>;
-const client = (over: Item = {}): Item => ({
-  role: 'CLIENT',
-  fapiInteractionId: FAPI,
-  endpoint: '/open-banking/accounts/v2/accounts/{accountId}/balances',
-  statusCode: 200,
-  httpMethod: 'GET',
-  timestamp: '2026-11-22T11:59:00.000Z',
-  processTimespan: 120,
-  clientOrgId: CLIENT_ORG,
-  serverOrgId: SERVER_ORG,
-  clientSSId: 'b0a1d2c3-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
-  endpointUriPrefix: 'https://api.bank.com.br/open',
-  additionalInfo: { consentId: URN, tokenId: TOKEN_ID },
-  ...over,
-});
-const server = (over: Item = {}): Item => ({
-  role: 'SERVER',
-  fapiInteractionId: FAPI,
-  endpoint: '/open-banking/accounts/v2/accounts/{accountId}/balances',
-  statusCode: 200,
-  httpMethod: 'GET',
-  timestamp: '2026-11-22T11:59:00.100Z',
-  processTimespan: 90,
-  clientOrgId: CLIENT_ORG,
-  serverOrgId: SERVER_ORG,
-  ...over,
-});
-const opendata = (over: Item = {}): Item => ({
-  endpoint: '/open-banking/channels/v2/branches',
-  statusCode: 200,
-  httpMethod: 'GET',
-  timestamp: '2026-11-22T11:59:00.000Z',
-  processTimespan: 35,
-  additionalInfo: { clientIp: '203.0.113.7' },
-  ...over,
-});
-const without = (item: Item, key: string): Item => Object.fromEntries(Object.entries(item).filter(([k]) => k !== key));
+const client = fixedClient;
+const server = fixedServer;
+const opendata = fixedOpendata;
 const info = (additionalInfo: Item, over: Item = {}): Item => client({ additionalInfo, ...over });
 const CONSENTS = { endpoint: '/open-banking/consents/v3/consents', httpMethod: 'POST', statusCode: 201 };
 const PAY_CONSENTS = { endpoint: '/open-banking/payments/v5/consents', httpMethod: 'POST', statusCode: 201 };

@@ -307,3 +307,75 @@ describe('schema migration 1 → 2 (findings, folded quarantine)', () => {
     }
   });
 });
+
+describe('quarantine caps', () => {
+  it('deletes the oldest items past the row cap, down to 90 %, and says how many', async () => {
+    const evictions: number[] = [];
+    const path = join(await tempDir('spool-cap'), 'spool.db');
+    const spool = new Spool({ path, sync: 'normal', quarantineMaxRows: 100, onQuarantineEvicted: (n) => evictions.push(n) });
+    try {
+      for (let i = 0; i < 250; i++) {
+        await spool.write({ reports: [], rejected: [{ source: 's', route: '/v1/reports', item: `{"i":${i}}`, problems: '[]' }] });
+      }
+      const kept = spool.quarantined(0, 1000).map((q) => JSON.parse(q.item) as { i: number });
+      expect(kept.length).toBeLessThanOrEqual(100);
+      expect(kept.length).toBeGreaterThanOrEqual(90);
+      // The newest are kept, oldest first.
+      expect(kept.at(-1)?.i).toBe(249);
+      expect(kept.map((k) => k.i)).toEqual([...kept.map((k) => k.i)].sort((a, b) => a - b));
+      expect(evictions.reduce((a, b) => a + b, 0)).toBe(250 - kept.length);
+      // Folding: the same item again adds nothing, so it never evicts.
+      const before = evictions.length;
+      for (let i = 0; i < 50; i++) await spool.write({ reports: [], rejected: [{ source: 's', route: '/v1/reports', item: '{"i":249}', problems: '[]' }] });
+      expect(evictions.length).toBe(before);
+    } finally {
+      await spool.close();
+    }
+  });
+
+  it('deletes past the bytes cap, counting what another process already removed', async () => {
+    const path = join(await tempDir('spool-cap'), 'spool.db');
+    const big = 'x'.repeat(10_000);
+    const spool = new Spool({ path, sync: 'normal', quarantineMaxBytes: 200_000 });
+    const other = new Spool({ path, sync: 'normal', recoverInflight: false });
+    try {
+      for (let i = 0; i < 15; i++) await spool.write({ reports: [], rejected: [{ source: 's', route: '/v1/reports', item: `${big}${i}`, problems: '[]' }] });
+      expect(spool.quarantined(0, 100)).toHaveLength(15);
+      // Another process (quarantine replay) deletes 10 of them; the running spool's own count is now stale.
+      other.promote([], [], spool.quarantined(0, 10).map((q) => q.id));
+      for (let i = 15; i < 25; i++) await spool.write({ reports: [], rejected: [{ source: 's', route: '/v1/reports', item: `${big}${i}`, problems: '[]' }] });
+      // 5 + 10 = 15 items, 150 kB: under the cap on a fresh count, so nothing more was deleted.
+      expect(spool.quarantined(0, 100)).toHaveLength(15);
+      for (let i = 25; i < 40; i++) await spool.write({ reports: [], rejected: [{ source: 's', route: '/v1/reports', item: `${big}${i}`, problems: '[]' }] });
+      const left = spool.quarantined(0, 100);
+      expect(left.length * 10_002).toBeLessThanOrEqual(200_000);
+      expect(left.at(-1)?.item).toBe(`${big}39`);
+    } finally {
+      await other.close();
+      await spool.close();
+    }
+  });
+});
+
+describe('quarantine folding across a replay', () => {
+  it('an item replayed with the same problems still folds its next repeat', async () => {
+    const spool = new Spool({ path: join(await tempDir('spool-fold'), 'spool.db'), sync: 'normal' });
+    try {
+      const item = { source: '127.0.0.1 POST /v1/interactions?orgId=a', route: '/v1/interactions', item: '{"x":1}', problems: '[{"rule":"listed_endpoint"}]' };
+      await spool.write({ reports: [], rejected: [item] });
+      const [row] = spool.quarantined(0, 10);
+      spool.promote([], [{ quarantineId: row!.id, problems: item.problems }]);
+      await spool.write({ reports: [], rejected: [item] });
+      expect(spool.quarantined(0, 10).map((q) => q.count)).toEqual([2]);
+      // New problems make it another item; the repeat of the old one is a row of its own again.
+      spool.promote([], [{ quarantineId: row!.id, problems: '[{"rule":"other"}]' }]);
+      await spool.write({ reports: [], rejected: [item] });
+      expect(spool.quarantined(0, 10).map((q) => [q.problems, q.count])).toEqual([
+        ['[{"rule":"other"}]', 2],
+        [item.problems, 1],
+      ]);
+    } finally {
+      await spool.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import type { RawInteraction } from '../../report/interaction.js';
 import { shown, type ReportProblem } from '../../report/problem.js';
+import { deeperThan, MAX_ITEM_DEPTH } from '../body.js';
 
 /**
  * Shared by the gateway mappings (kong.ts, envoy.ts): what a mapping returns, and the small readers that turn a
@@ -75,14 +76,19 @@ export function readNumber(value: unknown, options: TextOptions = {}): Read<numb
   return { state: 'ok', value: Number(text.value) };
 }
 
-/** A header by case-insensitive name from a header map (string or string[] values). */
+/**
+ * A header by case-insensitive name from a header map (string or string[] values). When several spellings are present
+ * (`x-h` and `X-H`), the first usable one in a fixed order — the lower-case name as Kong writes it, then the others
+ * sorted — so the answer never depends on the order of the keys in the JSON.
+ */
 export function headerValue(headers: unknown, name: string): Read<string> {
   if (!isRecord(headers)) return ABSENT;
   const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === wanted) return readText(value);
-  }
-  return ABSENT;
+  const keys = Object.keys(headers)
+    .filter((key) => key.toLowerCase() === wanted)
+    .sort((a, b) => (a === wanted ? -1 : b === wanted ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  const reads = keys.map((key) => readText(headers[key]));
+  return reads.find((read) => read.state === 'ok') ?? reads.find((read) => read.state === 'invalid') ?? ABSENT;
 }
 
 /** 'CLIENT' / 'SERVER' in any case. */
@@ -107,7 +113,8 @@ export function readObject(value: unknown, options: TextOptions = {}): Read<Reco
     if (text.state !== 'ok') return text;
     try {
       const parsed: unknown = JSON.parse(text.value);
-      if (isRecord(parsed)) return Object.keys(parsed).length === 0 ? ABSENT : { state: 'ok', value: parsed };
+      // The body parser's depth limit holds for JSON inside a string too: nothing after it may meet a deeper value.
+      if (isRecord(parsed) && !deeperThan(parsed, MAX_ITEM_DEPTH)) return Object.keys(parsed).length === 0 ? ABSENT : { state: 'ok', value: parsed };
     } catch {
       // not JSON: reported below as invalid
     }

@@ -1,0 +1,29 @@
+/**
+ * Names under which gateways log secrets beside a call: the bearer token above all (tokenId is computed from it),
+ * cookies, API keys. Such a value is never stored, sent or echoed: the quarantine keeps REDACTED in its place, and a
+ * report drops the key (src/report/normalise.ts, repair `secret_removed`).
+ */
+
+const SECRET_KEYS = new Set([
+  'authorization',
+  'proxy-authorization',
+  'http_authorization',
+  'http_proxy_authorization',
+  'accesstoken',
+  'access_token',
+  'pcm_access_token',
+  'cookie',
+  'set-cookie',
+  'http_cookie',
+  'x-api-key',
+  'apikey',
+]);
+
+/** What stands in for a secret wherever one was; never a token to hash. */
+export const REDACTED = '[redacted]';
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key.toLowerCase());
+}
+
+export const SECRET_KEY_NAMES: readonly string[] = [...SECRET_KEYS];
