@@ -11,7 +11,7 @@ import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { ByteBudget } from './budget.js';
 import { isSecretKey, REDACTED } from '../report/secrets.js';
-import { redactText, redactUrl, redactValue } from './redact.js';
+import { boundedJson, redactText, redactUrl } from './redact.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
 export type PartialStatus = 200 | 202 | 207;
@@ -73,7 +73,8 @@ function keepable(text: string): string {
 
 /** A refused item as the quarantine keeps it: secrets redacted, size capped. */
 function quarantineText(value: unknown): string {
-  return keepable(JSON.stringify(redactValue(value)) ?? 'null');
+  const { text, cut } = boundedJson(value, MAX_QUARANTINED_CHARS);
+  return cut ? `${text}… [cut at ${MAX_QUARANTINED_CHARS} characters]` : text;
 }
 
 const MAX_VALUE_CHARS = 200;
@@ -85,10 +86,14 @@ function slim(problems: readonly ReportProblem[]): ItemProblem[] {
     const message = redactText(raw);
     if (value === undefined) return { field, rule, message };
     if (isSecretKey(field.slice(field.lastIndexOf('.') + 1))) return { field, rule, message, value: REDACTED };
-    const safe = redactValue(value);
-    // Values are depth-limited by the body parser, so stringify cannot overflow.
-    const text = typeof safe === 'string' ? safe : (JSON.stringify(safe) ?? typeof safe);
-    return { field, rule, message, value: text.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${text.length} characters)` : safe };
+    if (typeof value === 'string') {
+      const text = redactText(value.length > MAX_VALUE_CHARS ? value.slice(0, MAX_VALUE_CHARS + 1) : value);
+      return { field, rule, message, value: value.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${value.length} characters)` : text };
+    }
+    if (value === null || typeof value !== 'object') return { field, rule, message, value };
+    // A bounded, redacted view: a wide value is never serialised whole to be cut afterwards.
+    const { text, cut } = boundedJson(value, MAX_VALUE_CHARS);
+    return { field, rule, message, value: cut ? `${text}… (cut)` : (JSON.parse(text) as unknown) };
   });
 }
 

@@ -1,6 +1,6 @@
 import { rawInteractionSchema, type RawInteraction } from './interaction.js';
 import { MAX_TOKEN_ID_CHARS, normaliseTimestamp, uriPrefixOf } from './normalise.js';
-import type { ReportProblem } from './problem.js';
+import { shown, type ReportProblem } from './problem.js';
 import type { EndpointTemplates } from './template.js';
 import { bearerToken, tokenIdOf } from './token-id.js';
 
@@ -52,7 +52,7 @@ export function buildReport(raw: unknown, context: BuildContext): BuildResult {
   if (!organisation) return fail('orgId', 'reporter_org', `orgId '${interaction.orgId}' is not an organisation this sidecar reports for`, interaction.orgId);
 
   const endpoint = context.privateTemplates.match(interaction.url);
-  if (endpoint === null) return fail('url', 'listed_endpoint', `Unlisted endpoint: ${interaction.url}`, interaction.url);
+  if (endpoint === null) return fail('url', 'listed_endpoint', `Unlisted endpoint: ${shown(interaction.url)}`, interaction.url);
 
   if (!interaction.timedOut && interaction.status === undefined) return fail('status', 'required', 'Missing fields: status');
   const statusCode = interaction.timedOut ? TIMEOUT_STATUS : (interaction.status as number);

@@ -170,7 +170,7 @@ function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, u
 function commonProblems(report: AnyReport, templates: EndpointTemplates, context: ValidationContext): ReportProblem[] {
   const problems: ReportProblem[] = [];
   if (!templates.has(report.endpoint)) {
-    problems.push({ field: 'endpoint', rule: 'listed_endpoint', message: `Unlisted endpoint: ${report.endpoint}`, value: report.endpoint });
+    problems.push({ field: 'endpoint', rule: 'listed_endpoint', message: `Unlisted endpoint: ${shown(report.endpoint)}`, value: report.endpoint });
   }
   const span = report.processTimespan;
   // §3.5: greater than zero; a fraction is fine when the type is `number` (the integer mode refuses it below).

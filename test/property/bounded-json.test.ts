@@ -1,0 +1,33 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { boundedJson, redactValue } from '../../src/ingest/redact.js';
+
+/** The bounded view the quarantine and answers keep is the redacted JSON itself, or a prefix of it. */
+describe('boundedJson', () => {
+  it('is JSON.stringify(redactValue(v)) when it fits, and a prefix of it no longer than the bound when not', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.integer({ min: 0, max: 400 }), (value, max) => {
+        const full = JSON.stringify(redactValue(value)) ?? 'null';
+        const { text, cut } = boundedJson(value, max);
+        if (full.length <= max) {
+          expect(cut).toBe(false);
+          expect(text).toBe(full);
+        } else {
+          expect(cut).toBe(true);
+          expect(text.length).toBeLessThanOrEqual(max);
+          expect(full.startsWith(text)).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('does not serialise a huge string whole, and redacts secrets on the way', () => {
+    const { text, cut } = boundedJson({ endpoint: 'x'.repeat(900_000), authorization: 'Bearer abc.def', log: '{"accessToken":"t0k3n-value"}' }, 100);
+    expect(cut).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(100);
+    expect(boundedJson({ authorization: 'Bearer abc.def', log: '{"accessToken":"t0k3n-value"}' }, 1000).text).toBe(
+      JSON.stringify({ authorization: '[redacted]', log: '{"accessToken":"[redacted]"}' }),
+    );
+  });
+});
