@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { EmulatorStats, StoredReport } from '../../src/pcm/emulator.js';
 import type { FaultConfig } from '../../src/pcm/faults.js';
@@ -60,6 +60,8 @@ export interface ConservationOptions {
   drainTimeoutMs: number;
   /** Extra PCM_* settings of the sidecar. */
   sidecarEnv?: Record<string, string>;
+  /** Keep the run's folder (spool, certificates) even when the run is clean; it is always kept when it is not. */
+  keep?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
 }
@@ -133,6 +135,8 @@ export interface ConservationSummary {
   sidecarErrorLogs: number;
   peakSidecarRssMiB: number;
   peakEmulatorRssMiB: number;
+  /** The run's folder when kept (a problem, or `keep`); a clean run deletes it (its spool grows to hundreds of MB). */
+  keptAt: string | null;
 }
 
 interface Body {
@@ -227,6 +231,7 @@ export async function runConservation(input: Partial<ConservationOptions> & Pick
     sidecarErrorLogs: 0,
     peakSidecarRssMiB: 0,
     peakEmulatorRssMiB: 0,
+    keptAt: null,
   };
 
   let stack: TwoOrgStack | null = null;
@@ -421,6 +426,7 @@ export async function runConservation(input: Partial<ConservationOptions> & Pick
     }
   };
 
+  let finished = false;
   try {
     stack = await twoOrgStack(`soak-${options.label}`, { ...SIDECAR_ENV, ...options.sidecarEnv }, async (dir) => {
       const faults = join(dir, 'faults.json');
@@ -471,13 +477,19 @@ export async function runConservation(input: Partial<ConservationOptions> & Pick
       if (cycle % options.checkpointEvery === 0 || cycle === options.killCycles) await checkpoint(s);
       else if (cycle % 10 === 0) log(`${options.label}: ${cycle}/${options.killCycles} kill cycles, ${generated} reports generated in this stretch`);
     }
+    finished = true;
   } finally {
     if (live.proc) await stopProc(live.proc, 'SIGKILL');
     sidecarRss.stop();
     emulatorRss.sample();
     emulatorRss.stop();
     await control?.close();
-    if (stack) await stopProc(stack.emulator.proc);
+    if (stack) {
+      await stopProc(stack.emulator.proc);
+      const clean = finished && summary.lost === 0 && summary.duplicatesNotInFlight === 0 && summary.unexpectedExits.length === 0;
+      if (clean && !options.keep) rmSync(dirname(stack.spoolPath), { recursive: true, force: true });
+      else summary.keptAt = dirname(stack.spoolPath);
+    }
   }
   summary.peakSidecarRssMiB = sidecarRss.peakMiB;
   summary.peakEmulatorRssMiB = emulatorRss.peakMiB;

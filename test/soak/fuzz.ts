@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
@@ -45,6 +46,8 @@ export interface FuzzOptions {
   /** An answer later than requestTimeoutMs + marginMs (or none) is a hang. */
   marginMs: number;
   sidecarEnv?: Record<string, string>;
+  /** Keep the run's folder (spool, quarantine) even when the run is clean; it is always kept when it is not. */
+  keep?: boolean;
   log?: (line: string) => void;
 }
 
@@ -101,6 +104,8 @@ export interface FuzzSummary {
   peakSidecarRssMiB: number;
   /** CPU seconds the sidecar used over the run. */
   sidecarCpuSeconds: number | null;
+  /** The run's folder when kept (a problem, or `keep`); a clean run deletes it. */
+  keptAt: string | null;
 }
 
 /** One entry as this driver uses it, whatever the corpus's exact types. */
@@ -394,6 +399,7 @@ export async function runFuzz(input: Partial<FuzzOptions> & Pick<FuzzOptions, 'l
     exitCode: null,
     peakSidecarRssMiB: 0,
     sidecarCpuSeconds: null,
+    keptAt: null,
   };
   const note = (list: string[], line: string): void => {
     if (list.length < 10) list.push(line.slice(0, 400));
@@ -546,7 +552,13 @@ export async function runFuzz(input: Partial<FuzzOptions> & Pick<FuzzOptions, 'l
     summary.errorLogSamples = watch?.samples ?? [];
     await agent.destroy();
     if (sidecar) await stopProc(sidecar.proc, 'SIGKILL');
-    if (stack) await stopProc(stack.emulator.proc);
+    if (stack) {
+      await stopProc(stack.emulator.proc);
+      const clean =
+        summary.exitCode === 0 && summary.fiveXx === 0 && summary.hangs === 0 && summary.framing.fiveXx === 0 && summary.framing.hangs === 0 && summary.sidecarErrorLogs === 0;
+      if (clean && !options.keep) rmSync(dirname(stack.spoolPath), { recursive: true, force: true });
+      else summary.keptAt = dirname(stack.spoolPath);
+    }
     rss.stop();
   }
   summary.peakSidecarRssMiB = rss.peakMiB;
