@@ -30,12 +30,17 @@ function roleOption(query: URLSearchParams): { role?: 'CLIENT' | 'SERVER' } {
 
 /**
  * `?orgId=` names this participant's organisation for interactions that do not say it, so a gateway serving
- * several organisations can post each one's log to its own URL.
+ * several organisations can post each one's log to its own URL; `?role=` does the same for the role, so a log
+ * format need not carry it as a literal. The item's own value wins.
  */
-function withOrg(value: unknown, query: URLSearchParams): unknown {
+function withQueryDefaults(value: unknown, query: URLSearchParams): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
   const orgId = query.get('orgId');
-  if (!orgId || value === null || typeof value !== 'object' || Array.isArray(value) || 'orgId' in value) return value;
-  return { ...value, orgId };
+  const { role } = roleOption(query);
+  const out = { ...value } as Record<string, unknown>;
+  if (orgId && !Object.hasOwn(out, 'orgId')) out.orgId = orgId;
+  if (role && !Object.hasOwn(out, 'role')) out.role = role;
+  return out;
 }
 
 export interface RouteOptions {
@@ -61,7 +66,7 @@ export function ingestRoutes(build: BuildContext, options: RouteOptions = { skip
   const fromInteraction = (value: unknown, context: ValidationContext, query: URLSearchParams): RouteResult => {
     const skipped = value !== null && typeof value === 'object' && !Array.isArray(value) ? skip((value as Record<string, unknown>).url) : null;
     if (skipped) return skipped;
-    const built = buildReport(withOrg(value, query), build);
+    const built = buildReport(withQueryDefaults(value, query), build);
     return built.ok ? prepareReport(built.item, context) : (built as Refused);
   };
   const fromGateway =

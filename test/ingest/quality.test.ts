@@ -176,6 +176,14 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     expect((await postJson<Answer>(`${base}/v1/interactions`, chunk)).status).toBe(207);
   });
 
+  it('?role= gives interactions without a role theirs (a log format need not carry it); the item\'s own wins', async () => {
+    const { role: _, ...roleless } = interaction();
+    const answer = await postJson<Answer>(`${base}/v1/interactions?role=CLIENT`, [roleless, interaction({ role: 'CLIENT' })]);
+    expect(answer.status).toBe(202);
+    expect(answer.body).toMatchObject({ accepted: 2 });
+    expect((await postJson<Answer>(`${base}/v1/interactions`, [{ ...roleless, fapiInteractionId: crypto.randomUUID() }])).status).toBe(207);
+  });
+
   it('never logs the token at trace level', async () => {
     const text = await readFile(logFile, 'utf8');
     expect(text.length).toBeGreaterThan(0);
