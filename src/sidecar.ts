@@ -90,7 +90,6 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
-    maxInflightBytes: config.ingest.maxInflightBytes,
     partialStatus: config.ingest.partialStatus,
     skipPaths: skipPathsOf(config.ingest.skipPaths),
     // The brackets of the batch body: one report alone must fit in a request.

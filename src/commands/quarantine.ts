@@ -1,4 +1,5 @@
 import { skipPathsOf, type Config } from '../config/schema.js';
+import { problemsText } from '../ingest/quarantine-view.js';
 import { ingestRoutes } from '../ingest/routes.js';
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules, rulesInputOf } from '../report/context.js';
@@ -70,7 +71,9 @@ export function replayQuarantine(spool: Spool, config: Config, now = Date.now())
       } else if (result && 'skipped' in result) {
         dropped.push(q.id);
       } else {
-        failing.push({ quarantineId: q.id, problems: JSON.stringify(result?.problems ?? [{ field: '', rule: 'route', message: `unknown route ${q.route}` }]) });
+        // The same view of the problems ingest writes, so the item folds with its next repeat.
+        const problems = result ? problemsText(result.problems, result.findings ?? []) : problemsText([{ field: '', rule: 'route', message: `unknown route ${q.route}` }]);
+        failing.push({ quarantineId: q.id, problems });
       }
     }
     const outcome = spool.promote(moved, failing, dropped);

@@ -25,11 +25,6 @@ export const DEFAULTS = {
     maxBodyBytes: 10 * MiB,
     /** Most items in one ingest body (a PCM request holds 5000); more is 413, so one body cannot exhaust memory. */
     maxItemsPerRequest: 5000,
-    /**
-     * Body bytes read, parsed and validated at once; a body beyond it waits unread (TCP pushes back), so memory under
-     * a storm of large bodies is bounded by this, not by the number of connections. One body is always let in.
-     */
-    maxInflightBytes: 8 * MiB,
     /** Listener limits, so a slow, idle or greedy client cannot hold connections: headers arrive within this or 408. */
     headersTimeoutMs: 10_000,
     /** The whole request, body included, arrives within this or 408 (Node's default is 300 s). */
@@ -145,7 +140,6 @@ export const configSchema = z.strictObject({
       port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port),
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
       maxItemsPerRequest: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxItemsPerRequest),
-      maxInflightBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxInflightBytes),
       headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.headersTimeoutMs),
       requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.requestTimeoutMs),
       keepAliveTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.keepAliveTimeoutMs),

@@ -76,7 +76,7 @@ export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
       try {
         items.push(item(JSON.parse(trimmed), () => trimmed.slice(0, 1024)));
       } catch (err) {
-        items.push({ ok: false, text: trimmed, error: `invalid JSON: ${(err as Error).message}` });
+        items.push({ ok: false, text: trimmed, error: `invalid JSON${where(err)}` });
       }
     }
     return items;
@@ -85,7 +85,7 @@ export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, `Invalid payload format: body is not JSON (${(err as Error).message})`);
+    throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, `Invalid payload format: body is not JSON${where(err)}`);
   }
   if (Array.isArray(parsed)) return parsed.map((value) => item(value, TOO_DEEP_TEXT));
   if (parsed !== null && typeof parsed === 'object') {
@@ -95,4 +95,13 @@ export function parseBody(body: Buffer, format: BodyFormat): BodyItem[] {
     return [{ ok: true, value: parsed }];
   }
   throw new IngestError('PCM_INGEST_UNPARSEABLE', 400, 'Invalid payload format: send a report object, an array of them, or NDJSON');
+}
+
+/**
+ * Where JSON.parse stopped, without its own message: V8 quotes a snippet of the input there, and the input may hold
+ * a secret that an answer or the quarantine's problems must not repeat.
+ */
+function where(err: unknown): string {
+  const position = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
+  return position === undefined ? '' : ` (at position ${position})`;
 }

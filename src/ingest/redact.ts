@@ -4,7 +4,7 @@
  * are nested; whole bodies that are not JSON get the same treatment by pattern.
  */
 
-import { isSecretKey, REDACTED, SECRET_KEY_NAMES } from '../report/secrets.js';
+import { BEARER_IN_TEXT, isSecretKey, REDACTED, SECRET_KEY_NAMES } from '../report/secrets.js';
 
 export { REDACTED };
 
@@ -25,77 +25,114 @@ export function redactValue(value: unknown): unknown {
 }
 
 const KEYS = SECRET_KEY_NAMES.map((k) => k.replace(/[-]/g, '\\-')).join('|');
-/**
- * `"key": "value` in JSON text, also escaped inside another string (`\"key\":\"value`) and also when the text stops
- * before the closing quote (a truncated line): the value is cut at the next quote, escaped or not.
- */
-const SECRET_IN_TEXT = new RegExp(`(\\\\?"(?:${KEYS})\\\\?"\\s*:\\s*\\\\?")((?:[^"\\\\]|\\\\[^"])*)`, 'gi');
-const BEARER_IN_TEXT = /\b(Bearer\s+)[A-Za-z0-9\-._~+/]+=*/gi;
-/** Query parameters that carry credentials. */
-const SECRET_IN_QUERY = new RegExp(`([?&](?:${KEYS}|token|key|api_key|secret|password)=)[^&#]*`, 'gi');
+/** `"key": "value"` in JSON text, the value with JSON's own escapes; also when the text stops before its end. */
+const SECRET_STRING = new RegExp(`("(?:${KEYS})"\\s*:\\s*")((?:[^"\\\\]|\\\\.)*)`, 'gi');
+/** The same inside another JSON string (`\"key\":\"value`), where `\"` ends the value. */
+const SECRET_ESCAPED = new RegExp(`(\\\\"(?:${KEYS})\\\\"\\s*:\\s*\\\\")((?:[^"\\\\]|\\\\[^"])*)`, 'gi');
+/** `"key": [ … ]` (Kong logs a repeated header as an array). */
+const SECRET_ARRAY = new RegExp(`("(?:${KEYS})"\\s*:\\s*)\\[[^\\]]*\\]?`, 'gi');
+/** Header lines (`Authorization: Basic …`, `Cookie: …`) in text that is no JSON at all. */
+const SECRET_HEADER_LINE = /^(\s*(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key)\s*:\s*).*$/gim;
 
-/** The same for text that may not parse: `"authorization": "…"` pairs and `Bearer …` values. */
+/** The same for text that may not parse: secret-named pairs (string or array values), header lines, `Bearer …`. */
 export function redactText(text: string): string {
-  return text.replace(SECRET_IN_TEXT, `$1${REDACTED}`).replace(BEARER_IN_TEXT, `$1${REDACTED}`);
+  return text
+    .replace(SECRET_STRING, `$1${REDACTED}`)
+    .replace(SECRET_ESCAPED, `$1${REDACTED}`)
+    .replace(SECRET_ARRAY, `$1"${REDACTED}"`)
+    .replace(SECRET_HEADER_LINE, `$1${REDACTED}`)
+    .replace(BEARER_IN_TEXT, `$1${REDACTED}`);
 }
 
-/** A request URL as logs and the quarantine keep it: credentials in its query replaced, the rest (?orgId, ?role) kept. */
+/**
+ * A request URL as logs and the quarantine keep it: the value of every query parameter whose name (percent-decoded)
+ * is a secret's is replaced; the rest (?orgId, ?role, ?partialStatus) is kept for replay.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_IN_QUERY, `$1${REDACTED}`);
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const query = url.slice(q + 1).replace(/[^&;=]+=[^&;]*/g, (pair) => {
+    const at = pair.indexOf('=');
+    let name = pair.slice(0, at);
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // not decodable: judged as written
+    }
+    return isSecretKey(name) || /^(key|api-?key)$/i.test(name) ? `${pair.slice(0, at)}=${REDACTED}` : pair;
+  });
+  return `${url.slice(0, q + 1)}${query}`;
 }
 
 /**
  * JSON text of a parsed value, redacted like redactValue, that stops once `maxChars` are written: the quarantine and
- * the answers keep a bounded view of an item, so a 900 KB string is never copied whole to be cut afterwards.
- * Iterative (a depth-limited value could still be wide). `cut` says whether anything was left out.
+ * the answers keep a bounded view of an item, so a 900 KB string or a million-element array is never walked or
+ * copied whole to be cut afterwards. Iterative, containers expanded lazily (one cursor per open container), so the
+ * work is bounded by `maxChars` plus the depth. `cut` says whether anything was left out.
  */
 export function boundedJson(value: unknown, maxChars: number): { text: string; cut: boolean } {
   const parts: string[] = [];
   let length = 0;
+  let cut = false;
+  /** Appends, or appends what fits and reports false. */
   const emit = (text: string): boolean => {
     if (length + text.length > maxChars) {
       parts.push(text.slice(0, Math.max(0, maxChars - length)));
       length = maxChars;
+      cut = true;
       return false;
     }
     parts.push(text);
     length += text.length;
     return true;
   };
-  /** A string as JSON, redacted, without serialising more of it than could still fit. */
-  const string = (text: string): string => JSON.stringify(redactText(text.length > maxChars - length ? text.slice(0, maxChars - length + 1) : text));
-  type Frame = { kind: 'value'; value: unknown } | { kind: 'raw'; text: string };
-  const stack: Frame[] = [{ kind: 'value', value }];
-  while (stack.length > 0) {
-    const frame = stack.pop() as Frame;
-    if (frame.kind === 'raw') {
-      if (!emit(frame.text)) return { text: parts.join(''), cut: true };
+  /** A string as JSON, redacted; a string longer than the room left is sliced first, which is a cut. */
+  const string = (text: string): string => {
+    const room = maxChars - length + 1;
+    if (text.length > room) {
+      cut = true;
+      return JSON.stringify(redactText(text.slice(0, room)));
+    }
+    return JSON.stringify(redactText(text));
+  };
+  type Open = { array: unknown[]; next: number } | { object: Record<string, unknown>; keys: string[]; next: number; written: number };
+  const open: Open[] = [];
+  /** Writes a scalar, or opens a container; false once the bound is reached. */
+  const start = (v: unknown): boolean => {
+    if (Array.isArray(v)) {
+      open.push({ array: v, next: 0 });
+      return emit('[');
+    }
+    if (v !== null && typeof v === 'object') {
+      open.push({ object: v as Record<string, unknown>, keys: Object.keys(v), next: 0, written: 0 });
+      return emit('{');
+    }
+    const text = typeof v === 'string' ? string(v) : typeof v === 'number' || typeof v === 'boolean' ? JSON.stringify(v) : 'null';
+    return emit(text) && !cut;
+  };
+  if (!start(value)) return { text: parts.join(''), cut: true };
+  while (open.length > 0) {
+    const top = open[open.length - 1] as Open;
+    if ('array' in top) {
+      if (top.next >= top.array.length) {
+        open.pop();
+        if (!emit(']')) break;
+        continue;
+      }
+      const i = top.next++;
+      if ((i > 0 && !emit(',')) || !start(top.array[i] === undefined ? null : top.array[i])) break;
       continue;
     }
-    const v = frame.value;
-    let text: string | null = null;
-    if (v === null || typeof v === 'number' || typeof v === 'boolean') text = JSON.stringify(v) ?? 'null';
-    else if (typeof v === 'string') text = string(v);
-    else if (Array.isArray(v)) {
-      const frames: Frame[] = [{ kind: 'raw', text: '[' }];
-      v.forEach((child, i) => frames.push(...(i > 0 ? [{ kind: 'raw', text: ',' } as Frame] : []), { kind: 'value', value: child }));
-      frames.push({ kind: 'raw', text: ']' });
-      for (let i = frames.length - 1; i >= 0; i--) stack.push(frames[i] as Frame);
+    if (top.next >= top.keys.length) {
+      open.pop();
+      if (!emit('}')) break;
       continue;
-    } else if (typeof v === 'object') {
-      const frames: Frame[] = [{ kind: 'raw', text: '{' }];
-      let written = 0;
-      Object.keys(v as Record<string, unknown>).forEach((key) => {
-        const child = (v as Record<string, unknown>)[key];
-        if (child === undefined) return;
-        frames.push({ kind: 'raw', text: `${written++ > 0 ? ',' : ''}${string(key)}:` });
-        frames.push(isSecretKey(key) ? { kind: 'raw', text: JSON.stringify(REDACTED) } : { kind: 'value', value: child });
-      });
-      frames.push({ kind: 'raw', text: '}' });
-      for (let i = frames.length - 1; i >= 0; i--) stack.push(frames[i] as Frame);
-      continue;
-    } else text = 'null';
-    if (!emit(text)) return { text: parts.join(''), cut: true };
+    }
+    const key = top.keys[top.next++] as string;
+    const child = top.object[key];
+    if (child === undefined) continue;
+    if (!emit(`${top.written++ > 0 ? ',' : ''}${string(key)}:`) || cut) break;
+    if (isSecretKey(key) ? !emit(JSON.stringify(REDACTED)) : !start(child)) break;
   }
-  return { text: parts.join(''), cut: false };
+  return { text: parts.join(''), cut };
 }

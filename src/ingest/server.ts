@@ -9,9 +9,8 @@ import type { ReportProblem } from '../report/problem.js';
 import { spoolEntry, withinSize, type ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
-import { ByteBudget } from './budget.js';
-import { isSecretKey, REDACTED } from '../report/secrets.js';
-import { boundedJson, redactText, redactUrl } from './redact.js';
+import { keepableText, problemsText, quarantineText, slim, type ItemProblem } from './quarantine-view.js';
+import { redactUrl } from './redact.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
 export type PartialStatus = 200 | 202 | 207;
@@ -35,8 +34,6 @@ export interface IngestOptions {
   build: BuildContext;
   maxBodyBytes: number;
   maxItemsPerRequest: number;
-  /** Body bytes in flight at once (PCM_INGEST_MAX_INFLIGHT_BYTES); more waits unread. Default: no budget. */
-  maxInflightBytes?: number;
   /** Largest report the sender can put in a PCM request; a larger one could never be sent. */
   maxReportBytes: number;
   /** The status of an answer in which some items were refused (PCM_INGEST_PARTIAL_STATUS); 207 by default. */
@@ -51,8 +48,6 @@ export interface IngestOptions {
   listener?: Partial<ListenerLimits>;
 }
 
-/** A problem as the gateway sees it in an answer. */
-export type ItemProblem = Pick<ReportProblem, 'field' | 'rule' | 'message'> & { value?: unknown };
 
 /**
  * One item of an answer. `warnings` are quality findings (src/report/rules.ts): the report was stored and will be
@@ -63,39 +58,20 @@ export type ItemResult =
   | { index: number; status: 'rejected'; errors: ItemProblem[]; warnings?: ItemProblem[] }
   | { index: number; status: 'skipped'; reason: string };
 
-const MAX_PROBLEMS_PER_ITEM = 20;
-/** Quarantine keeps at most this much of one refused item, so refused traffic cannot crowd out the spool. */
-const MAX_QUARANTINED_CHARS = 64 * 1024;
-
-function keepable(text: string): string {
-  return text.length > MAX_QUARANTINED_CHARS ? `${text.slice(0, MAX_QUARANTINED_CHARS)}… [cut: ${text.length} characters received]` : text;
+/**
+ * A body refused as a whole, as the quarantine keeps it: when it is JSON after all (too many items, too deep), its
+ * secrets are redacted by structure, wherever and however they are written; otherwise by pattern.
+ */
+function refusedBodyText(body: Buffer): string {
+  const text = body.toString('utf8');
+  try {
+    return quarantineText(JSON.parse(text) as unknown);
+  } catch {
+    return keepableText(text);
+  }
 }
 
-/** A refused item as the quarantine keeps it: secrets redacted, size capped. */
-function quarantineText(value: unknown): string {
-  const { text, cut } = boundedJson(value, MAX_QUARANTINED_CHARS);
-  return cut ? `${text}… [cut at ${MAX_QUARANTINED_CHARS} characters]` : text;
-}
-
-const MAX_VALUE_CHARS = 200;
-
-/** Problems as the gateway sees them: at most 20 per item, long values cut, so an answer stays small. */
-function slim(problems: readonly ReportProblem[]): ItemProblem[] {
-  return problems.slice(0, MAX_PROBLEMS_PER_ITEM).map(({ field, rule, message: raw, value }) => {
-    // A secret never reaches an answer or the quarantine: not by its field's name, nor inside a value or a message.
-    const message = redactText(raw);
-    if (value === undefined) return { field, rule, message };
-    if (isSecretKey(field.slice(field.lastIndexOf('.') + 1))) return { field, rule, message, value: REDACTED };
-    if (typeof value === 'string') {
-      const text = redactText(value.length > MAX_VALUE_CHARS ? value.slice(0, MAX_VALUE_CHARS + 1) : value);
-      return { field, rule, message, value: value.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${value.length} characters)` : text };
-    }
-    if (value === null || typeof value !== 'object') return { field, rule, message, value };
-    // A bounded, redacted view: a wide value is never serialised whole to be cut afterwards.
-    const { text, cut } = boundedJson(value, MAX_VALUE_CHARS);
-    return { field, rule, message, value: cut ? `${text}… (cut)` : (JSON.parse(text) as unknown) };
-  });
-}
+export type { ItemProblem };
 
 /** `?partialStatus=` (or PCM_INGEST_PARTIAL_STATUS): the status of an answer in which some items were refused. */
 function partialStatusOf(query: URLSearchParams, fallback: PartialStatus): PartialStatus {
@@ -115,12 +91,6 @@ export interface IngestServer {
 export function createIngestServer(options: IngestOptions): IngestServer {
   const { spool, validation, maxBodyBytes, maxItemsPerRequest, maxReportBytes, log, metrics } = options;
   const partialStatus = options.partialStatus ?? 207;
-  const budget = new ByteBudget(options.maxInflightBytes ?? Number.POSITIVE_INFINITY);
-  /** What a body takes from the budget: its declared length, or a nominal share when it is chunked. */
-  const shareOf = (req: IncomingMessage): number => {
-    const declared = Number(req.headers['content-length']);
-    return Number.isFinite(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : Math.min(1024 * 1024, maxBodyBytes);
-  };
   let closing = false;
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -135,9 +105,9 @@ export function createIngestServer(options: IngestOptions): IngestServer {
 
   /** A body refused as a whole is still recorded in quarantine: the text when it was read, the reason always. */
   async function recordRefusedBody(err: IngestError, body: Buffer | null, route: string, source: string): Promise<void> {
-    const problems = JSON.stringify([{ field: '', rule: err.code, message: err.message }]);
+    const problems = problemsText([{ field: '', rule: err.code, message: err.message }]);
     try {
-      await spool.write({ reports: [], rejected: [{ source, route, item: body ? keepable(redactText(body.toString('utf8'))) : '', problems }] });
+      await spool.write({ reports: [], rejected: [{ source, route, item: body ? refusedBodyText(body) : '', problems }] });
       metrics.ingestItems.inc({ route, outcome: 'rejected' });
     } catch (writeErr) {
       log.error({ err: String(writeErr), code: err.code }, 'could not record a refused body in quarantine');
@@ -145,16 +115,6 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   }
 
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
-    const share = shareOf(req);
-    await budget.acquire(share);
-    try {
-      await ingestWithin(req, res, route, toReport, query);
-    } finally {
-      budget.release(share);
-    }
-  }
-
-  async function ingestWithin(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
     const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${redactUrl(req.url ?? '/')}`;
     let body: Buffer | null = null;
     let items: BodyItem[];
@@ -183,7 +143,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       if (!item.ok) {
         const errors = [{ field: '', rule: 'json', message: `Invalid payload format: ${item.error}` }];
         results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, route, item: keepable(redactText(item.text)), problems: JSON.stringify(errors) });
+        rejected.push({ source, route, item: keepableText(item.text), problems: problemsText(errors) });
         return;
       }
       const checked = withinSize(toReport(item.value, context, query), maxReportBytes);
@@ -196,7 +156,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         const remarks = checked.findings ?? [];
         if (remarks.length > 0) warned++;
         results.push({ index, status: 'rejected', errors: slim(checked.problems), ...(remarks.length > 0 ? { warnings: slim(remarks) } : {}) });
-        rejected.push({ source, route, item: quarantineText(item.value), problems: JSON.stringify(slim([...checked.problems, ...remarks])) });
+        rejected.push({ source, route, item: quarantineText(item.value), problems: problemsText(checked.problems, remarks) });
         return;
       }
       storedAt.push(results.length);

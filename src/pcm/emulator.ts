@@ -62,9 +62,10 @@ export const EMULATOR_DEFAULTS = {
   errorCodesAs: 'string',
   /**
    * Reports kept; past it the oldest are deleted (down to 90 %), so a soak or a long load test cannot grow the
-   * emulator without limit (≈ 1 KiB each in memory). Counts in /emulator/stats cover the reports still kept.
+   * emulator without limit (≈ 1.7 KiB of RSS each, measured: ~340 MiB at the bound). Counts in /emulator/stats
+   * cover the reports still kept.
    */
-  maxReports: 1_000_000,
+  maxReports: 200_000,
 } as const;
 
 /** The emulator's own listeners close slow or idle clients like the sidecar's ingest does (408, then close). */

@@ -1,5 +1,6 @@
 import { rawInteractionSchema, type RawInteraction } from './interaction.js';
-import { MAX_TOKEN_ID_CHARS, normaliseTimestamp, uriPrefixOf } from './normalise.js';
+import { normaliseTimestamp, uriPrefixOf } from './normalise.js';
+import { looksLikeToken } from './secrets.js';
 import { shown, type ReportProblem } from './problem.js';
 import type { EndpointTemplates } from './template.js';
 import { bearerToken, tokenIdOf } from './token-id.js';
@@ -129,7 +130,7 @@ function withTokenId(interaction: RawInteraction, statusCode: number, pepper: Ui
   const info = interaction.additionalInfo ?? {};
   const given = Object.hasOwn(info, 'tokenId') ? info.tokenId : undefined;
   // A tokenId the gateway computed (a short string) wins; null, '' or a raw token in its place does not.
-  const computedByGateway = typeof given === 'string' && given !== '' && given.length <= MAX_TOKEN_ID_CHARS;
+  const computedByGateway = typeof given === 'string' && given !== '' && !looksLikeToken(given);
   if (pepper === null || statusCode >= 400 || computedByGateway) return info;
   // A raw token put in tokenId is hashed like one posted as accessToken.
   const raw = interaction.accessToken ?? (typeof given === 'string' && given !== '' ? given : undefined);

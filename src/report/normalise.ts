@@ -1,4 +1,4 @@
-import { isSecretKey, REDACTED } from './secrets.js';
+import { BEARER_IN_TEXT, isSecretKey, looksLikeToken, REDACTED } from './secrets.js';
 import type { EndpointTemplates } from './template.js';
 
 /**
@@ -19,9 +19,9 @@ export const REPAIR_KINDS = [
   'server_key_removed',
   /**
    * A secret in additionalInfo replaced by "[redacted]", so it is neither sent nor stored: the value of a key named
-   * like one (authorization, accessToken, …, src/report/secrets.ts), or a `tokenId` longer than any tokenId (a raw
-   * token put there; it then gets a quality finding for its format). The key stays, so the report means what it did:
-   * an additionalInfo that was not empty is not made empty.
+   * like one (authorization, accessToken, …, src/report/secrets.ts), a `tokenId` that is a token rather than a hash
+   * (a Bearer value, a JWT; it then gets a quality finding for its format), a `Bearer …` inside any other value. The
+   * key stays, so the report means what it did: an additionalInfo that was not empty is not made empty.
    */
   'secret_redacted',
 ] as const;
@@ -43,8 +43,6 @@ const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** ISO-8601 date-time with an explicit offset; a time without one is ambiguous and is not repaired. */
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const SERVER_FORBIDDEN_KEYS = ['clientSSId', 'endpointUriPrefix', 'correlationId'];
-/** A tokenId is 12 characters (§4.5); well past that, the value is a token itself, not its hash. */
-export const MAX_TOKEN_ID_CHARS = 24;
 const ROLES = new Set(['CLIENT', 'SERVER']);
 const METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
 const SECURITY_ENDPOINTS = new Set(['/token', '/register', '/register/{clientId}', '/revocation', '/introspection', '/pushed-authorization-request']);
@@ -156,16 +154,17 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
 
   const info = item.additionalInfo;
   if (info !== null && typeof info === 'object' && !Array.isArray(info)) {
-    const secrets = Object.keys(info).filter((key) => {
-      const value = (info as Record<string, unknown>)[key];
-      return isSecretKey(key) || (key === 'tokenId' && typeof value === 'string' && value.length > MAX_TOKEN_ID_CHARS);
-    });
-    if (secrets.length > 0) {
-      const kept: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(info)) {
-        // defineProperty: an own "__proto__" key stays an own key, as it came.
-        Object.defineProperty(kept, key, { value: secrets.includes(key) ? REDACTED : value, enumerable: true, writable: true, configurable: true });
-      }
+    let changed = false;
+    const kept: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
+      let safe = value;
+      if (isSecretKey(key) || (key === 'tokenId' && typeof value === 'string' && looksLikeToken(value))) safe = REDACTED;
+      else if (typeof value === 'string') safe = value.replace(BEARER_IN_TEXT, `$1${REDACTED}`);
+      if (!Object.is(safe, value)) changed = true; // Object.is: a NaN value is no change
+      // defineProperty: an own "__proto__" key stays an own key, as it came.
+      Object.defineProperty(kept, key, { value: safe, enumerable: true, writable: true, configurable: true });
+    }
+    if (changed) {
       item.additionalInfo = kept;
       repaired('secret_redacted');
     }

@@ -247,6 +247,8 @@ export class Spool {
    * replay`) delete items too, so the cap is applied on a fresh count, never on this one alone.
    */
   private quarantineUsage: { rows: number; bytes: number };
+  /** Items the caps deleted in the transaction being committed. */
+  private evictedInCommit = 0;
 
   constructor(options: SpoolOptions) {
     this.path = options.path;
@@ -273,9 +275,9 @@ export class Spool {
       quarantine: db.prepare(
         `INSERT INTO quarantine (received_at, last_seen_at, source, route, item, problems, item_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source
-         RETURNING count, length(item) + length(problems) AS bytes`,
+         RETURNING count, length(CAST(item AS BLOB)) + length(CAST(problems AS BLOB)) AS bytes`,
       ),
-      quarantineUsage: db.prepare('SELECT count(*) AS rows, coalesce(sum(length(item) + length(problems)), 0) AS bytes FROM quarantine'),
+      quarantineUsage: db.prepare('SELECT count(*) AS rows, coalesce(sum(length(CAST(item AS BLOB)) + length(CAST(problems AS BLOB))), 0) AS bytes FROM quarantine'),
       quarantineEvict: db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)'),
       pendingPage: db.prepare(
         `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?`,
@@ -380,6 +382,7 @@ export class Spool {
 
   private commit(requests: readonly WriteRequest[]): WriteOutcome[] {
     const now = Date.now();
+    this.evictedInCommit = 0;
     const touched = new Map<string, AddedRows>();
     const { insert, quarantine } = this.statements;
     const run = this.db.transaction(() =>
@@ -424,6 +427,9 @@ export class Spool {
       // Delivered rows only serve de-duplication: under pressure they go first, undelivered ones never.
       const freed = this.pruneDelivered(Number.POSITIVE_INFINITY, FULL_PRUNE_ROWS);
       touched.clear();
+      // The rolled-back attempt deleted nothing and counted items it did not keep: count afresh.
+      this.evictedInCommit = 0;
+      this.quarantineUsage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
       try {
         if (freed === 0) throw err;
         outcomes = run();
@@ -435,6 +441,8 @@ export class Spool {
       }
     }
     if (touched.size > 0) for (const listener of this.listeners) listener(touched);
+    if (this.evictedInCommit > 0) this.onQuarantineEvicted?.(this.evictedInCommit);
+    this.evictedInCommit = 0;
     return outcomes;
   }
 
@@ -452,7 +460,8 @@ export class Spool {
       usage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
     }
     this.quarantineUsage = usage;
-    if (evicted > 0) this.onQuarantineEvicted?.(evicted);
+    // Told after the commit (commit()): a transaction rolled back deleted nothing.
+    this.evictedInCommit += evicted;
   }
 
   /** True when the pages in use (free pages excluded) reach ingest's share of maxBytes. */

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTokenIdPepper } from '../../src/config/pepper.js';
 import { configSchema, DEFAULTS } from '../../src/config/schema.js';
 import { loadRuleSettings } from '../../src/config/load.js';
-import { ByteBudget } from '../../src/ingest/budget.js';
 import { redactText, redactUrl, redactValue } from '../../src/ingest/redact.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
@@ -70,6 +69,24 @@ describe('secrets', () => {
     expect(redactUrl(`/v1/interactions?orgId=${CLIENT_ORG}&access_token=${TOKEN}&role=CLIENT`)).toBe(`/v1/interactions?orgId=${CLIENT_ORG}&access_token=[redacted]&role=CLIENT`);
   });
 
+  it('a hash sent as tokenId is kept whatever its length; a token in any value is redacted (second review)', () => {
+    const sha = 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg'; // 43 base64url characters: a full SHA-256
+    const kept = prepareReport(fixedClient({ additionalInfo: { consentId: 'urn:b:1', tokenId: sha } }), context);
+    expect(kept.ok && JSON.parse(kept.json).additionalInfo.tokenId).toBe(sha);
+    const short = prepareReport(fixedClient({ additionalInfo: { consentId: 'urn:b:1', tokenId: 'Bearer S3cr3tV4lu3xyz', note: 'Bearer S3cr3tN0te' } }), context);
+    expect(short.ok && short.json).not.toMatch(/S3cr3t/);
+  });
+
+  it('text redaction: array values, escaped quotes, header lines, encoded query names, parse errors (second review)', async () => {
+    expect(redactText('{"cookie":["a=1","sid=SECRET"]}')).not.toContain('SECRET');
+    expect(redactText('{"http_cookie":"sid=\\"SECRET\\""}')).not.toContain('SECRET');
+    expect(redactText('POST /x HTTP/1.1\r\nAuthorization: Basic U0VDUkVU\r\nCookie: sid=SECRET\r\n')).not.toMatch(/U0VDUkVU|SECRET/);
+    expect(redactUrl('/v1/x?access%5Ftoken=SECRET;access_token=SECRET2&orgId=o')).toBe('/v1/x?access%5Ftoken=[redacted];access_token=[redacted]&orgId=o');
+    const { parseBody } = await import('../../src/ingest/body.js');
+    const [line] = parseBody(Buffer.from('{"x-api-key": S3cr3tV4lue}\n'), 'ndjson');
+    expect(line?.ok === false && line.error).not.toMatch(/S3cr3t/);
+  });
+
   it('"Bearer " and "[redacted]" are no tokens', () => {
     expect(bearerToken('Bearer ')).toBeNull();
     expect(bearerToken('[redacted]')).toBeNull();
@@ -96,25 +113,6 @@ describe('validate reads PCM_RULE_* without a config file', () => {
   it('takes the variables and names a bad one', () => {
     expect(loadRuleSettings({ PCM_RULE_QUALITY: 'refuse', PCM_RULE_ERROR_CODES: 'array' })).toMatchObject({ quality: 'refuse', errorCodesAs: 'array' });
     expect(() => loadRuleSettings({ PCM_RULE_QUALITY: 'sometimes' })).toThrow(/PCM_RULE_QUALITY/);
-  });
-});
-
-describe('the byte budget', () => {
-  it('lets one body in when nothing else is, holds the rest until bytes are released, in order', async () => {
-    const budget = new ByteBudget(100);
-    const order: string[] = [];
-    await budget.acquire(500); // alone: let in although larger than the budget
-    const a = budget.acquire(60).then(() => order.push('a'));
-    const b = budget.acquire(60).then(() => order.push('b'));
-    await Promise.resolve();
-    expect(order).toEqual([]);
-    budget.release(500);
-    await a;
-    await Promise.resolve();
-    expect(order).toEqual(['a']); // 60 + 60 > 100: b waits for a
-    budget.release(60);
-    await b;
-    expect(order).toEqual(['a', 'b']);
   });
 });
 

@@ -18,6 +18,8 @@ describe('emulator bounds', () => {
       expect(total).toBeLessThanOrEqual(100);
       expect(total).toBeGreaterThanOrEqual(90);
       expect(data.at(-1)?.reportId).toBe('r249');
+      // The oldest went: what is kept is the newest, contiguous run.
+      expect(data[0]?.reportId).toBe(`r${250 - total}`);
       expect(data.map((r) => Number(r.reportId.slice(1)))).toEqual(data.map((r) => Number(r.reportId.slice(1))).sort((a, b) => a - b));
     } finally {
       store.close();

@@ -22,6 +22,26 @@ describe('boundedJson', () => {
     );
   });
 
+  it('marks a cut when a sliced string shrank under redaction (it would otherwise look whole)', () => {
+    const value = { log: `{"authorization":"${'x'.repeat(1000)}"} tail that matters`, after: 'kept?' };
+    const { cut } = boundedJson(value, 200);
+    expect(cut).toBe(true);
+  });
+
+  it('reads no more of a wide container than it writes', () => {
+    let reads = 0;
+    const wide = new Proxy(new Array<number>(5_000_000).fill(1), {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const { text, cut } = boundedJson({ endpoint: wide }, 100);
+    expect(cut).toBe(true);
+    expect(text.length).toBeLessThanOrEqual(100);
+    expect(reads).toBeLessThan(100);
+  });
+
   it('does not serialise a huge string whole, and redacts secrets on the way', () => {
     const { text, cut } = boundedJson({ endpoint: 'x'.repeat(900_000), authorization: 'Bearer abc.def', log: '{"accessToken":"t0k3n-value"}' }, 100);
     expect(cut).toBe(true);
