@@ -8,22 +8,6 @@ import { BEARER_IN_TEXT, isSecretKey, REDACTED, SECRET_KEY_NAMES } from '../repo
 
 export { REDACTED };
 
-/**
- * A copy of a parsed JSON value with every secret-named key's value replaced, and secrets inside strings too (a
- * shipper's raw `log` line holding JSON, a `Bearer …` anywhere). Depth is bounded by the body parser.
- */
-export function redactValue(value: unknown): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (Array.isArray(value)) return value.map(redactValue);
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    // defineProperty: a "__proto__" key from JSON.parse stays an own key, as it came.
-    Object.defineProperty(out, key, { value: isSecretKey(key) ? REDACTED : redactValue(child), enumerable: true, writable: true, configurable: true });
-  }
-  return out;
-}
-
 const KEYS = SECRET_KEY_NAMES.map((k) => k.replace(/[-]/g, '\\-')).join('|');
 /** `"key": "value"` in JSON text, the value with JSON's own escapes; also when the text stops before its end. */
 const SECRET_STRING = new RegExp(`("(?:${KEYS})"\\s*:\\s*")((?:[^"\\\\]|\\\\.)*)`, 'gi');
@@ -65,7 +49,8 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * JSON text of a parsed value, redacted like redactValue, that stops once `maxChars` are written: the quarantine and
+ * JSON text of a parsed value with secrets redacted (secret-named keys' values, and redactText over every string),
+ * that stops once `maxChars` are written: the quarantine and
  * the answers keep a bounded view of an item, so a 900 KB string or a million-element array is never walked or
  * copied whole to be cut afterwards. Iterative, containers expanded lazily (one cursor per open container), so the
  * work is bounded by `maxChars` plus the depth. `cut` says whether anything was left out.

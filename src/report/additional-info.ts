@@ -12,7 +12,7 @@ import {
   type KeyGroup,
   type ValueFormat,
 } from './additional-info-rules.js';
-import type { ReportProblem } from './problem.js';
+import { jsonType, type ReportProblem } from './problem.js';
 
 /**
  * additionalInfo checks (pcm-rules.md §4, §15): is the object there and of the right type, does it carry the keys the
@@ -308,7 +308,7 @@ function problem(field: string, rule: string, message: string, value?: unknown):
 const requiredProblem = (): ReportProblem => problem('additionalInfo', 'additionalInfo.required', 'Invalid type: additionalInfo: Required');
 
 const objectTypeProblem = (value: unknown): ReportProblem =>
-  problem('additionalInfo', 'additionalInfo.type', `Invalid type: additionalInfo: Expected object, received ${received(value)}`, value);
+  problem('additionalInfo', 'additionalInfo.type', `Invalid type: additionalInfo: Expected object, received ${jsonType(value)}`, value);
 
 const emptyProblem = (): ReportProblem => problem('additionalInfo', 'additionalInfo.notEmpty', 'additionalInfo should not be empty', {});
 
@@ -326,14 +326,7 @@ const unrecognizedProblem = (key: string, value: unknown): ReportProblem =>
   problem(`additionalInfo.${key}`, 'additionalInfo.unknownKey', `Invalid format: additionalInfo: Unrecognized key(s) in object: '${key}'`, value);
 
 const typeProblem = (path: string, expected: 'string' | 'object' | 'array', value: unknown): ReportProblem =>
-  problem(path, 'additionalInfo.valueType', `Invalid type: ${path}: Expected ${expected}, received ${received(value)}`, value);
-
-/** zod's names for JSON types, as the PCM prints them ("received boolean", "received array", "received null"). */
-function received(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
+  problem(path, 'additionalInfo.valueType', `Invalid type: ${path}: Expected ${expected}, received ${jsonType(value)}`, value);
 
 function isRecord(value: unknown): value is Info {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

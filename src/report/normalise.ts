@@ -154,17 +154,17 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
 
   const info = item.additionalInfo;
   if (info !== null && typeof info === 'object' && !Array.isArray(info)) {
-    let changed = false;
-    const kept: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
-      let safe = value;
-      if (isSecretKey(key) || (key === 'tokenId' && typeof value === 'string' && looksLikeToken(value))) safe = REDACTED;
-      else if (typeof value === 'string') safe = value.replace(BEARER_IN_TEXT, `$1${REDACTED}`);
-      if (!Object.is(safe, value)) changed = true; // Object.is: a NaN value is no change
+    // Nearly every report has no secret: look first, copy only when one is there.
+    const safeOf = (key: string, value: unknown): unknown => {
+      if (isSecretKey(key) || (key === 'tokenId' && typeof value === 'string' && looksLikeToken(value))) return REDACTED;
+      return typeof value === 'string' && /bearer\s/i.test(value) ? value.replace(BEARER_IN_TEXT, `$1${REDACTED}`) : value;
+    };
+    const entries = Object.entries(info as Record<string, unknown>);
+    // Object.is: a NaN value is no change.
+    if (entries.some(([key, value]) => !Object.is(safeOf(key, value), value))) {
+      const kept: Record<string, unknown> = {};
       // defineProperty: an own "__proto__" key stays an own key, as it came.
-      Object.defineProperty(kept, key, { value: safe, enumerable: true, writable: true, configurable: true });
-    }
-    if (changed) {
+      for (const [key, value] of entries) Object.defineProperty(kept, key, { value: safeOf(key, value), enumerable: true, writable: true, configurable: true });
       item.additionalInfo = kept;
       repaired('secret_redacted');
     }

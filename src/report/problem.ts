@@ -11,10 +11,15 @@ export interface ReportProblem {
   severity?: 'discard' | 'quality';
 }
 
+/** zod's names for JSON types, as the PCM prints them ("received boolean", "received array", "received null"). */
+export function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
 /** A received value as it may appear in a message: never `String()` of an untrusted object (its toString may throw). */
 export function shown(value: unknown): string {
   if (typeof value === 'string') return value.length > 200 ? `${value.slice(0, 200)}…` : value;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
-  if (value === null) return 'null';
-  return Array.isArray(value) ? 'array' : typeof value;
+  return jsonType(value);
 }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { additionalInfoProblems, type AdditionalInfoOptions } from './additional-info.js';
 import { normaliseReport, type RepairKind } from './normalise.js';
-import { shown, type ReportProblem } from './problem.js';
+import { jsonType as describe, shown, type ReportProblem } from './problem.js';
 import { actionOf, ruleInfo, type RuleAction, type RulePolicy } from './rules.js';
 import {
   ADDITIONAL_INFO_TYPE,
@@ -100,7 +100,7 @@ export function withinSize<R extends { ok: boolean }>(result: R | ValidReport, m
 }
 
 /**
- * Sorts a report's problems by what the policy does with them: any `refuse` makes the report invalid, `send` ones
+ * Sorts a report's problems by what the policy does with them: one `refuse` makes the report invalid, `send` ones
  * travel with it as findings, `ignore` ones go. Each problem is labelled with its rule's severity.
  */
 function judged(problems: readonly ReportProblem[], policy: RulePolicy): { refused: ReportProblem[]; findings: ReportProblem[] } {
@@ -118,12 +118,6 @@ function judged(problems: readonly ReportProblem[], policy: RulePolicy): { refus
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const INT16_MAX = 32_767;
 const UUID_FIELDS = ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId'] as const;
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
 
 function valueAt(input: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>((v, k) => (v === null || typeof v !== 'object' ? undefined : (v as Record<PropertyKey, unknown>)[k]), input);

@@ -324,7 +324,6 @@ export class Spool {
       quarantineProblems: db.prepare('UPDATE OR IGNORE quarantine SET problems = ?, item_hash = ? WHERE id = ?'),
       quarantineProblemsUnfolded: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
       quarantineRow: db.prepare('SELECT source, route, item FROM quarantine WHERE id = ?'),
-      findings: db.prepare(`SELECT findings FROM reports WHERE dedup_key = ?`),
     };
 
     this.recoveredInflight = options.recoverInflight === false ? 0 : this.statements.recover.run(Date.now()).changes;
@@ -475,11 +474,6 @@ export class Spool {
   pending(lane: string, limit: number): PendingSummary {
     const row = this.statements.pendingHead.get(lane, limit) as { n: number; b: number; t: number | null };
     return { count: row.n, bytes: row.b, oldestCreatedAt: row.t };
-  }
-
-  /** The quality findings stored with a report, by its de-duplication key; null when none (or no such report). */
-  findingsOf(dedupKey: string): string | null {
-    return (this.statements.findings.get(dedupHash(dedupKey)) as { findings: string | null } | undefined)?.findings ?? null;
   }
 
   /** Lanes with pending rows (e.g. spooled for an organisation no longer configured). */

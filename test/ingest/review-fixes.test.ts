@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTokenIdPepper } from '../../src/config/pepper.js';
 import { configSchema, DEFAULTS } from '../../src/config/schema.js';
 import { loadRuleSettings } from '../../src/config/load.js';
-import { redactText, redactUrl, redactValue } from '../../src/ingest/redact.js';
+import { boundedJson, redactText, redactUrl } from '../../src/ingest/redact.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
 import { bearerToken } from '../../src/report/token-id.js';
@@ -65,7 +65,7 @@ describe('secrets', () => {
     for (const text of [`{"accessToken": "${TOKEN}`, `{"log":"{\\"http_authorization\\":\\"Bearer ${TOKEN}\\"}"}`, `{"log":"{\\"access_token\\":\\"${TOKEN}\\"}"}`]) {
       expect(redactText(text)).not.toContain(TOKEN);
     }
-    expect(JSON.stringify(redactValue({ date: 1, log: `{"http_authorization":"Bearer ${TOKEN}"}` }))).not.toContain(TOKEN);
+    expect(boundedJson({ date: 1, log: `{"http_authorization":"Bearer ${TOKEN}"}` }, 10_000).text).not.toContain(TOKEN);
     expect(redactUrl(`/v1/interactions?orgId=${CLIENT_ORG}&access_token=${TOKEN}&role=CLIENT`)).toBe(`/v1/interactions?orgId=${CLIENT_ORG}&access_token=[redacted]&role=CLIENT`);
   });
 

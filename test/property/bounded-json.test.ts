@@ -1,6 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundedJson, redactValue } from '../../src/ingest/redact.js';
+import { boundedJson, redactText } from '../../src/ingest/redact.js';
+import { isSecretKey, REDACTED } from '../../src/report/secrets.js';
+
+/** The reference the bounded view is checked against: a whole redacted copy (what boundedJson avoids building). */
+function redactValue(value: unknown): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (Array.isArray(value)) return value.map(redactValue);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    Object.defineProperty(out, key, { value: isSecretKey(key) ? REDACTED : redactValue(child), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
 
 /** The bounded view the quarantine and answers keep is the redacted JSON itself, or a prefix of it. */
 describe('boundedJson', () => {

@@ -292,7 +292,10 @@ describe('schema migration 1 → 2 (findings, folded quarantine)', () => {
 
       const findings = JSON.stringify([{ field: 'additionalInfo.tokenId', rule: 'additionalInfo.tokenId.missing', message: 'm' }]);
       await spool.write({ reports: [{ ...report(ORG_A, 1), findings }], rejected: [] });
-      expect(spool.findingsOf(`${ORG_A}|1`)).toBe(findings);
+      const { default: Db } = await import('better-sqlite3');
+      const reader = new Db(spool.path, { readonly: true });
+      expect((reader.prepare("SELECT findings FROM reports WHERE fapi_interaction_id = 'id-1'").get() as { findings: string }).findings).toBe(findings);
+      reader.close();
       const item = { source: 's', route: '/v1/interactions', item: '{"b":2}', problems: '[{"rule":"x"}]' };
       for (let i = 0; i < 3; i++) await spool.write({ reports: [], rejected: [item] });
       await spool.write({ reports: [], rejected: [{ ...item, problems: '[{"rule":"y"}]' }] });

@@ -1,5 +1,5 @@
 import type { RawInteraction } from '../../report/interaction.js';
-import { shown, type ReportProblem } from '../../report/problem.js';
+import { jsonType, shown, type ReportProblem } from '../../report/problem.js';
 import { deeperThan, MAX_ITEM_DEPTH } from '../body.js';
 
 /**
@@ -36,11 +36,8 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value;
-}
+/** The JSON type of a value, for messages. */
+export const describe = jsonType;
 
 export interface TextOptions {
   /** Envoy writes `-` for an operator with no value (REQ of an absent header, a missing duration, ...). */
