@@ -75,3 +75,10 @@ export function errorMessage(err: unknown): string {
   }
   return String(err);
 }
+
+/** The spool's writer thread stopped: nothing more can be committed until the process restarts. */
+export class SpoolWriterError extends SidecarError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PCM_SPOOL_WRITER', message, options);
+  }
+}

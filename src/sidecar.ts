@@ -37,6 +37,7 @@ function pruneSpool(spool: Spool, config: Config, log: Logger): void {
   const now = Date.now();
   const delivered = pruneInChunks((limit) => spool.pruneDelivered(now - config.spool.retainDeliveredMs, limit));
   if (delivered > 0) log.info({ rows: delivered }, 'deleted delivered reports past their retention');
+  pruneInChunks((limit) => spool.pruneKeys(limit));
   const quarantined = pruneInChunks((limit) => spool.pruneQuarantine(now - config.spool.retainQuarantineMs, limit));
   if (quarantined > 0) log.warn({ items: quarantined }, 'deleted quarantined items past their retention (PCM_SPOOL_RETAIN_QUARANTINE_MS)');
 }
@@ -45,7 +46,14 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   // The catalogue first: a bad catalogue file stops the start before anything is opened.
   const catalog = loadCatalog(config.catalog.file);
   const metrics = new Metrics();
-  const spool = new Spool({
+  let writerFailure: string | null = null;
+  const spool = await Spool.open({
+    writerThread: true,
+    dedupWindow: config.spool.dedupWindow,
+    onWriterFailure: (err) => {
+      writerFailure = err.message;
+      log.fatal({ err: err.message, code: 'PCM_SPOOL_WRITER' }, 'the spool cannot store reports any more; /healthz fails so the process is restarted');
+    },
     path: config.spool.path,
     sync: config.spool.sync,
     maxBytes: config.spool.maxBytes,
@@ -103,10 +111,10 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     },
     log: log.child({ component: 'ingest' }),
     routes: {
-      '/healthz': () => ({ status: 200, body: { status: 'ok' } }),
+      '/healthz': () => (writerFailure === null ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: 'failed', reason: writerFailure } }),
       '/metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
       '/readyz': () => {
-        const ready = sender.ready();
+        const ready = sender.ready() && writerFailure === null;
         return { status: ready ? 200 : 503, body: { ready, organisations: sender.status() } };
       },
       '/v1/status': () => ({

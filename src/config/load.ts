@@ -27,6 +27,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_SPOOL_RETAIN_QUARANTINE_MS: 'spool.retainQuarantineMs',
   PCM_SPOOL_QUARANTINE_MAX_ROWS: 'spool.quarantineMaxRows',
   PCM_SPOOL_QUARANTINE_MAX_BYTES: 'spool.quarantineMaxBytes',
+  PCM_SPOOL_DEDUP_WINDOW: 'spool.dedupWindow',
   PCM_API_URL: 'pcm.apiUrl',
   PCM_AUTH_URL: 'pcm.authUrl',
   PCM_CA_FILE: 'pcm.caFile',

@@ -64,6 +64,12 @@ export const DEFAULTS = {
      */
     quarantineMaxRows: 100_000,
     quarantineMaxBytes: 128 * MiB,
+    /**
+     * Report keys remembered for de-duplication, in memory (24 bytes each, so 24 MiB by default): a report whose key
+     * is among the last 500,000 to 1,000,000 stored is answered "duplicate". What gateways re-send after a lost
+     * answer is seconds to minutes old; an older repeat is stored and sent again (a duplicate at the PCM).
+     */
+    dedupWindow: 1_000_000,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -165,6 +171,7 @@ export const configSchema = z.strictObject({
       retainQuarantineMs: z.coerce.number().int().positive().default(DEFAULTS.spool.retainQuarantineMs),
       quarantineMaxRows: z.coerce.number().int().positive().default(DEFAULTS.spool.quarantineMaxRows),
       quarantineMaxBytes: z.coerce.number().int().min(64 * 1024).default(DEFAULTS.spool.quarantineMaxBytes),
+      dedupWindow: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULTS.spool.dedupWindow),
     })
     .prefault({}),
   pcm: z.strictObject({

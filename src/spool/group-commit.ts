@@ -1,6 +1,7 @@
 /**
- * Group commit: requests that arrive while the event loop is busy share one transaction (one fsync),
- * and each caller is answered only after that transaction has committed.
+ * Group commit: requests that arrive while the previous commit is under way (or while the event loop is busy) share
+ * one transaction (one fsync), and each caller is answered only after that transaction has committed.
+ * `commit` may be synchronous (in-process SQLite) or asynchronous (the writer thread); one runs at a time.
  */
 interface Waiting<Req, Res> {
   request: Req;
@@ -11,42 +12,49 @@ interface Waiting<Req, Res> {
 export class GroupCommitter<Req, Res> {
   private queue: Waiting<Req, Res>[] = [];
   private scheduled = false;
+  private running = false;
   private idle: (() => void)[] = [];
 
-  /** `commit` runs synchronously and returns one result per request, in order; if it throws, every request fails. */
-  constructor(private readonly commit: (requests: readonly Req[]) => Res[]) {}
+  /** `commit` returns one result per request, in order; if it throws or rejects, every request of the group fails. */
+  constructor(private readonly commit: (requests: readonly Req[]) => Res[] | Promise<Res[]>) {}
 
   submit(request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate runs after pending I/O callbacks: every request already read joins this commit.
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
   }
 
-  private flush(): void {
+  private schedule(): void {
+    if (this.scheduled || this.running) return;
+    this.scheduled = true;
+    // setImmediate runs after pending I/O callbacks: every request already read joins this commit.
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
     this.scheduled = false;
     const group = this.queue;
     this.queue = [];
     if (group.length > 0) {
+      this.running = true;
       try {
-        const results = this.commit(group.map((w) => w.request));
+        const pending = this.commit(group.map((w) => w.request));
+        const results = pending instanceof Promise ? await pending : pending;
         group.forEach((w, i) => w.resolve(results[i] as Res));
       } catch (err) {
         for (const w of group) w.reject(err);
+      } finally {
+        this.running = false;
       }
     }
-    if (this.queue.length === 0) {
-      for (const done of this.idle.splice(0)) done();
-    }
+    if (this.queue.length > 0) this.schedule();
+    else for (const done of this.idle.splice(0)) done();
   }
 
   /** Resolves when nothing is waiting to be committed. */
   drain(): Promise<void> {
-    if (this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    if (this.queue.length === 0 && !this.scheduled && !this.running) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 }

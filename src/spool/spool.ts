@@ -1,20 +1,25 @@
-import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SpoolFullError } from '../errors.js';
+import { DEFAULTS } from '../config/schema.js';
+import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
 import { GroupCommitter } from './group-commit.js';
+import { LaneLedger } from './ledger.js';
+import { DeliveredPruner } from './prune.js';
+import { RangeSet, runsOf, type Range, type RangeDiff } from './ranges.js';
+import { laneBase, LANE_SPAN, openDatabase, type OpenOptions } from './schema.js';
+import type { AddedRows, CommitResult, NewReport, ReportState, SyncMode, WriteOutcome, WriteRequest } from './types.js';
+import { WriterThread } from './writer-thread.js';
+
+export * from './types.js';
+export { quarantineHash };
 
 /**
- * The durable spool: every accepted report is a row in SQLite (WAL) before the gateway hears "202".
- * Rows move pending → inflight (leased to one batch) → accepted | discarded. A crash leaves rows inflight;
- * opening the spool returns them to pending, which is the only source of duplicates at the PCM.
+ * The durable spool: every accepted report is appended to its lane's log in SQLite (WAL) before the gateway hears
+ * "202". The sender leases ranges of a lane, oldest first; the PCM's answers are recorded per batch piece. A crash
+ * leaves leases behind; opening the spool returns them to pending, which is the only source of duplicates at the PCM.
+ * Layout: schema.ts. Write path: appender.ts (on the writer thread when `writerThread` is set).
  */
-
-export type ReportState = 'pending' | 'inflight' | 'accepted' | 'discarded';
-export const REPORT_STATES: readonly ReportState[] = ['pending', 'inflight', 'accepted', 'discarded'];
-
-export type SyncMode = 'full' | 'normal';
 
 export interface SpoolOptions {
   path: string;
@@ -22,8 +27,8 @@ export interface SpoolOptions {
   /** Largest database file; past it ingest answers 503 (after delivered rows were pruned to make room). */
   maxBytes?: number | undefined;
   /**
-   * Return rows left in flight by a previous process to pending (the running sidecar does; a command that opens the
-   * spool next to a running sidecar must not, or it would hand that sidecar's batches out twice).
+   * Return leases left by a previous process to pending (the running sidecar does; a command that opens the spool
+   * next to a running sidecar must not, or it would hand that sidecar's batches out twice).
    */
   recoverInflight?: boolean;
   /**
@@ -34,44 +39,13 @@ export interface SpoolOptions {
   quarantineMaxBytes?: number | undefined;
   /** Told how many quarantined items a cap just deleted (the sidecar logs and counts it). */
   onQuarantineEvicted?: (items: number) => void;
+  /** Report keys the de-duplication window remembers (dedup-window.ts). */
+  dedupWindow?: number | undefined;
+  /** Commit on a worker thread (Spool.open), so fsync never blocks the event loop. */
+  writerThread?: boolean;
+  /** Told when the writer thread stops unexpectedly (nothing more can be stored). */
+  onWriterFailure?: (err: Error) => void;
 }
-
-export type Stream = 'private' | 'opendata';
-
-/** A sender lane: one organisation's token, one PCM report API. Rows are leased per lane. */
-export function laneOf(stream: Stream, orgId: string): string {
-  return `${stream}:${orgId}`;
-}
-
-export interface NewReport {
-  stream: Stream;
-  orgId: string;
-  /** Identity for de-duplication; stored as the first 16 bytes of its SHA-256 to keep the unique index small. */
-  dedupKey: string;
-  fapiInteractionId: string | null;
-  json: string;
-  /** Normalisation repairs applied to this report (src/report/normalise.ts), kept for inspection. */
-  repairs: readonly string[];
-  /** Quality findings sent along with it (JSON list of {field, rule, message}), null when none. */
-  findings?: string | null;
-}
-
-export interface RejectedItem {
-  source: string;
-  /** The ingest route it came in on, so a replay knows how to read it again. */
-  route: string;
-  /** The item as received, re-serialised. */
-  item: string;
-  problems: string;
-}
-
-export interface WriteRequest {
-  reports: readonly NewReport[];
-  rejected: readonly RejectedItem[];
-}
-
-/** Per report of the request, in order: stored now, or already in the spool. */
-export type WriteOutcome = ('stored' | 'duplicate')[];
 
 export interface LeasedRow {
   id: number;
@@ -105,11 +79,6 @@ export interface RowResult {
   message: string | null;
 }
 
-export interface AddedRows {
-  rows: number;
-  bytes: number;
-}
-
 /** The head of one organisation's backlog: at most one page of rows, so the query stays bounded. */
 export interface PendingSummary {
   count: number;
@@ -117,47 +86,9 @@ export interface PendingSummary {
   oldestCreatedAt: number | null;
 }
 
-const SCHEMA_VERSION = 2;
-/** Delivered rows deleted at once when the spool is full, before the write is tried again. */
-const FULL_PRUNE_ROWS = 50_000;
-/** Room kept under PCM_SPOOL_MAX_BYTES for the sender's own writes (leases, results): ingest stops before it. */
-const SENDER_RESERVE_FRACTION = 0.1;
-const SENDER_RESERVE_MIN_BYTES = 256 * 1024;
-
-function openDatabase(options: SpoolOptions): Database.Database {
-  const db = new Database(options.path);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    db.pragma('busy_timeout = 5000');
-    if (options.maxBytes !== undefined) {
-      const pageSize = db.pragma('page_size', { simple: true }) as number;
-      db.pragma(`max_page_count = ${Math.max(16, Math.ceil(options.maxBytes / pageSize))}`);
-    }
-    if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
-      // IMMEDIATE, and the version read again inside: two processes opening an old file at once migrate it once.
-      db.transaction(() => {
-        const version = db.pragma('user_version', { simple: true }) as number;
-        if (version < 1) db.exec(MIGRATIONS);
-        if (version < 2) db.exec(MIGRATION_2);
-        if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
-      }).immediate();
-    }
-    return db;
-  } catch (err) {
-    db.close();
-    throw err;
-  }
-}
-
 function isUnreadableDatabase(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
-}
-
-function isFull(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_WRITE';
 }
 
 /** Renames the spool and its WAL/SHM files to `<path>.corrupt-<time>`; returns the new path. */
@@ -169,148 +100,82 @@ function moveAside(path: string): string {
   return target;
 }
 
-const MIGRATIONS = `
-CREATE TABLE IF NOT EXISTS reports (
-  id                  INTEGER PRIMARY KEY,
-  stream              TEXT    NOT NULL DEFAULT 'private',
-  org_id              TEXT    NOT NULL,
-  lane                TEXT    NOT NULL,
-  dedup_key           BLOB    NOT NULL UNIQUE,
-  fapi_interaction_id TEXT,
-  body                TEXT    NOT NULL,
-  repairs             TEXT,
-  bytes               INTEGER NOT NULL,
-  state               TEXT    NOT NULL DEFAULT 'pending',
-  attempts            INTEGER NOT NULL DEFAULT 0,
-  last_error          TEXT,
-  report_id           TEXT,
-  pcm_message         TEXT,
-  created_at          INTEGER NOT NULL,
-  updated_at          INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reports_pending ON reports (lane, id) WHERE state = 'pending';
-CREATE INDEX IF NOT EXISTS reports_inflight ON reports (id) WHERE state = 'inflight';
-CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi_interaction_id);
-CREATE TABLE IF NOT EXISTS quarantine (
-  id          INTEGER PRIMARY KEY,
-  received_at INTEGER NOT NULL,
-  source      TEXT    NOT NULL,
-  route       TEXT    NOT NULL,
-  item        TEXT    NOT NULL,
-  problems    TEXT    NOT NULL
-);
-`;
-
-/**
- * 2: quality findings kept with each report; identical refused items (same route, item and problems) folded into
- * one quarantine row with a count, so a shipper that re-posts a chunk cannot multiply them. Rows from version 1
- * have no hash and stay as they are.
- */
-const MIGRATION_2 = `
-ALTER TABLE reports ADD COLUMN findings TEXT;
-ALTER TABLE quarantine ADD COLUMN item_hash BLOB;
-ALTER TABLE quarantine ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
-ALTER TABLE quarantine ADD COLUMN last_seen_at INTEGER;
-CREATE UNIQUE INDEX IF NOT EXISTS quarantine_item ON quarantine (item_hash);
-`;
-
-/** A report's de-duplication key as stored: the first 16 bytes of its SHA-256, to keep the unique index small. */
-function dedupHash(dedupKey: string): Buffer {
-  return createHash('sha256').update(dedupKey).digest().subarray(0, 16);
-}
-
-/**
- * What makes two refused items the same for folding: route, request (method and URL with its query: `?orgId=` and
- * `?role=` change what the item means on replay), item and problems. Not the caller's address.
- */
-export function quarantineHash(item: Pick<RejectedItem, 'source' | 'route' | 'item' | 'problems'>): Buffer {
-  const request = item.source.slice(item.source.indexOf(' ') + 1);
-  return createHash('sha256').update(item.route).update('\0').update(request).update('\0').update(item.item).update('\0').update(item.problems).digest().subarray(0, 16);
-}
-
 export class Spool {
   readonly path: string;
-  /** Rows that were in flight when the previous process stopped and went back to pending at open. */
+  /** Reports that were in flight when the previous process stopped and went back to pending at open. */
   readonly recoveredInflight: number;
   /** Where an unreadable spool file was moved at open, if one was. */
   readonly movedAside: string | null = null;
-  /** Pages ingest may use; the rest up to maxBytes is kept for the sender (null: no cap). */
-  private readonly ingestPageLimit: number | null = null;
   private readonly db: Database.Database;
-  private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
+  private readonly openOptions: OpenOptions;
+  private readonly appenderOptions: AppenderOptions;
   private readonly statements;
+  private readonly pruner: DeliveredPruner;
+  private readonly lanes = new Map<string, LaneLedger>();
+  private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
-  private readonly quarantineCaps: { rows: number; bytes: number };
   private readonly onQuarantineEvicted: ((items: number) => void) | undefined;
-  /**
-   * What the quarantine holds, counted as items are added: a cheap trigger only. Other processes (`quarantine
-   * replay`) delete items too, so the cap is applied on a fresh count, never on this one alone.
-   */
-  private quarantineUsage: { rows: number; bytes: number };
-  /** Items the caps deleted in the transaction being committed. */
-  private evictedInCommit = 0;
+  private appender: Appender | null = null;
+  private writer: WriterThread | null = null;
+
+  /** Opens the spool; with `writerThread`, also starts the writer thread and waits until it is ready. */
+  static async open(options: SpoolOptions): Promise<Spool> {
+    const spool = new Spool(options);
+    if (options.writerThread) {
+      // The ledger's own writes only decide what is sent again after a power cut (a duplicate, never a loss); the
+      // reports themselves are committed by the writer thread's connection at the configured level.
+      spool.db.pragma('synchronous = NORMAL');
+      try {
+        spool.writer = await WriterThread.start({ open: spool.openOptions, appender: spool.appenderOptions }, (err) => options.onWriterFailure?.(err));
+      } catch (err) {
+        spool.db.close();
+        throw err;
+      }
+    }
+    return spool;
+  }
 
   constructor(options: SpoolOptions) {
     this.path = options.path;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    let db: Database.Database;
+    this.openOptions = { path: options.path, sync: options.sync, maxBytes: options.maxBytes };
+    let opened: ReturnType<typeof openDatabase>;
     try {
-      db = openDatabase(options);
+      opened = openDatabase(this.openOptions);
     } catch (err) {
       // A file SQLite cannot read would fail every start: move it aside (kept for forensics) and begin anew.
       if (!isUnreadableDatabase(err) || options.path === ':memory:') throw err;
       this.movedAside = moveAside(options.path);
-      db = openDatabase(options);
+      opened = openDatabase(this.openOptions);
     }
+    const db = opened.db;
     this.db = db;
+    this.appenderOptions = {
+      dedupWindow: options.dedupWindow ?? DEFAULTS.spool.dedupWindow,
+      maxBytes: options.maxBytes ?? null,
+      quarantineMaxRows: options.quarantineMaxRows ?? Number.POSITIVE_INFINITY,
+      quarantineMaxBytes: options.quarantineMaxBytes ?? Number.POSITIVE_INFINITY,
+    };
+    this.onQuarantineEvicted = options.onQuarantineEvicted;
     this.statements = {
-      insert: db.prepare(
-        `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, findings, bytes, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (dedup_key) DO UPDATE SET
-           body = excluded.body, bytes = excluded.bytes, repairs = excluded.repairs, findings = excluded.findings, state = 'pending', attempts = 0,
-           last_error = NULL, report_id = NULL, pcm_message = NULL, updated_at = excluded.updated_at
-         WHERE reports.state = 'discarded' AND reports.body != excluded.body`,
-      ),
-      quarantine: db.prepare(
-        `INSERT INTO quarantine (received_at, last_seen_at, source, route, item, problems, item_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source
-         RETURNING count, length(CAST(item AS BLOB)) + length(CAST(problems AS BLOB)) AS bytes`,
-      ),
-      quarantineUsage: db.prepare('SELECT count(*) AS rows, coalesce(sum(length(CAST(item AS BLOB)) + length(CAST(problems AS BLOB))), 0) AS bytes FROM quarantine'),
-      quarantineEvict: db.prepare('DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine ORDER BY id LIMIT ?)'),
-      pendingPage: db.prepare(
-        `SELECT id, body, bytes FROM reports INDEXED BY reports_pending WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?`,
-      ),
-      lease: db.prepare(
-        `UPDATE reports SET state = 'inflight', attempts = attempts + 1, updated_at = ?
-         WHERE state = 'pending' AND lane = ? AND id BETWEEN ? AND ?`,
-      ),
-      complete: db.prepare(
-        `UPDATE reports SET state = ?, report_id = ?, pcm_message = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = 'inflight'`,
-      ),
-      release: db.prepare(
-        `UPDATE reports SET state = 'pending', last_error = ?, updated_at = ? WHERE id = ? AND state = 'inflight'`,
-      ),
-      recover: db.prepare(`UPDATE reports SET state = 'pending', updated_at = ? WHERE state = 'inflight'`),
-      pendingHead: db.prepare(
-        `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t
-         FROM (SELECT bytes, created_at FROM reports INDEXED BY reports_pending
-               WHERE state = 'pending' AND lane = ? ORDER BY id LIMIT ?)`,
-      ),
-      pendingOrgs: db.prepare(
-        `SELECT DISTINCT lane AS o FROM reports INDEXED BY reports_pending WHERE state = 'pending'`,
-      ),
-      counts: db.prepare('SELECT state, count(*) AS n FROM reports GROUP BY state'),
-      backlog: db.prepare(
-        `SELECT (SELECT count(*) FROM reports INDEXED BY reports_pending WHERE state = 'pending') AS pending,
-                (SELECT count(*) FROM reports INDEXED BY reports_inflight WHERE state = 'inflight') AS inflight`,
-      ),
-      prune: db.prepare(
-        `DELETE FROM reports WHERE id IN (
-           SELECT id FROM reports WHERE state IN ('accepted', 'discarded') AND updated_at < ? ORDER BY id LIMIT ?)`,
-      ),
-      quarantineCount: db.prepare('SELECT count(*) AS n FROM quarantine'),
+      lanes: db.prepare('SELECT no, name, next, cursor FROM lanes'),
+      laneCursor: db.prepare('UPDATE lanes SET cursor = ? WHERE no = ?'),
+      laneNext: db.prepare('SELECT next FROM lanes WHERE no = ?').pluck(),
+      leases: db.prepare('SELECT first, last FROM leases ORDER BY first').raw(),
+      deliveries: db.prepare('SELECT first, last FROM deliveries WHERE first BETWEEN ? AND ? ORDER BY first').raw(),
+      firstId: db.prepare('SELECT id FROM log WHERE id > ? ORDER BY id LIMIT 1').pluck(),
+      idsBetween: db.prepare('SELECT id FROM log WHERE id BETWEEN ? AND ? ORDER BY id').pluck(),
+      rows: db.prepare('SELECT id, body, bytes FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?'),
+      heads: db.prepare('SELECT bytes, created_at AS t FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?'),
+      insertLease: db.prepare('INSERT INTO leases (first, last, at) VALUES (?, ?, ?)'),
+      deleteLease: db.prepare('DELETE FROM leases WHERE first = ?'),
+      clearLeases: db.prepare('DELETE FROM leases'),
+      resend: db.prepare('INSERT INTO resends (first, last) VALUES (?, ?) ON CONFLICT (first) DO UPDATE SET last = max(last, excluded.last)'),
+      delivery: db.prepare('INSERT INTO deliveries (first, last, origin, at, report_ids) VALUES (?, ?, ?, ?, ?)'),
+      discard: db.prepare('INSERT OR REPLACE INTO discarded (id, at, message) VALUES (?, ?, ?)'),
+      delivered: db.prepare('SELECT coalesce(sum(last - first + 1), 0) FROM deliveries').pluck(),
+      discardedCount: db.prepare('SELECT count(*) FROM discarded').pluck(),
+      quarantineCount: db.prepare('SELECT count(*) FROM quarantine').pluck(),
       quarantinePage: db.prepare(
         `SELECT id, received_at AS receivedAt, count, coalesce(last_seen_at, received_at) AS lastSeenAt, source, route, item, problems
          FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
@@ -324,18 +189,52 @@ export class Spool {
       quarantineProblems: db.prepare('UPDATE OR IGNORE quarantine SET problems = ?, item_hash = ? WHERE id = ?'),
       quarantineProblemsUnfolded: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
       quarantineRow: db.prepare('SELECT source, route, item FROM quarantine WHERE id = ?'),
+      keysPrune: db.prepare('DELETE FROM keys WHERE seq IN (SELECT seq FROM keys WHERE seq <= (SELECT max(seq) FROM keys) - ? ORDER BY seq LIMIT ?)'),
     };
+    this.pruner = new DeliveredPruner(db);
+    this.recoveredInflight = opened.migratedInflight + this.loadLedger(options.recoverInflight !== false);
+    this.committer = new GroupCommitter((requests) => {
+      if (this.writer) return this.writer.commit(requests).then((result) => this.committed(result));
+      this.appender ??= new Appender(this.db, this.appenderOptions);
+      return this.committed(this.appender.commit(requests));
+    });
+  }
 
-    this.recoveredInflight = options.recoverInflight === false ? 0 : this.statements.recover.run(Date.now()).changes;
-    this.quarantineCaps = { rows: options.quarantineMaxRows ?? Number.POSITIVE_INFINITY, bytes: options.quarantineMaxBytes ?? Number.POSITIVE_INFINITY };
-    this.onQuarantineEvicted = options.onQuarantineEvicted;
-    this.quarantineUsage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
-    if (options.maxBytes !== undefined) {
-      const pageSize = db.pragma('page_size', { simple: true }) as number;
-      const reserve = Math.max(SENDER_RESERVE_MIN_BYTES, options.maxBytes * SENDER_RESERVE_FRACTION);
-      this.ingestPageLimit = Math.max(16, Math.floor((options.maxBytes - reserve) / pageSize));
+  /** Builds every lane's ledger from the tables; returns how many leased reports went back to pending. */
+  private loadLedger(recover: boolean): number {
+    const s = this.statements;
+    const leases = s.leases.all() as [number, number][];
+    let recovered = 0;
+    if (recover && leases.length > 0) {
+      recovered = leases.reduce((n, [a, b]) => n + b - a + 1, 0);
+      s.clearLeases.run();
     }
-    this.committer = new GroupCommitter((requests) => this.commit(requests));
+    for (const { no, name, next, cursor: leasedUpTo } of s.lanes.all() as { no: number; name: string; next: number; cursor: number }[]) {
+      const base = laneBase(no);
+      const top = base + next - 1;
+      const cursor = base + leasedUpTo;
+      const inLane = ([a]: [number, number]): boolean => a > base && a < base + LANE_SPAN;
+      const leased = RangeSet.of(recover ? [] : leases.filter(inLane));
+      const done = RangeSet.of(s.deliveries.all(base, base + LANE_SPAN - 1) as [number, number][]);
+      const gaps = new RangeSet();
+      const lowest = s.firstId.get(base) as number | undefined;
+      if (lowest !== undefined && lowest < cursor) {
+        // Between delivered pieces: reports pending again, and pruned stretches with no rows at all. Only the former
+        // hold rows, and they are few (what was in flight or released), so they are read to tell them apart.
+        let from = lowest;
+        for (const [a, b] of [...done, ...leased].sort((x, y) => x[0] - y[0])) {
+          if (a > from) this.addRunsOf(gaps, from, Math.min(a - 1, cursor - 1));
+          from = Math.max(from, b + 1);
+        }
+        if (from < cursor) this.addRunsOf(gaps, from, cursor - 1);
+      }
+      this.lanes.set(name, new LaneLedger(name, no, gaps, leased, cursor, top));
+    }
+    return recovered;
+  }
+
+  private addRunsOf(set: RangeSet, from: number, to: number): void {
+    for (const [a, b] of runsOf(this.statements.idsBetween.all(from, to) as number[])) set.add(a, b);
   }
 
   /** Stores reports and rejected items durably; resolves only after the transaction holding them has committed. */
@@ -343,10 +242,36 @@ export class Spool {
     return this.committer.submit(request);
   }
 
+  private committed(result: CommitResult): WriteOutcome[] {
+    const touched = new Map<string, AddedRows>();
+    for (const a of result.appended) {
+      const ledger = this.lanes.get(a.lane) ?? this.ledger(a.lane);
+      if (ledger) ledger.top = Math.max(ledger.top, a.lastId);
+      touched.set(a.lane, { rows: a.rows, bytes: a.bytes });
+    }
+    if (touched.size > 0) for (const listener of this.listeners) listener(touched);
+    if (result.evicted > 0) this.onQuarantineEvicted?.(result.evicted);
+    return result.outcomes;
+  }
+
   /** Called after each commit with the pending rows it added, per lane. */
   onCommitted(listener: (added: ReadonlyMap<string, AddedRows>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The lane's ledger, with its top read again: another process (a quarantine replay) may have appended. */
+  private ledger(lane: string): LaneLedger | undefined {
+    let ledger = this.lanes.get(lane);
+    if (!ledger) {
+      const row = (this.statements.lanes.all() as { no: number; name: string; next: number }[]).find((l) => l.name === lane);
+      if (!row) return undefined;
+      ledger = new LaneLedger(lane, row.no, new RangeSet(), new RangeSet(), laneBase(row.no) + 1, laneBase(row.no));
+      this.lanes.set(lane, ledger);
+    }
+    const next = this.statements.laneNext.get(ledger.no) as number;
+    ledger.top = Math.max(ledger.top, laneBase(ledger.no) + next - 1);
+    return ledger;
   }
 
   /** One page of quarantined items, oldest first, after `afterId`. */
@@ -364,7 +289,9 @@ export class Spool {
     dropped: readonly number[] = [],
   ): WriteOutcome {
     const { quarantineDelete, quarantineProblems, quarantineProblemsUnfolded, quarantineRow } = this.statements;
-    const [outcome] = this.db.transaction(() => {
+    this.appender ??= new Appender(this.db, this.appenderOptions);
+    const appender = this.appender;
+    const result = this.db.transaction(() => {
       for (const f of stillFailing) {
         const row = quarantineRow.get(f.quarantineId) as { source: string; route: string; item: string } | undefined;
         if (row === undefined) continue;
@@ -374,111 +301,31 @@ export class Spool {
       }
       for (const m of moved) quarantineDelete.run(m.quarantineId);
       for (const id of dropped) quarantineDelete.run(id);
-      return this.commit([{ reports: moved.map((m) => m.report), rejected: [] }]);
-    })();
-    return outcome as WriteOutcome;
-  }
-
-  private commit(requests: readonly WriteRequest[]): WriteOutcome[] {
-    const now = Date.now();
-    this.evictedInCommit = 0;
-    const touched = new Map<string, AddedRows>();
-    const { insert, quarantine } = this.statements;
-    const run = this.db.transaction(() =>
-      requests.map((request) => {
-        for (const rejected of request.rejected) {
-          const row = quarantine.get(now, now, rejected.source, rejected.route, rejected.item, rejected.problems, quarantineHash(rejected)) as {
-            count: number;
-            bytes: number;
-          };
-          if (row.count === 1) {
-            this.quarantineUsage.rows++;
-            this.quarantineUsage.bytes += row.bytes;
-          }
-        }
-        if (request.rejected.length > 0) this.capQuarantine();
-        return request.reports.map((report): 'stored' | 'duplicate' => {
-          const bytes = Buffer.byteLength(report.json);
-          const key = dedupHash(report.dedupKey);
-          const lane = laneOf(report.stream, report.orgId);
-          const repairs = report.repairs.length > 0 ? JSON.stringify(report.repairs) : null;
-          const info = insert.run(report.stream, report.orgId, lane, key, report.fapiInteractionId, report.json, repairs, report.findings ?? null, bytes, now, now);
-          if (info.changes === 0) return 'duplicate';
-          const added = touched.get(lane);
-          if (added) {
-            added.rows++;
-            added.bytes += bytes;
-          } else {
-            touched.set(lane, { rows: 1, bytes });
-          }
-          return 'stored';
-        });
-      }),
-    );
-    let outcomes: WriteOutcome[];
-    try {
-      if (this.overIngestLimit() && this.pruneDelivered(Number.POSITIVE_INFINITY, FULL_PRUNE_ROWS) === 0 && this.overIngestLimit()) {
-        throw Object.assign(new Error('ingest share of PCM_SPOOL_MAX_BYTES used'), { code: 'SQLITE_FULL' });
-      }
-      outcomes = run();
-    } catch (err) {
-      if (!isFull(err)) throw err;
-      // Delivered rows only serve de-duplication: under pressure they go first, undelivered ones never.
-      const freed = this.pruneDelivered(Number.POSITIVE_INFINITY, FULL_PRUNE_ROWS);
-      touched.clear();
-      // The rolled-back attempt deleted nothing and counted items it did not keep: count afresh.
-      this.evictedInCommit = 0;
-      this.quarantineUsage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
-      try {
-        if (freed === 0) throw err;
-        outcomes = run();
-      } catch (again) {
-        if (!isFull(again)) throw again;
-        throw new SpoolFullError('the spool is full (disk or PCM_SPOOL_MAX_BYTES) and holds only undelivered reports; nothing from this request was stored', {
-          cause: again,
-        });
-      }
-    }
-    if (touched.size > 0) for (const listener of this.listeners) listener(touched);
-    if (this.evictedInCommit > 0) this.onQuarantineEvicted?.(this.evictedInCommit);
-    this.evictedInCommit = 0;
-    return outcomes;
-  }
-
-  /** Deletes the oldest quarantined items while the quarantine is over a cap, down to 90 % of both. */
-  private capQuarantine(): void {
-    const caps = this.quarantineCaps;
-    if (this.quarantineUsage.rows <= caps.rows && this.quarantineUsage.bytes <= caps.bytes) return;
-    let usage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
-    let evicted = 0;
-    while (usage.rows > caps.rows * 0.9 || usage.bytes > caps.bytes * 0.9) {
-      const share = Math.max(usage.rows - caps.rows * 0.9, usage.rows * (1 - (caps.bytes * 0.9) / Math.max(1, usage.bytes)));
-      const deleted = this.statements.quarantineEvict.run(Math.max(1, Math.min(10_000, Math.ceil(share)))).changes;
-      if (deleted === 0) break;
-      evicted += deleted;
-      usage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
-    }
-    this.quarantineUsage = usage;
-    // Told after the commit (commit()): a transaction rolled back deleted nothing.
-    this.evictedInCommit += evicted;
-  }
-
-  /** True when the pages in use (free pages excluded) reach ingest's share of maxBytes. */
-  private overIngestLimit(): boolean {
-    if (this.ingestPageLimit === null) return false;
-    const used = (this.db.pragma('page_count', { simple: true }) as number) - (this.db.pragma('freelist_count', { simple: true }) as number);
-    return used >= this.ingestPageLimit;
+      return appender.commit([{ reports: moved.map((m) => m.report), rejected: [] }]);
+    }).immediate();
+    return this.committed(result)[0] as WriteOutcome;
   }
 
   /** How much is waiting in one lane, looking at no more than `limit` rows. */
   pending(lane: string, limit: number): PendingSummary {
-    const row = this.statements.pendingHead.get(lane, limit) as { n: number; b: number; t: number | null };
-    return { count: row.n, bytes: row.b, oldestCreatedAt: row.t };
+    const ledger = this.ledger(lane);
+    const out: PendingSummary = { count: 0, bytes: 0, oldestCreatedAt: null };
+    if (!ledger) return out;
+    for (const [a, b] of ledger.pendingRanges()) {
+      if (out.count >= limit) break;
+      for (const row of this.statements.heads.iterate(a, b, limit - out.count) as Iterable<{ bytes: number; t: number }>) {
+        out.count++;
+        out.bytes += row.bytes;
+        if (out.oldestCreatedAt === null || row.t < out.oldestCreatedAt) out.oldestCreatedAt = row.t;
+      }
+    }
+    return out;
   }
 
   /** Lanes with pending rows (e.g. spooled for an organisation no longer configured). */
   pendingLanes(): string[] {
-    return (this.statements.pendingOrgs.all() as { o: string }[]).map((r) => r.o);
+    for (const { name } of this.statements.lanes.all() as { name: string }[]) this.ledger(name);
+    return [...this.lanes.values()].filter((l) => l.pending > 0).map((l) => l.name);
   }
 
   /**
@@ -486,66 +333,126 @@ export class Spool {
    * (always at least one row). Reads one bounded page; never the whole backlog.
    */
   lease(lane: string, maxItems: number, maxBytes: number): LeasedBatch | null {
-    const take = this.db.transaction((): LeasedBatch | null => {
-      const rows: LeasedRow[] = [];
-      let bytes = 2; // the brackets of the array
-      for (const row of this.statements.pendingPage.iterate(lane, maxItems) as Iterable<{
-        id: number;
-        body: string;
-        bytes: number;
-      }>) {
+    const ledger = this.ledger(lane);
+    if (!ledger) return null;
+    const rows: LeasedRow[] = [];
+    const ids: number[] = [];
+    let bytes = 2; // the brackets of the array
+    let full = false;
+    for (const [a, b] of ledger.pendingRanges()) {
+      for (const row of this.statements.rows.iterate(a, b, maxItems - rows.length) as Iterable<{ id: number; body: string; bytes: number }>) {
         const added = row.bytes + (rows.length > 0 ? 1 : 0);
-        if (rows.length > 0 && bytes + added > maxBytes) break;
+        if (rows.length > 0 && bytes + added > maxBytes) {
+          full = true;
+          break;
+        }
         rows.push({ id: row.id, body: row.body });
+        ids.push(row.id);
         bytes += added;
       }
-      if (rows.length === 0) return null;
-      const first = rows[0] as LeasedRow;
-      const last = rows[rows.length - 1] as LeasedRow;
-      this.statements.lease.run(Date.now(), lane, first.id, last.id);
-      return { lane, rows, bytes };
-    });
-    return take();
+      if (full || rows.length >= maxItems) break;
+    }
+    if (rows.length === 0) return null;
+    const runs = runsOf(ids);
+    const now = Date.now();
+    const cursor = ledger.cursor;
+    this.db.transaction(() => {
+      for (const [a, b] of ledger.take(runs)) this.statements.resend.run(a, b);
+      if (ledger.cursor !== cursor) this.statements.laneCursor.run(ledger.cursor - laneBase(ledger.no), ledger.no);
+      for (const [a, b] of runs) this.mirrorLeases(ledger.leased.add(a, b), now);
+    }).immediate();
+    return { lane, rows, bytes };
   }
 
-  /** Records the PCM's answer per row. */
+  private mirrorLeases(diff: RangeDiff, now: number): void {
+    for (const [a] of diff.removed) this.statements.deleteLease.run(a);
+    for (const [a, b] of diff.added) this.statements.insertLease.run(a, b, now);
+  }
+
+  private ledgerOf(id: number): LaneLedger | undefined {
+    const no = Math.floor(id / LANE_SPAN);
+    for (const l of this.lanes.values()) if (l.no === no) return l;
+    return undefined;
+  }
+
+  /** Leased ids among `ids`, grouped by lane, as runs. */
+  private leasedRunsOf(ids: readonly number[]): Map<LaneLedger, Range[]> {
+    const byLane = new Map<LaneLedger, number[]>();
+    for (const id of ids) {
+      const ledger = this.ledgerOf(id);
+      if (!ledger || !ledger.leased.has(id)) continue;
+      const list = byLane.get(ledger);
+      if (list) list.push(id);
+      else byLane.set(ledger, [id]);
+    }
+    return new Map([...byLane].map(([l, list]) => [l, runsOf(list.sort((x, y) => x - y))]));
+  }
+
+  /** Records the PCM's answers: one delivery row per run of consecutive reports, and the discarded ones apart. */
   complete(results: readonly RowResult[]): void {
+    const byId = new Map(results.map((r) => [r.id, r]));
     const now = Date.now();
-    const { complete } = this.statements;
+    const { delivery, discard } = this.statements;
     this.db.transaction(() => {
-      for (const r of results) complete.run(r.state, r.reportId, r.message, now, r.id);
-    })();
+      for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
+        for (const [a, b] of runs) {
+          const reportIds: (string | null)[] = [];
+          for (let id = a; id <= b; id++) {
+            const r = byId.get(id) as RowResult;
+            reportIds.push(r.reportId);
+            if (r.state === 'discarded') discard.run(id, now, r.message);
+          }
+          delivery.run(a, b, a, now, reportIds.some((x) => x !== null) ? JSON.stringify(reportIds) : null);
+          this.mirrorLeases(ledger.leased.remove(a, b), now);
+        }
+      }
+    }).immediate();
   }
 
-  /** Returns leased rows to pending (after a failed attempt, or on shutdown), keeping why. */
-  release(ids: readonly number[], lastError: string | null): void {
+  /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
+  release(ids: readonly number[], _lastError?: string | null): void {
     const now = Date.now();
-    const { release } = this.statements;
     this.db.transaction(() => {
-      for (const id of ids) release.run(lastError, now, id);
-    })();
+      for (const [ledger, runs] of this.leasedRunsOf(ids)) {
+        for (const [a, b] of runs) {
+          this.mirrorLeases(ledger.leased.remove(a, b), now);
+          ledger.gaps.add(a, b);
+        }
+      }
+    }).immediate();
   }
 
-  /** Rows not yet delivered and items in quarantine: read from partial indexes, cheap at any spool size. */
+  /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap at any spool size. */
   backlog(): { pending: number; inflight: number; quarantined: number } {
-    const row = this.statements.backlog.get() as { pending: number; inflight: number };
-    return { ...row, quarantined: (this.statements.quarantineCount.get() as { n: number }).n };
+    let pending = 0;
+    let inflight = 0;
+    for (const l of this.lanes.values()) {
+      pending += l.pending;
+      inflight += l.leased.size;
+    }
+    return { pending, inflight, quarantined: this.statements.quarantineCount.get() as number };
   }
 
-  /** Every state, delivered ones included: a scan of the table, for status pages and tests, not for metrics. */
+  /** Every state, delivered ones included, as this process sees them: for status pages and tests. */
   counts(): Record<ReportState, number> & { quarantined: number } {
-    const out = { pending: 0, inflight: 0, accepted: 0, discarded: 0, quarantined: 0 };
-    for (const row of this.statements.counts.all() as { state: ReportState; n: number }[]) out[row.state] = row.n;
-    out.quarantined = (this.statements.quarantineCount.get() as { n: number }).n;
-    return out;
+    for (const { name } of this.statements.lanes.all() as { name: string }[]) this.ledger(name);
+    const { pending, inflight, quarantined } = this.backlog();
+    const delivered = this.statements.delivered.get() as number;
+    const discarded = this.statements.discardedCount.get() as number;
+    return { pending, inflight, accepted: delivered - discarded, discarded, quarantined };
   }
 
   /**
-   * Deletes up to `limit` delivered rows (accepted or discarded) last touched before `before`, oldest first.
-   * Pending and in-flight rows are never pruned. Returns how many went.
+   * Deletes up to `limit` delivered reports (accepted or discarded) answered before `before`, oldest first.
+   * Pending and in-flight reports are never pruned. Returns how many went.
    */
   pruneDelivered(before: number, limit: number): number {
-    return this.statements.prune.run(before, limit).changes;
+    return this.pruner.prune(before, limit);
+  }
+
+  /** Deletes up to `limit` de-duplication keys older than the window (they can no longer match). */
+  pruneKeys(limit: number): number {
+    return this.statements.keysPrune.run(this.appenderOptions.dedupWindow, limit).changes;
   }
 
   /** Deletes up to `limit` quarantined items received before `before`, oldest first. Returns how many went. */
@@ -556,6 +463,7 @@ export class Spool {
   /** Waits for writes already submitted, then closes the database (checkpointing the WAL). */
   async close(): Promise<void> {
     await this.committer.drain();
+    if (this.writer) await this.writer.close();
     this.db.close();
   }
 }

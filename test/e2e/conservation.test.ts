@@ -99,7 +99,7 @@ describe('conservation: random PCM faults and SIGKILLs lose nothing that was ack
     const db = new Database(stack.spoolPath, { readonly: true });
     try {
       const releasedOrRecovered = new Set(
-        (db.prepare('SELECT fapi_interaction_id AS id FROM reports WHERE attempts > 1').all() as { id: string }[]).map((r) => r.id),
+        (db.prepare('SELECT fapi_interaction_id AS id FROM reports WHERE resent').all() as { id: string }[]).map((r) => r.id),
       );
       for (const [id, n] of copies) if (n > 1) expect(releasedOrRecovered.has(id)).toBe(true);
     } finally {

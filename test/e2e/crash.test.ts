@@ -96,7 +96,7 @@ describe('crash: SIGKILL while reports are posted and sent, restart on the same 
       expect(states).toEqual([{ state: 'accepted', n: ackedIds.size }]);
       // A row sent twice was leased twice: it was in flight when the process died.
       const resent = new Set(
-        (db.prepare('SELECT fapi_interaction_id AS id FROM reports WHERE attempts > 1').all() as { id: string }[]).map((r) => r.id),
+        (db.prepare('SELECT fapi_interaction_id AS id FROM reports WHERE resent').all() as { id: string }[]).map((r) => r.id),
       );
       for (const id of duplicated) expect(resent.has(id)).toBe(true);
       expect(duplicated.length).toBeLessThanOrEqual(recovered);

@@ -134,7 +134,7 @@ function checkSpool(path: string): { check: SpoolCheck; ids: Map<string, string>
   try {
     db = new Database(path, { readonly: true, fileMustExist: true });
     const quickCheck = (db.pragma('quick_check', { simple: true }) as string) ?? null;
-    const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reports'`).get() !== undefined;
+    const hasTable = db.prepare(`SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = 'reports'`).get() !== undefined;
     if (!hasTable) return { check: { state: quickCheck === 'ok' ? 'empty' : 'quick_check failed', error: null, quickCheck, rows: {}, bytes }, ids };
     const rows: Record<string, number> = {};
     for (const r of db.prepare('SELECT fapi_interaction_id AS id, state FROM reports').iterate() as Iterable<{ id: string; state: string }>) {

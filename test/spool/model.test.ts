@@ -1,12 +1,16 @@
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/random.js';
 import { laneOf, Spool, type LeasedBatch, type NewReport } from '../../src/spool/spool.js';
 import { tempDir } from '../helpers/pki.js';
+import { V2_DDL } from '../helpers/spool-v2.js';
 
 /**
  * Model-based test of the spool (reliability-lessons.md, test 2): random sequences of write, lease, complete,
  * release, prune and crash-and-reopen, compared after every step with a plain in-memory model of what must hold.
+ * Odd sequences commit through the writer thread; every third one starts from a version-2 file (migrate).
  */
 
 type State = 'pending' | 'inflight' | 'accepted' | 'discarded';
@@ -19,6 +23,29 @@ function report(key: number, orgId: string): NewReport {
   return { stream: 'private', orgId, dedupKey: `k${key}`, fapiInteractionId: `id-${key}`, json: `{"k":${key}}`, repairs: [] };
 }
 
+const V2_STATES = ['pending', 'inflight', 'accepted', 'discarded'] as const;
+
+/** A version-2 file with `n` rows in random states; returns the keys the migrated spool must hold, by state. */
+function versionTwoFile(path: string, n: number, rand: () => number): Map<number, { state: State; lane: string }> {
+  const db = new Database(path);
+  db.exec(V2_DDL);
+  const insert = db.prepare(
+    "INSERT INTO reports (org_id, lane, dedup_key, body, bytes, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 1)",
+  );
+  const kept = new Map<number, { state: State; lane: string }>();
+  for (let key = 0; key < n; key++) {
+    const org = ORGS[Math.floor(rand() * ORGS.length)]!;
+    const state = V2_STATES[Math.floor(rand() * V2_STATES.length)]!;
+    const r = report(key, org);
+    insert.run(org, laneOf('private', org), createHash('sha256').update(r.dedupKey).digest().subarray(0, 16), r.json, Buffer.byteLength(r.json), state);
+    // Accepted rows are not carried over; in-flight ones come back pending.
+    if (state !== 'accepted') kept.set(key, { state: state === 'discarded' ? 'discarded' : 'pending', lane: laneOf('private', org) });
+  }
+  db.pragma('user_version = 2');
+  db.close();
+  return kept;
+}
+
 describe('spool model check', () => {
   it(`${SEQUENCES} random sequences of ${STEPS} steps keep the spool equal to the model`, async () => {
     const dir = await tempDir('model');
@@ -26,11 +53,18 @@ describe('spool model check', () => {
       const rand = mulberry32(1000 + seq);
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
       const path = join(dir, `model-${seq}.db`);
-      let spool = new Spool({ path, sync: 'normal' });
+      const writerThread = seq % 2 === 1;
+      const open = (): Promise<Spool> => Spool.open({ path, sync: 'normal', writerThread });
       // The model: state per key, which key lives in which lane, and the batches currently leased.
       const model = new Map<number, { state: State; lane: string; id: number | null }>();
-      let leases: LeasedBatch[] = [];
       let nextKey = 0;
+      if (seq % 3 === 0) {
+        const migrated = versionTwoFile(path, Math.floor(rand() * 30), rand);
+        nextKey = 30;
+        for (const [k, e] of migrated) model.set(k, { ...e, id: null });
+      }
+      let spool = await open();
+      let leases: LeasedBatch[] = [];
       const trace: string[] = [];
 
       const check = (): void => {
@@ -81,7 +115,7 @@ describe('spool model check', () => {
         } else if (action === 'crash') {
           // The process dies with leases outstanding: at the next open every in-flight row is pending again.
           await spool.close();
-          spool = new Spool({ path, sync: 'normal' });
+          spool = await open();
           const inflight = [...model.values()].filter((e) => e.state === 'inflight').length;
           expect(spool.recoveredInflight, trace.join(' ')).toBe(inflight);
           for (const e of model.values()) if (e.state === 'inflight') e.state = 'pending';

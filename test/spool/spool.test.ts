@@ -294,7 +294,7 @@ describe('schema migration 1 → 2 (findings, folded quarantine)', () => {
       await spool.write({ reports: [{ ...report(ORG_A, 1), findings }], rejected: [] });
       const { default: Db } = await import('better-sqlite3');
       const reader = new Db(spool.path, { readonly: true });
-      expect((reader.prepare("SELECT findings FROM reports WHERE fapi_interaction_id = 'id-1'").get() as { findings: string }).findings).toBe(findings);
+      expect((reader.prepare("SELECT findings FROM reports WHERE body = ?").get(report(ORG_A, 1).json) as { findings: string }).findings).toBe(findings);
       reader.close();
       const item = { source: 's', route: '/v1/interactions', item: '{"b":2}', problems: '[{"rule":"x"}]' };
       for (let i = 0; i < 3; i++) await spool.write({ reports: [], rejected: [item] });

@@ -1,0 +1,210 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The spool file's layout (schema version 3): an append-only log per lane plus a small ledger.
+ *
+ * - `log`: one row per report, the exact JSON that goes to the PCM. A report's id is `lane number × 2^40 + its
+ *   sequence in the lane`, so each lane is one contiguous rowid range: appends and leases are range operations on
+ *   the table's own B-tree, with no secondary index written per report.
+ * - `lanes`: the lane's number, name, next sequence (kept, so a sequence is never reused after pruning) and cursor
+ *   (the first sequence never leased).
+ * - `keys`: de-duplication keys in arrival order, read at start to rebuild the in-memory window (dedup-window.ts).
+ * - `leases`: id ranges handed to a batch in flight; at the next start they are pending again.
+ * - `deliveries`: id ranges the PCM answered for, one row per batch piece, with the reportIds it gave.
+ * - `discarded`: reports the PCM refused, with its message; `notes`: repairs and quality findings, only for reports
+ *   that have some; `resends`: ranges leased more than once (their reports may reach the PCM twice).
+ * - `quarantine`: items ingest refused (unchanged since version 2).
+ * - `reports`: a read-only view with one row per report and its state, for people and tests, not for the hot path.
+ */
+
+export const SCHEMA_VERSION = 3;
+/** Bits of a report id that hold its sequence within the lane: 2^40 reports per lane, 2^12 lanes. */
+export const LANE_BITS = 40;
+export const LANE_SPAN = 2 ** LANE_BITS;
+
+export function laneBase(no: number): number {
+  return no * LANE_SPAN;
+}
+
+export function laneNoOf(id: number): number {
+  return Math.floor(id / LANE_SPAN);
+}
+
+const QUARANTINE_V2 = `
+CREATE TABLE IF NOT EXISTS quarantine (
+  id           INTEGER PRIMARY KEY,
+  received_at  INTEGER NOT NULL,
+  source       TEXT    NOT NULL,
+  route        TEXT    NOT NULL,
+  item         TEXT    NOT NULL,
+  problems     TEXT    NOT NULL,
+  item_hash    BLOB,
+  count        INTEGER NOT NULL DEFAULT 1,
+  last_seen_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS quarantine_item ON quarantine (item_hash);
+`;
+
+const REPORTS_VIEW = `
+CREATE VIEW reports AS
+SELECT l.id AS id, n.name AS lane, n.stream AS stream, n.org_id AS org_id,
+  json_extract(l.body, '$.fapiInteractionId') AS fapi_interaction_id,
+  l.body AS body, l.bytes AS bytes, l.created_at AS created_at, t.repairs AS repairs, t.findings AS findings,
+  CASE WHEN x.id IS NOT NULL THEN 'discarded'
+       WHEN d.first IS NOT NULL THEN 'accepted'
+       WHEN EXISTS (SELECT 1 FROM leases s WHERE s.first <= l.id AND s.last >= l.id) THEN 'inflight'
+       ELSE 'pending' END AS state,
+  EXISTS (SELECT 1 FROM resends r WHERE r.first <= l.id AND r.last >= l.id) AS resent,
+  json_extract(d.report_ids, '$[' || (l.id - d.origin) || ']') AS report_id,
+  x.message AS pcm_message,
+  d.at AS delivered_at
+FROM log l
+JOIN lanes n ON n.no = (l.id >> ${LANE_BITS})
+LEFT JOIN notes t ON t.id = l.id
+LEFT JOIN discarded x ON x.id = l.id
+LEFT JOIN deliveries d ON d.first = (SELECT max(first) FROM deliveries WHERE first <= l.id) AND d.last >= l.id;
+`;
+
+const LEDGER_V3 = `
+CREATE TABLE lanes (
+  no      INTEGER PRIMARY KEY,
+  name    TEXT    NOT NULL UNIQUE,
+  stream  TEXT    NOT NULL,
+  org_id  TEXT    NOT NULL,
+  next    INTEGER NOT NULL DEFAULT 1,
+  cursor  INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE log (
+  id         INTEGER PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  bytes      INTEGER NOT NULL,
+  body       TEXT    NOT NULL
+);
+CREATE TABLE keys (
+  seq INTEGER PRIMARY KEY,
+  id  INTEGER NOT NULL,
+  k   BLOB    NOT NULL
+);
+CREATE TABLE notes (
+  id       INTEGER PRIMARY KEY,
+  repairs  TEXT,
+  findings TEXT
+);
+CREATE TABLE leases (
+  first INTEGER PRIMARY KEY,
+  last  INTEGER NOT NULL,
+  at    INTEGER NOT NULL
+);
+CREATE TABLE resends (
+  first INTEGER PRIMARY KEY,
+  last  INTEGER NOT NULL
+);
+CREATE TABLE deliveries (
+  first      INTEGER PRIMARY KEY,
+  last       INTEGER NOT NULL,
+  origin     INTEGER NOT NULL,
+  at         INTEGER NOT NULL,
+  report_ids TEXT
+);
+CREATE TABLE discarded (
+  id      INTEGER PRIMARY KEY,
+  at      INTEGER NOT NULL,
+  message TEXT
+);
+`;
+
+/** Version 1's report table, kept only to migrate files written by it. */
+const REPORTS_V1 = `
+CREATE TABLE IF NOT EXISTS reports (
+  id INTEGER PRIMARY KEY, stream TEXT NOT NULL DEFAULT 'private', org_id TEXT NOT NULL, lane TEXT NOT NULL,
+  dedup_key BLOB NOT NULL UNIQUE, fapi_interaction_id TEXT, body TEXT NOT NULL, repairs TEXT, bytes INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, report_id TEXT,
+  pcm_message TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, route TEXT NOT NULL, item TEXT NOT NULL,
+  problems TEXT NOT NULL
+);
+`;
+
+const MIGRATION_2 = `
+ALTER TABLE reports ADD COLUMN findings TEXT;
+ALTER TABLE quarantine ADD COLUMN item_hash BLOB;
+ALTER TABLE quarantine ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE quarantine ADD COLUMN last_seen_at INTEGER;
+CREATE UNIQUE INDEX IF NOT EXISTS quarantine_item ON quarantine (item_hash);
+`;
+
+/**
+ * 2 → 3: undelivered rows move to the log in their order per lane (in-flight ones become pending and are marked
+ * resent: they may have reached the PCM), after the discarded ones with their message (delivered, so they come
+ * first and the undelivered ones are the lane's never-leased tail); delivered (accepted) rows are not carried
+ * over — they only served de-duplication. The old table and its five indexes go.
+ */
+const MIGRATION_3 = `
+${LEDGER_V3}
+INSERT INTO lanes (name, stream, org_id)
+  SELECT lane, min(stream), min(org_id) FROM reports WHERE state != 'accepted' GROUP BY lane ORDER BY min(id);
+CREATE TEMP TABLE moved AS
+  SELECT r.id AS old, (n.no << ${LANE_BITS}) + row_number() OVER (PARTITION BY r.lane ORDER BY r.state != 'discarded', r.id) AS id, r.state AS state
+  FROM reports r JOIN lanes n ON n.name = r.lane WHERE r.state != 'accepted';
+INSERT INTO log (id, created_at, bytes, body) SELECT m.id, r.created_at, r.bytes, r.body FROM moved m JOIN reports r ON r.id = m.old ORDER BY m.id;
+INSERT INTO keys (id, k) SELECT m.id, r.dedup_key FROM moved m JOIN reports r ON r.id = m.old ORDER BY r.id;
+INSERT INTO notes (id, repairs, findings)
+  SELECT m.id, r.repairs, r.findings FROM moved m JOIN reports r ON r.id = m.old WHERE r.repairs IS NOT NULL OR r.findings IS NOT NULL;
+INSERT INTO resends (first, last) SELECT id, id FROM moved WHERE state = 'inflight';
+INSERT INTO deliveries (first, last, origin, at, report_ids)
+  SELECT m.id, m.id, m.id, r.updated_at, json_array(r.report_id) FROM moved m JOIN reports r ON r.id = m.old WHERE m.state = 'discarded';
+INSERT INTO discarded (id, at, message) SELECT m.id, r.updated_at, r.pcm_message FROM moved m JOIN reports r ON r.id = m.old WHERE m.state = 'discarded';
+UPDATE lanes SET next = 1 + (SELECT count(*) FROM moved WHERE (moved.id >> ${LANE_BITS}) = lanes.no),
+  cursor = 1 + (SELECT count(*) FROM moved WHERE (moved.id >> ${LANE_BITS}) = lanes.no AND state = 'discarded');
+DROP TABLE moved;
+DROP TABLE reports;
+${REPORTS_VIEW}
+`;
+
+export interface OpenOptions {
+  path: string;
+  sync: 'full' | 'normal';
+  maxBytes?: number | undefined;
+}
+
+export interface Opened {
+  db: Database.Database;
+  /** Rows that were in flight in a version-2 file when it was migrated (pending now). */
+  migratedInflight: number;
+}
+
+export function openDatabase(options: OpenOptions): Opened {
+  const db = new Database(options.path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('busy_timeout = 5000');
+    if (options.maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(16, Math.ceil(options.maxBytes / pageSize))}`);
+    }
+    let migratedInflight = 0;
+    if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+      // IMMEDIATE, and the version read again inside: two processes opening an old file at once migrate it once.
+      db.transaction(() => {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        const fresh = version === 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'reports'").get() === undefined;
+        if (fresh) {
+          db.exec(QUARANTINE_V2 + LEDGER_V3 + REPORTS_VIEW);
+        } else if (version < SCHEMA_VERSION) {
+          if (version < 1) db.exec(REPORTS_V1);
+          if (version < 2) db.exec(MIGRATION_2);
+          migratedInflight = (db.prepare("SELECT count(*) AS n FROM reports WHERE state = 'inflight'").get() as { n: number }).n;
+          db.exec(MIGRATION_3);
+        }
+        if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    }
+    return { db, migratedInflight };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SidecarError, SpoolFullError, SpoolWriterError } from '../errors.js';
+import type { CommitResult, WriteRequest } from './types.js';
+import type { WriterData } from './writer-worker.js';
+
+/** The main thread's side of the writer thread: one commit message at a time, answered in order. */
+
+type Reply =
+  | { type: 'ready' }
+  | { type: 'unusable'; error: { name: string; message: string; code?: string } }
+  | { type: 'closed' }
+  | { type: 'done'; id: number; result: CommitResult }
+  | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
+
+function workerFile(): string {
+  const here = fileURLToPath(new URL('./writer-worker.js', import.meta.url));
+  if (existsSync(here)) return here;
+  // Running from the TypeScript sources (the test runner): the compiled worker, which `npm test` builds first.
+  return here.replace(/([/\\])src([/\\])spool([/\\])/, '$1dist$2spool$3');
+}
+
+function revive(error: { name: string; message: string; code?: string }): Error {
+  if (error.code === 'PCM_SPOOL_FULL') return new SpoolFullError(error.message);
+  if (error.code?.startsWith('PCM_')) return new SidecarError(error.code, error.message);
+  return Object.assign(new Error(error.message), { name: error.name, code: error.code });
+}
+
+export class WriterThread {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (r: CommitResult) => void; reject: (e: unknown) => void }>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  private closed: Promise<void> | null = null;
+
+  private constructor(data: WriterData, onFailure: (err: Error) => void) {
+    this.worker = new Worker(workerFile(), { workerData: data });
+    this.worker.on('message', (reply: Reply) => {
+      if (reply.type !== 'done' && reply.type !== 'failed') return;
+      const w = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (reply.type === 'done') w?.resolve(reply.result);
+      else w?.reject(revive(reply.error));
+    });
+    const fail = (err: Error): void => {
+      if (this.failure) return;
+      this.failure = new SpoolWriterError(`the spool's writer thread stopped: ${err.message}`, { cause: err });
+      for (const w of this.waiting.values()) w.reject(this.failure);
+      this.waiting.clear();
+      if (!this.closed) onFailure(this.failure);
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+  }
+
+  /** Starts the thread and resolves once it has opened the spool and rebuilt the de-duplication window. */
+  static start(data: WriterData, onFailure: (err: Error) => void): Promise<WriterThread> {
+    const thread = new WriterThread(data, onFailure);
+    return new Promise((resolve, reject) => {
+      const onReady = (reply: Reply): void => {
+        if (reply.type === 'unusable') reject(new SpoolWriterError(`the spool's writer thread cannot open the spool: ${reply.error.message}`, { cause: revive(reply.error) }));
+        if (reply.type !== 'ready') return;
+        thread.worker.off('message', onReady);
+        resolve(thread);
+      };
+      thread.worker.on('message', onReady);
+      thread.worker.once('error', reject);
+      thread.worker.once('exit', (code) => reject(new SpoolWriterError(`the spool's writer thread exited at start (code ${code})`)));
+    });
+  }
+
+  commit(requests: readonly WriteRequest[]): Promise<CommitResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'commit', id, requests });
+    });
+  }
+
+  /** Closes the thread's connection (after the commits already sent) and ends the thread. */
+  close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve) => {
+      if (this.failure) return resolve();
+      this.worker.once('exit', () => resolve());
+      this.worker.postMessage({ type: 'close' });
+    });
+    return this.closed;
+  }
+}
