@@ -3,7 +3,7 @@ import { hash } from 'node:crypto';
 import { SpoolFullError } from '../errors.js';
 import { DedupWindow } from './dedup-window.js';
 import { DeliveredPruner } from './prune.js';
-import { laneBase } from './schema.js';
+import { laneBase, packKeys } from './schema.js';
 import { laneOf, type CommitResult, type LaneAppend, type RejectedItem, type WriteOutcome, type WriteRequest } from './types.js';
 
 /**
@@ -61,6 +61,9 @@ export class Appender {
   private quarantineUsage: { rows: number; bytes: number };
   private evictedInCommit = 0;
   private windowBuilt = false;
+  /** Ids and keys appended in the transaction under way, written as one keyblock row. */
+  private readonly blockIds: number[] = [];
+  private readonly blockKeys: Buffer[] = [];
   /** Reused by every lookup: no allocation per report. */
   private readonly candidates: number[] = [];
 
@@ -72,12 +75,11 @@ export class Appender {
       lane: db.prepare('SELECT no, next FROM lanes WHERE name = ?'),
       newLane: db.prepare('INSERT INTO lanes (name, stream, org_id) VALUES (?, ?, ?) RETURNING no, next'),
       laneNext: db.prepare('UPDATE lanes SET next = ? WHERE no = ?'),
-      append: db.prepare('INSERT INTO log (id, created_at, bytes, body) VALUES (?, ?, ?, ?)'),
-      key: db.prepare('INSERT INTO keys (id, k) VALUES (?, ?)'),
+      append: db.prepare('INSERT INTO log (id, created_at, bytes, k, body) VALUES (?, ?, ?, ?, ?)'),
+      keyblock: db.prepare('INSERT INTO keyblocks (n, ids, ks) VALUES (?, ?, ?)'),
       note: db.prepare('INSERT INTO notes (id, repairs, findings) VALUES (?, ?, ?)'),
-      keyAt: db.prepare('SELECT id, k FROM keys WHERE seq = ?'),
-      stored: db.prepare('SELECT l.body AS body, x.id IS NOT NULL AS discarded FROM log l LEFT JOIN discarded x ON x.id = l.id WHERE l.id = ?'),
-      recentKeys: db.prepare('SELECT seq, k FROM keys ORDER BY seq DESC LIMIT ?').raw(),
+      stored: db.prepare('SELECT l.k AS k, l.body AS body, x.id IS NOT NULL AS discarded FROM log l LEFT JOIN discarded x ON x.id = l.id WHERE l.id = ?'),
+      recentBlocks: db.prepare('SELECT ids, ks FROM keyblocks ORDER BY seq DESC').raw(),
       quarantine: db.prepare(
         `INSERT INTO quarantine (received_at, last_seen_at, source, route, item, problems, item_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source
@@ -101,10 +103,17 @@ export class Appender {
     this.windowBuilt = true;
     this.window.clear();
     if (this.options.dedupWindow === 0) return;
-    const recent = this.statements.recentKeys.all(this.options.dedupWindow) as [number, Buffer][];
-    for (let i = recent.length - 1; i >= 0; i--) {
-      const [seq, k] = recent[i] as [number, Buffer];
-      this.window.add(k.readUInt32LE(0), k.readUInt32LE(4), seq);
+    // Newest blocks first until the window is full, then added oldest first so generations age as they did.
+    const blocks: [Buffer, Buffer][] = [];
+    let keys = 0;
+    for (const block of this.statements.recentBlocks.iterate() as Iterable<[Buffer, Buffer]>) {
+      blocks.push(block);
+      keys += block[0].length / 8;
+      if (keys >= this.options.dedupWindow) break;
+    }
+    for (let b = blocks.length - 1; b >= 0; b--) {
+      const [ids, ks] = blocks[b] as [Buffer, Buffer];
+      for (let i = 0; i < ids.length / 8; i++) this.window.add(ks.readUInt32LE(i * 16), ks.readUInt32LE(i * 16 + 4), ids.readDoubleLE(i * 8));
     }
   }
 
@@ -116,7 +125,13 @@ export class Appender {
       this.evictedInCommit = 0;
       const lanes = new Map<string, LaneCursor>();
       const outcomes = this.db.transaction(() => {
+        this.blockIds.length = 0;
+        this.blockKeys.length = 0;
         const result = requests.map((request) => this.apply(request, now, lanes));
+        if (this.blockIds.length > 0) {
+          const p = packKeys(this.blockIds, this.blockKeys);
+          this.statements.keyblock.run(p.n, p.ids, p.ks);
+        }
         for (const cursor of lanes.values()) if (cursor.append) this.statements.laneNext.run(cursor.next, cursor.no);
         return result;
       }).immediate();
@@ -193,12 +208,13 @@ export class Appender {
       }
       const id = laneBase(cursor.no) + cursor.next++;
       const bytes = Buffer.byteLength(report.json);
-      s.append.run(id, now, bytes, report.json);
-      const seq = Number(s.key.run(id, k).lastInsertRowid);
+      s.append.run(id, now, bytes, k, report.json);
+      this.blockIds.push(id);
+      this.blockKeys.push(k);
       if (report.repairs.length > 0 || report.findings) {
         s.note.run(id, report.repairs.length > 0 ? JSON.stringify(report.repairs) : null, report.findings ?? null);
       }
-      this.window.add(fingerprint, slot, seq);
+      this.window.add(fingerprint, slot, id);
       if (cursor.append) {
         cursor.append.rows++;
         cursor.append.bytes += bytes;
@@ -218,12 +234,11 @@ export class Appender {
   private isDuplicate(k: Buffer, fingerprint: number, slot: number, json: string): boolean {
     const found = this.window.lookup(fingerprint, slot, this.candidates);
     for (let i = 0; i < found; i++) {
-      const seq = this.candidates[i] as number;
-      const key = this.statements.keyAt.get(seq) as { id: number; k: Buffer } | undefined;
-      if (!key || !key.k.equals(k)) continue;
-      const stored = this.statements.stored.get(key.id) as { body: string; discarded: number } | undefined;
+      const stored = this.statements.stored.get(this.candidates[i] as number) as { k: Buffer; body: string; discarded: number } | undefined;
+      // Gone (pruned) or another key under the same fingerprint: not this one.
+      if (!stored || !stored.k.equals(k)) continue;
       // The same key may have been stored again after a discard: any live copy makes this one a duplicate.
-      if (stored && (!stored.discarded || stored.body === json)) return true;
+      if (!stored.discarded || stored.body === json) return true;
     }
     return false;
   }

@@ -82,8 +82,13 @@ export class DedupWindow {
     if (this.current.size >= this.perGeneration) {
       const old = this.previous;
       old.clear();
-      this.previous = this.current;
-      this.current = old;
+      // A window of one key has no room for a previous generation.
+      if (this.capacity >= 2) {
+        this.previous = this.current;
+        this.current = old;
+      } else {
+        this.current.clear();
+      }
     }
     const g = this.current;
     const fp = fingerprint || 1;

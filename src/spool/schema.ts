@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
  *   the table's own B-tree, with no secondary index written per report.
  * - `lanes`: the lane's number, name, next sequence (kept, so a sequence is never reused after pruning) and cursor
  *   (the first sequence never leased).
- * - `keys`: de-duplication keys in arrival order, read at start to rebuild the in-memory window (dedup-window.ts).
+ * - `keyblocks`: the de-duplication keys of each commit in one row (ids and keys as packed arrays), read newest first
+ *   at start to rebuild the in-memory window (dedup-window.ts); each log row also holds its key, to confirm a match.
  * - `leases`: id ranges handed to a batch in flight; at the next start they are pending again.
  * - `deliveries`: id ranges the PCM answered for, one row per batch piece, with the reportIds it gave.
  * - `discarded`: reports the PCM refused, with its message; `notes`: repairs and quality findings, only for reports
@@ -78,12 +79,14 @@ CREATE TABLE log (
   id         INTEGER PRIMARY KEY,
   created_at INTEGER NOT NULL,
   bytes      INTEGER NOT NULL,
+  k          BLOB    NOT NULL,
   body       TEXT    NOT NULL
 );
-CREATE TABLE keys (
+CREATE TABLE keyblocks (
   seq INTEGER PRIMARY KEY,
-  id  INTEGER NOT NULL,
-  k   BLOB    NOT NULL
+  n   INTEGER NOT NULL,
+  ids BLOB    NOT NULL,
+  ks  BLOB    NOT NULL
 );
 CREATE TABLE notes (
   id       INTEGER PRIMARY KEY,
@@ -148,20 +151,42 @@ INSERT INTO lanes (name, stream, org_id)
 CREATE TEMP TABLE moved AS
   SELECT r.id AS old, (n.no << ${LANE_BITS}) + row_number() OVER (PARTITION BY r.lane ORDER BY r.state != 'discarded', r.id) AS id, r.state AS state
   FROM reports r JOIN lanes n ON n.name = r.lane WHERE r.state != 'accepted';
-INSERT INTO log (id, created_at, bytes, body) SELECT m.id, r.created_at, r.bytes, r.body FROM moved m JOIN reports r ON r.id = m.old ORDER BY m.id;
-INSERT INTO keys (id, k) SELECT m.id, r.dedup_key FROM moved m JOIN reports r ON r.id = m.old ORDER BY r.id;
+INSERT INTO log (id, created_at, bytes, k, body) SELECT m.id, r.created_at, r.bytes, r.dedup_key, r.body FROM moved m JOIN reports r ON r.id = m.old ORDER BY m.id;
 INSERT INTO notes (id, repairs, findings)
   SELECT m.id, r.repairs, r.findings FROM moved m JOIN reports r ON r.id = m.old WHERE r.repairs IS NOT NULL OR r.findings IS NOT NULL;
 INSERT INTO resends (first, last) SELECT id, id FROM moved WHERE state = 'inflight';
 INSERT INTO deliveries (first, last, origin, at, report_ids)
   SELECT m.id, m.id, m.id, r.updated_at, json_array(r.report_id) FROM moved m JOIN reports r ON r.id = m.old WHERE m.state = 'discarded';
 INSERT INTO discarded (id, at, message) SELECT m.id, r.updated_at, r.pcm_message FROM moved m JOIN reports r ON r.id = m.old WHERE m.state = 'discarded';
+INSERT INTO temp.migrated_keys (id, k) SELECT m.id, r.dedup_key FROM moved m JOIN reports r ON r.id = m.old ORDER BY r.id;
 UPDATE lanes SET next = 1 + (SELECT count(*) FROM moved WHERE (moved.id >> ${LANE_BITS}) = lanes.no),
   cursor = 1 + (SELECT count(*) FROM moved WHERE (moved.id >> ${LANE_BITS}) = lanes.no AND state = 'discarded');
 DROP TABLE moved;
 DROP TABLE reports;
 ${REPORTS_VIEW}
 `;
+
+/** Keys of one commit (or of a migration, in chunks) packed into keyblock rows: ids as float64, keys of 16 bytes. */
+export function packKeys(ids: readonly number[], keys: readonly Buffer[]): { n: number; ids: Buffer; ks: Buffer } {
+  const packed = Buffer.allocUnsafe(ids.length * 8);
+  for (let i = 0; i < ids.length; i++) packed.writeDoubleLE(ids[i] as number, i * 8);
+  return { n: ids.length, ids: packed, ks: Buffer.concat(keys as Buffer[], keys.length * 16) };
+}
+
+const KEYBLOCK_CHUNK = 10_000;
+
+/** Migrated keys, in arrival order, as keyblocks of KEYBLOCK_CHUNK (paged: a statement cannot run while another iterates). */
+function writeKeyblocks(db: Database.Database): void {
+  const page = db.prepare('SELECT seq, id, k FROM temp.migrated_keys WHERE seq > ? ORDER BY seq LIMIT ?');
+  const insert = db.prepare('INSERT INTO keyblocks (n, ids, ks) VALUES (?, ?, ?)');
+  for (let after = 0; ; ) {
+    const rows = page.all(after, KEYBLOCK_CHUNK) as { seq: number; id: number; k: Buffer }[];
+    if (rows.length === 0) return;
+    const p = packKeys(rows.map((r) => r.id), rows.map((r) => r.k));
+    insert.run(p.n, p.ids, p.ks);
+    after = (rows[rows.length - 1] as { seq: number }).seq;
+  }
+}
 
 export interface OpenOptions {
   path: string;
@@ -197,7 +222,10 @@ export function openDatabase(options: OpenOptions): Opened {
           if (version < 1) db.exec(REPORTS_V1);
           if (version < 2) db.exec(MIGRATION_2);
           migratedInflight = (db.prepare("SELECT count(*) AS n FROM reports WHERE state = 'inflight'").get() as { n: number }).n;
+          db.exec('CREATE TEMP TABLE migrated_keys (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL, k BLOB NOT NULL)');
           db.exec(MIGRATION_3);
+          writeKeyblocks(db);
+          db.exec('DROP TABLE temp.migrated_keys');
         }
         if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();

@@ -189,7 +189,8 @@ export class Spool {
       quarantineProblems: db.prepare('UPDATE OR IGNORE quarantine SET problems = ?, item_hash = ? WHERE id = ?'),
       quarantineProblemsUnfolded: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
       quarantineRow: db.prepare('SELECT source, route, item FROM quarantine WHERE id = ?'),
-      keysPrune: db.prepare('DELETE FROM keys WHERE seq IN (SELECT seq FROM keys WHERE seq <= (SELECT max(seq) FROM keys) - ? ORDER BY seq LIMIT ?)'),
+      keyblockSizes: db.prepare('SELECT seq, n FROM keyblocks ORDER BY seq DESC').raw(),
+      keyblocksPrune: db.prepare('DELETE FROM keyblocks WHERE seq IN (SELECT seq FROM keyblocks WHERE seq < ? ORDER BY seq LIMIT ?)'),
     };
     this.pruner = new DeliveredPruner(db);
     this.recoveredInflight = opened.migratedInflight + this.loadLedger(options.recoverInflight !== false);
@@ -450,9 +451,16 @@ export class Spool {
     return this.pruner.prune(before, limit);
   }
 
-  /** Deletes up to `limit` de-duplication keys older than the window (they can no longer match). */
+  /** Deletes up to `limit` keyblocks older than the window needs (their keys can no longer match). */
   pruneKeys(limit: number): number {
-    return this.statements.keysPrune.run(this.appenderOptions.dedupWindow, limit).changes;
+    let keys = 0;
+    let oldestNeeded = 0;
+    for (const [seq, n] of this.statements.keyblockSizes.iterate() as Iterable<[number, number]>) {
+      oldestNeeded = seq;
+      keys += n;
+      if (keys >= this.appenderOptions.dedupWindow) break;
+    }
+    return this.statements.keyblocksPrune.run(oldestNeeded, limit).changes;
   }
 
   /** Deletes up to `limit` quarantined items received before `before`, oldest first. Returns how many went. */

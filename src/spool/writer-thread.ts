@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SidecarError, SpoolFullError, SpoolWriterError } from '../errors.js';
-import type { CommitResult, WriteRequest } from './types.js';
+import type { CommitResult, LaneAppend, WriteRequest } from './types.js';
+import { decodeOutcomes, encodeGroup } from './wire.js';
 import type { WriterData } from './writer-worker.js';
 
 /** The main thread's side of the writer thread: one commit message at a time, answered in order. */
@@ -11,7 +12,7 @@ type Reply =
   | { type: 'ready' }
   | { type: 'unusable'; error: { name: string; message: string; code?: string } }
   | { type: 'closed' }
-  | { type: 'done'; id: number; result: CommitResult }
+  | { type: 'done'; id: number; flags: Uint8Array; appended: LaneAppend[]; evicted: number }
   | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
 
 function workerFile(): string {
@@ -29,7 +30,7 @@ function revive(error: { name: string; message: string; code?: string }): Error 
 
 export class WriterThread {
   private readonly worker: Worker;
-  private readonly waiting = new Map<number, { resolve: (r: CommitResult) => void; reject: (e: unknown) => void }>();
+  private readonly waiting = new Map<number, { counts: Uint32Array; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
   private failure: Error | null = null;
   private closed: Promise<void> | null = null;
@@ -40,8 +41,8 @@ export class WriterThread {
       if (reply.type !== 'done' && reply.type !== 'failed') return;
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
-      if (reply.type === 'done') w?.resolve(reply.result);
-      else w?.reject(revive(reply.error));
+      if (reply.type === 'done' && w) w.resolve({ outcomes: decodeOutcomes(reply.flags, w.counts), appended: reply.appended, evicted: reply.evicted });
+      else if (reply.type === 'failed') w?.reject(revive(reply.error));
     });
     const fail = (err: Error): void => {
       if (this.failure) return;
@@ -73,9 +74,10 @@ export class WriterThread {
   commit(requests: readonly WriteRequest[]): Promise<CommitResult> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
+    const group = encodeGroup(requests);
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'commit', id, requests });
+      this.waiting.set(id, { counts: group.counts, resolve, reject });
+      this.worker.postMessage({ type: 'commit', id, group }, [group.lengths.buffer, group.laneIndex.buffer]);
     });
   }
 

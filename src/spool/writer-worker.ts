@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Appender, type AppenderOptions } from './appender.js';
 import { openDatabase, type OpenOptions } from './schema.js';
-import type { WriteRequest } from './types.js';
+import { decodeGroup, encodeOutcomes, type WireGroup } from './wire.js';
 
 /**
  * The writer thread's body: its own connection to the spool, the de-duplication window, and one transaction per
@@ -14,7 +14,7 @@ export interface WriterData {
   appender: AppenderOptions;
 }
 
-export type WriterMessage = { type: 'commit'; id: number; requests: WriteRequest[] } | { type: 'close' };
+export type WriterMessage = { type: 'commit'; id: number; group: WireGroup } | { type: 'close' };
 
 function errorOf(err: unknown): { name: string; message: string; code?: string } {
   const e = err as { name?: string; message?: string; code?: string };
@@ -45,7 +45,9 @@ port.on('message', (message: WriterMessage) => {
     return;
   }
   try {
-    port.postMessage({ type: 'done', id: message.id, result: appender.commit(message.requests) });
+    const { outcomes, appended, evicted } = appender.commit(decodeGroup(message.group));
+    const flags = encodeOutcomes(outcomes);
+    port.postMessage({ type: 'done', id: message.id, flags, appended, evicted }, [flags.buffer]);
   } catch (err) {
     port.postMessage({ type: 'failed', id: message.id, error: errorOf(err) });
   }
