@@ -1,17 +1,19 @@
-// Child process: the drain benchmark's sidecar. Opens a prefilled spool with startSidecar (sender → options.pcmUrl),
-// and times until the sender has recorded an answer for options.expected rows (or options.timeoutMs passes).
-// Progress is read from sender.status() every options.pollMs (in-memory counters, updated right after each
-// spool.complete() commit); spool.counts() — a GROUP BY over the table — is read once at the end to confirm.
-// Tells the parent {type:'ready'}, then {type:'done', ...} and exits.
+// Child process: the drain scenarios' sidecar. On {cmd:'go'} it starts the sidecar (startSidecar, as `pcm-sidecar
+// run` does) on a prefilled spool, sender → options.pcmUrl, and times until the sender has recorded an answer for
+// options.expected reports (or options.timeoutMs passes). The spool may hold more than that (a backlog): the
+// sidecar is stopped once `expected` are answered. Progress is read from sender.status() every options.pollMs
+// (in-memory counters, updated right after each recorded answer).
+// Messages: {type:'ready'} → (parent reads /proc) → {cmd:'go'} → {type:'drained', ...} the moment `expected` are
+// answered (the parent reads CPU and memory from /proc then) → the sidecar stops → the spool is opened again to count
+// its rows → {type:'done', counts, lanes} → exit.
 import { performance } from 'node:perf_hooks';
 import { configSchema } from '../dist/config/schema.js';
 import { createLogger } from '../dist/log.js';
 import { startSidecar } from '../dist/sidecar.js';
+import { Spool } from '../dist/spool/spool.js';
 import { childOptions, ORGS, sleep, tell } from './lib.js';
 
 const options = childOptions();
-await tell({ type: 'ready', pid: process.pid });
-
 const config = configSchema.parse({
   ingest: { host: '127.0.0.1', port: 0 },
   spool: { path: options.spoolPath, sync: options.sync ?? 'full' },
@@ -20,62 +22,62 @@ const config = configSchema.parse({
   sender: options.sender ?? {},
   log: { level: options.logLevel ?? 'warn' },
 });
+await tell({ type: 'ready', pid: process.pid });
+await new Promise((resolve) => process.on('message', (msg) => msg?.cmd === 'go' && resolve()));
 
-const cpuBefore = process.cpuUsage();
 const eluBefore = performance.eventLoopUtilization();
 const started = performance.now();
 const sidecar = await startSidecar(config, createLogger(config.log.level));
+const startedMs = performance.now() - started;
 const answered = () => sidecar.sender.status().reduce((n, lane) => n + lane.reportsAccepted + lane.reportsDiscarded, 0);
-const progress = []; // [ms, rows answered] about once a second
+const progress = []; // [ms, reports answered] about once a second
 let lastMark = 0;
 let done = 0;
-let peakRss = process.memoryUsage().rss;
-let peakHeap = process.memoryUsage().heapUsed;
 let firstAt = null;
+let firstCount = 0;
 while (performance.now() - started < options.timeoutMs) {
   done = answered();
-  const memory = process.memoryUsage();
-  peakRss = Math.max(peakRss, memory.rss);
-  peakHeap = Math.max(peakHeap, memory.heapUsed);
   const now = performance.now() - started;
-  if (done > 0 && firstAt === null) firstAt = now;
+  if (done > 0 && firstAt === null) {
+    firstAt = now;
+    firstCount = done;
+  }
   if (now - lastMark >= 1000) {
     progress.push([Math.round(now), done]);
     lastMark = now;
   }
   if (done >= options.expected) break;
-  await sleep(options.pollMs ?? 20);
+  await sleep(options.pollMs ?? 10);
 }
 const elapsedMs = performance.now() - started;
-const cpu = process.cpuUsage(cpuBefore);
 const elu = performance.eventLoopUtilization(eluBefore);
-// What the sidecar still holds once garbage is collected (with --expose-gc): retained memory, not GC laziness.
-const gc = globalThis.gc;
-if (typeof gc === 'function') gc();
-const heapAfterGcMiB = typeof gc === 'function' ? process.memoryUsage().heapUsed / 2 ** 20 : null;
-const counts = sidecar.spool.counts();
-const lanes = sidecar.sender.status();
-await sidecar.stop(5000);
 await tell({
-  type: 'done',
+  type: 'drained',
   expected: options.expected,
   answered: done,
   timedOut: done < options.expected,
+  startedMs,
   elapsedMs,
   firstBatchMs: firstAt,
-  rowsPerSec: (done / elapsedMs) * 1000,
+  // From startSidecar() to the last answer counted: what a restart with this backlog costs, start-up included.
+  reportsPerSec: (done / elapsedMs) * 1000,
+  // From the first recorded answer to the last: the drain once it runs.
+  steadyReportsPerSec: firstAt !== null && elapsedMs > firstAt ? ((done - firstCount) / (elapsedMs - firstAt)) * 1000 : null,
   progress,
-  counts,
-  lanes,
-  cpuUserMs: cpu.user / 1000,
-  cpuSystemMs: cpu.system / 1000,
-  processCpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
   // Share of the wall time the sidecar's one thread was busy (JS, SQLite calls and their fsyncs, TLS).
   eventLoopUtilization: elu.utilization,
-  rssMiB: process.memoryUsage().rss / 2 ** 20,
-  // Sampled every poll (20 ms) while draining: memory must not grow with the backlog.
-  peakRssMiB: peakRss / 2 ** 20,
-  peakHeapMiB: peakHeap / 2 ** 20,
-  heapAfterGcMiB,
 });
+await sidecar.stop(10_000);
+// After the stop every batch in flight is answered or released: these are final.
+const lanes = sidecar.sender.status();
+// The stop closed the spool: open it again (public API, rows in flight left as they are) to count what it holds.
+let counts = null;
+try {
+  const spool = new Spool({ path: options.spoolPath, sync: 'normal', recoverInflight: false });
+  counts = spool.counts();
+  await spool.close();
+} catch (err) {
+  counts = { error: String(err) };
+}
+await tell({ type: 'done', counts, lanes, answeredFinal: lanes.reduce((n, l) => n + l.reportsAccepted + l.reportsDiscarded, 0) });
 process.exit(0);

@@ -1,12 +1,15 @@
 // Child process: the server under load for the ingest benchmarks.
 //   mode "sidecar": the real pipeline (startSidecar), spool at options.spoolPath, sender pointed at options.pcmUrl.
 //   mode "bare":    the baseline, a bare node:http server that reads the body, JSON.parse's it and answers 202.
-// Tells the parent {type:'ready', url}; on {cmd:'stop'} it stops and tells {type:'stopped', ...} before exiting.
+// Tells the parent {type:'ready', url, pid}. {cmd:'mark'} starts a measured window, {cmd:'read'} ends it with the
+// event-loop utilisation in between ({type:'read'}; CPU and memory the parent reads from /proc). On {cmd:'stop'} it
+// stops and tells {type:'stopped', counts, lanes} (the sidecar's spool counts and sender status) before exiting.
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { configSchema } from '../dist/config/schema.js';
 import { createLogger } from '../dist/log.js';
 import { startSidecar } from '../dist/sidecar.js';
+import { Spool } from '../dist/spool/spool.js';
 import { childOptions, ORGS, tell } from './lib.js';
 
 const options = childOptions();
@@ -59,9 +62,18 @@ async function startPipeline() {
   return {
     url: sidecar.ingestUrl,
     async stop() {
-      const counts = sidecar.spool.counts();
-      const lanes = sidecar.sender.status();
       await sidecar.stop(2000);
+      const lanes = sidecar.sender.status();
+      // After the stop (requests in flight answered, leased rows released) the spool is final: open it again through
+      // its public API, leaving rows in flight as they are, and count.
+      let counts;
+      try {
+        const spool = new Spool({ path: options.spoolPath, sync: 'normal', recoverInflight: false });
+        counts = spool.counts();
+        await spool.close();
+      } catch (err) {
+        counts = { error: String(err) };
+      }
       return { counts, lanes };
     },
   };
@@ -70,26 +82,20 @@ async function startPipeline() {
 const running = options.mode === 'bare' ? await startBare() : await startPipeline();
 await tell({ type: 'ready', url: running.url, pid: process.pid });
 
-// {cmd:'mark'} starts the measured interval (after the warm-up): CPU time and event-loop utilisation are taken from it.
-let mark = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
+let mark = performance.eventLoopUtilization();
 process.on('message', async (msg) => {
   if (msg?.cmd === 'mark') {
-    mark = { cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
+    mark = performance.eventLoopUtilization();
     await tell({ type: 'marked' });
     return;
   }
+  if (msg?.cmd === 'read') {
+    await tell({ type: 'read', eventLoopUtilization: performance.eventLoopUtilization(mark).utilization });
+    return;
+  }
   if (msg?.cmd !== 'stop') return;
-  const cpu = process.cpuUsage(mark.cpu);
-  const elu = performance.eventLoopUtilization(mark.elu);
   const result = await running.stop();
-  await tell({
-    type: 'stopped',
-    ...result,
-    cpuUserMs: cpu.user / 1000,
-    cpuSystemMs: cpu.system / 1000,
-    eventLoopUtilization: elu.utilization,
-    rssMiB: process.memoryUsage().rss / 2 ** 20,
-  });
+  await tell({ type: 'stopped', ...result });
   process.exit(0);
 });
 // Never outlive the parent.

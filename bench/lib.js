@@ -1,11 +1,12 @@
 // Shared helpers for the benchmark scripts in bench/. Plain ESM; imports only from ../dist and node_modules.
-import { randomUUID } from 'node:crypto';
-import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { DEMO_CLIENT_ORG, DEMO_SERVER_ORG, examplePair } from '../dist/demo.js';
 import { generatePki } from '../dist/pki/certs.js';
 
@@ -50,6 +51,53 @@ export function bodyFactory(now = Date.now()) {
       return `[${parts.join(',')}]`;
     },
   };
+}
+
+/**
+ * Reports for a prefilled spool, as the spool's public API takes them (`NewReport` of src/spool/spool.ts): CLIENT and
+ * SERVER of one interaction alternately, each pair with its own fapiInteractionId. The ids are time-ordered (UUIDv7
+ * layout: `prefix` then a counter), so a prefill of millions of rows is not dominated by random inserts into the
+ * spool's indexes; every id is unique within a `prefix`. Given the same `now` and `prefix`, two generators produce
+ * byte-identical reports in the same order (the drain's bare baseline posts exactly what the sidecar sends).
+ */
+export function spoolRows({ now, prefix }) {
+  const [client, server] = examplePair(now, MARKER);
+  const shape = (report, orgId) => ({
+    parts: JSON.stringify(report).split(MARKER),
+    orgId,
+    // Unique per report, in the form of the sidecar's own key (role|id|endpoint|method|timestamp).
+    key: (id) => `${report.role}|${id}|${report.endpoint}|${report.httpMethod}|${report.timestamp}`,
+  });
+  const roles = [shape(client, client.clientOrgId), shape(server, server.serverOrgId)];
+  if (!/^[0-9a-f]{8}$/.test(prefix)) throw new Error(`spoolRows: prefix must be 8 hex digits, got ${prefix}`);
+  const idOf = (i) => {
+    const h = i.toString(16).padStart(22, '0');
+    return `${prefix}-${h.slice(0, 4)}-7${h.slice(4, 7)}-8${h.slice(7, 10)}-${h.slice(10)}`;
+  };
+  let pair = 0;
+  let role = 0;
+  const make = () => {
+    const shape = roles[role];
+    const id = idOf(pair);
+    const report = { stream: 'private', orgId: shape.orgId, dedupKey: shape.key(id), fapiInteractionId: id, json: shape.parts.join(id), repairs: [], findings: null };
+    role ^= 1;
+    if (role === 0) pair++;
+    return report;
+  };
+  return {
+    orgIds: roles.map((r) => r.orgId),
+    /** The next `count` reports (NewReport objects). */
+    next(count) {
+      const out = new Array(count);
+      for (let i = 0; i < count; i++) out[i] = make();
+      return out;
+    },
+  };
+}
+
+/** A fresh 8-hex-digit prefix for spoolRows(). */
+export function rowPrefix() {
+  return randomUUID().slice(0, 8);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -159,6 +207,161 @@ export function sourceVersion() {
   const commit = git(['rev-parse', '--short', 'HEAD']);
   const dirty = git(['status', '--porcelain', '--', 'src']);
   return { commit, srcModified: dirty === null ? null : dirty.length > 0 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes as the kernel sees them (Linux /proc): CPU time and resident memory of any pid, read by the parent, so
+// every process (Node children, Fluent Bit, the CLI) is measured the same way.
+
+let clockTicks = null;
+function ticksPerSecond() {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** CPU seconds (user + system, all threads) a live process has used so far, from /proc/<pid>/stat; null if gone. */
+export function procCpu(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) in parentheses; utime and stime are fields 14 and 15.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
+/** Resident memory of a live process from /proc/<pid>/status: now (VmRSS) and its peak so far (VmHWM), MiB. */
+export function procMem(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name) => {
+      const m = text.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'));
+      return m ? Number(m[1]) / 1024 : null;
+    };
+    return { rssMiB: kib('VmRSS'), hwmMiB: kib('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples a process's VmRSS every `intervalMs` until stop(); stop() reads VmHWM once more (the kernel's exact peak
+ * over the process's life, which the samples can only approach) and returns both, MiB.
+ */
+export function watchRss(pid, intervalMs = 20) {
+  let sampled = 0;
+  let hwm = 0;
+  const take = () => {
+    const m = procMem(pid);
+    if (m) {
+      sampled = Math.max(sampled, m.rssMiB ?? 0);
+      hwm = Math.max(hwm, m.hwmMiB ?? 0);
+    }
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
+  return {
+    stop() {
+      take();
+      clearInterval(timer);
+      return { sampledPeakMiB: sampled, hwmMiB: hwm, peakMiB: Math.max(sampled, hwm) };
+    },
+  };
+}
+
+/** CPU seconds of several processes between start() and read(); `self` counts this process (process.cpuUsage). */
+export function cpuWindow(pids) {
+  const before = new Map(pids.map((pid) => [pid, procCpu(pid)]));
+  const selfBefore = process.cpuUsage();
+  const sysBefore = systemCpu();
+  const wallBefore = performance.now();
+  return {
+    read() {
+      const wall = (performance.now() - wallBefore) / 1000;
+      const own = process.cpuUsage(selfBefore);
+      const self = (own.user + own.system) / 1e6;
+      const per = {};
+      let sum = self;
+      for (const [pid, b] of before) {
+        const a = procCpu(pid);
+        per[pid] = a !== null && b !== null ? a - b : null;
+        sum += per[pid] ?? 0;
+      }
+      return { wall, self, per, otherCores: otherCores(sysBefore, systemCpu(), sum, wall) };
+    },
+  };
+}
+
+/** Copies a (large) file and makes the copy durable before anything is measured on it (no writeback under load). */
+export function copyDurable(from, to) {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(to + suffix, { force: true });
+  copyFileSync(from, to, fsConstants.COPYFILE_FICLONE); // a reflink where the filesystem has them, else a copy
+  const fd = openSync(to, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function removeDb(path) {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+}
+
+/** A hash of the built spool code (dist/spool/), so a cached prefilled spool is reused only with the same code. */
+export function spoolCodeHash() {
+  const dir = join(BENCH_DIR, '..', 'dist', 'spool');
+  const hash = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    if (name.endsWith('.js')) hash.update(name).update(readFileSync(join(dir, name)));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/**
+ * Spawns a non-Node program (Fluent Bit) or the CLI with output into bench/.work/logs/<name>.log.
+ * Returns { child, pid, logFile, exit(ms) } where exit() sends SIGTERM and SIGKILLs after `ms`.
+ */
+export function startProcess(command, args, name, env = process.env) {
+  const logFile = join(LOG_DIR, `${name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+  closeSync(fd);
+  let exited = null;
+  const onExit = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+    child.once('error', (err) => {
+      exited = { code: null, signal: null, error: String(err) };
+      resolve(exited);
+    });
+  });
+  return {
+    child,
+    pid: child.pid,
+    logFile,
+    get exited() {
+      return exited;
+    },
+    onExit,
+    exit(ms = 10_000) {
+      if (exited) return Promise.resolve(exited);
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (!exited) child.kill('SIGKILL');
+      }, ms);
+      return onExit.finally(() => clearTimeout(timer));
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,102 +1,95 @@
 // Child process: SQLite writes, timed.
-//   mode "prefill":  builds options.pairs CLIENT/SERVER pairs, validates them as ingest does, and writes them through
-//                    the project's Spool.write() in requests of options.chunk reports, one after another (each request
-//                    is its own group commit = one transaction). Produces the spool the drain benchmark starts from.
-//   mode "bare":     the drain baseline: reads the rows of options.source (a prefilled spool), then inserts the same
-//                    rows with bare better-sqlite3 into a fresh file (WAL, synchronous=FULL) in transactions of
-//                    options.chunk rows. options.schema "minimal" (default) or "spool" (the spool's own DDL and INSERT).
-// Tells the parent {type:'ready'} at once and {type:'done', ...} when finished, then exits.
+//   mode "prefill": writes options.rows reports (lib.js spoolRows: CLIENT/SERVER pairs, ~500 B each) into a new spool
+//                   at options.path through the spool's public API only — `new Spool({ path, sync })` and
+//                   `await spool.write({ reports, rejected: [] })` with options.perWrite reports per call, one call at
+//                   a time. Produces the spools the drain, start and backlog scenarios start from. Nothing here knows
+//                   the spool's tables: the spool's internals are free to change.
+//   mode "append":  the bare SQLite baseline: options.rows ~500-byte rows (the same report JSON) appended with bare
+//                   better-sqlite3 to an append-only rowid table `(id INTEGER PRIMARY KEY, body TEXT NOT NULL)` in a
+//                   new file, WAL + synchronous=FULL, in transactions of options.txnRows rows.
+// Tells the parent {type:'ready'} at once and {type:'done', ...} when finished (or {type:'failed'}), then exits.
 import Database from 'better-sqlite3';
-import { rmSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DEFAULTS } from '../dist/config/schema.js';
-import { loadCatalog } from '../dist/report/catalog.js';
-import { reportRules } from '../dist/report/context.js';
-import { prepareReport, spoolEntry } from '../dist/report/validate.js';
 import { Spool } from '../dist/spool/spool.js';
-import { bodyFactory, childOptions, ORGS, tell } from './lib.js';
+import { childOptions, removeDb, spoolRows, tell } from './lib.js';
 
 const options = childOptions();
 await tell({ type: 'ready', pid: process.pid });
 
-function removeDb(path) {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+function fileBytes(path) {
+  let total = 0;
+  for (const suffix of ['', '-wal']) {
+    try {
+      total += statSync(path + suffix).size;
+    } catch {
+      /* absent */
+    }
+  }
+  return total;
 }
 
 async function prefill() {
-  const { path, pairs, chunk } = options;
+  const { path, rows, perWrite = 5000, sync = 'normal', prefix, now } = options;
   removeDb(path);
-  const context = reportRules({ organisations: ORGS, opendataOrgId: null, rules: { ...DEFAULTS.rules } }, loadCatalog()).validation();
-  const factory = bodyFactory();
-  // Build and validate everything first, so only the writes are timed.
-  const reports = [];
-  for (let done = 0; done < pairs; done += 50) {
-    for (const item of JSON.parse(factory.pairs(Math.min(50, pairs - done)))) {
-      const checked = prepareReport(item, context);
-      if (!checked.ok) throw new Error(`bench report refused: ${JSON.stringify(checked.problems)}`);
-      reports.push(spoolEntry(checked));
+  const rowsOf = spoolRows({ now, prefix });
+  const spool = new Spool({ path, sync });
+  const started = performance.now();
+  let writeMs = 0;
+  let stored = 0;
+  let duplicates = 0;
+  let bytes = 0;
+  let nextReport = rows / 10;
+  for (let done = 0; done < rows; ) {
+    const reports = rowsOf.next(Math.min(perWrite, rows - done));
+    for (const r of reports) bytes += r.json.length;
+    const t = performance.now();
+    const outcome = await spool.write({ reports, rejected: [] });
+    writeMs += performance.now() - t;
+    for (const o of outcome) o === 'stored' ? stored++ : duplicates++;
+    done += reports.length;
+    if (done >= nextReport) {
+      process.stderr.write(`prefill ${done}/${rows} rows, ${((done / (performance.now() - started)) * 1000).toFixed(0)} rows/s\n`);
+      nextReport += rows / 10;
     }
   }
-  const spool = new Spool({ path, sync: options.sync ?? 'full' });
-  const started = performance.now();
-  let stored = 0;
-  for (let i = 0; i < reports.length; i += chunk) {
-    const outcome = await spool.write({ reports: reports.slice(i, i + chunk), rejected: [] });
-    stored += outcome.filter((o) => o === 'stored').length;
-  }
   const elapsedMs = performance.now() - started;
-  const counts = spool.counts();
+  let counts = null;
+  try {
+    counts = spool.counts();
+  } catch {
+    /* not part of the API any more: the parent says it could not check */
+  }
   await spool.close();
-  const bytes = reports.reduce((n, r) => n + Buffer.byteLength(r.json), 0);
-  return { rows: reports.length, stored, counts, elapsedMs, rowsPerSec: (reports.length / elapsedMs) * 1000, avgReportBytes: bytes / reports.length };
+  return { rows, stored, duplicates, counts, elapsedMs, writeMs, rowsPerSec: (rows / elapsedMs) * 1000, avgReportBytes: bytes / rows, fileBytes: fileBytes(path) };
 }
 
-function bare() {
-  const { source, path, chunk } = options;
-  const src = new Database(source, { readonly: true });
-  const rows = src.prepare('SELECT org_id, lane, dedup_key, fapi_interaction_id, body, bytes FROM reports ORDER BY id').all();
-  src.close();
+function append() {
+  const { path, rows, txnRows, now, prefix } = options;
+  const bodies = spoolRows({ now, prefix })
+    .next(rows)
+    .map((r) => r.json);
   removeDb(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  let insert;
-  if (options.schema === 'spool') {
-    // The spool's DDL (src/spool/spool.ts MIGRATIONS) and INSERT, without the Spool class around them.
-    db.exec(`
-      CREATE TABLE reports (
-        id INTEGER PRIMARY KEY, stream TEXT NOT NULL DEFAULT 'private', org_id TEXT NOT NULL, lane TEXT NOT NULL,
-        dedup_key BLOB NOT NULL UNIQUE, fapi_interaction_id TEXT, body TEXT NOT NULL, repairs TEXT, bytes INTEGER NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, report_id TEXT,
-        pcm_message TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-      CREATE INDEX reports_pending ON reports (lane, id) WHERE state = 'pending';
-      CREATE INDEX reports_inflight ON reports (id) WHERE state = 'inflight';
-      CREATE INDEX reports_fapi ON reports (fapi_interaction_id);`);
-    const stmt = db.prepare(
-      `INSERT INTO reports (stream, org_id, lane, dedup_key, fapi_interaction_id, body, repairs, bytes, created_at, updated_at)
-       VALUES ('private', ?, ?, ?, ?, ?, NULL, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING`,
-    );
-    insert = (r, now) => stmt.run(r.org_id, r.lane, r.dedup_key, r.fapi_interaction_id, r.body, r.bytes, now, now);
-  } else {
-    db.exec('CREATE TABLE reports (id INTEGER PRIMARY KEY, org_id TEXT NOT NULL, dedup_key TEXT NOT NULL UNIQUE, body TEXT NOT NULL)');
-    const stmt = db.prepare('INSERT INTO reports (org_id, dedup_key, body) VALUES (?, ?, ?)');
-    insert = (r) => stmt.run(r.org_id, r.dedup_key, r.body);
-  }
-  const batch = db.transaction((slice) => {
-    const now = Date.now();
-    for (const r of slice) insert(r, now);
+  db.exec('CREATE TABLE reports (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO reports (body) VALUES (?)');
+  const batch = db.transaction((from, to) => {
+    for (let i = from; i < to; i++) insert.run(bodies[i]);
   });
   const started = performance.now();
-  for (let i = 0; i < rows.length; i += chunk) batch(rows.slice(i, i + chunk));
+  for (let i = 0; i < rows; i += txnRows) batch(i, Math.min(rows, i + txnRows));
   const elapsedMs = performance.now() - started;
-  const count = db.prepare('SELECT count(*) AS n FROM reports').get().n;
+  const stored = db.prepare('SELECT count(*) AS n FROM reports').get().n;
   db.close();
   removeDb(path);
-  return { rows: rows.length, stored: count, elapsedMs, rowsPerSec: (rows.length / elapsedMs) * 1000 };
+  const bytes = bodies.reduce((n, b) => n + b.length, 0);
+  return { rows, txnRows, stored, elapsedMs, rowsPerSec: (rows / elapsedMs) * 1000, avgRowBytes: bytes / rows };
 }
 
 try {
-  const result = options.mode === 'prefill' ? await prefill() : bare();
+  const result = options.mode === 'prefill' ? await prefill() : append();
   await tell({ type: 'done', ...result });
   process.exit(0);
 } catch (err) {
