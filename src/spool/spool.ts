@@ -359,11 +359,11 @@ export class Spool {
     const runs = runsOf(ids);
     const now = Date.now();
     const cursor = ledger.cursor;
-    this.db.transaction(() => {
+    this.ledgerWrite(() => {
       for (const [a, b] of ledger.take(runs)) this.statements.resend.run(a, b);
       if (ledger.cursor !== cursor) this.statements.laneCursor.run(ledger.cursor - laneBase(ledger.no), ledger.no);
       for (const [a, b] of runs) this.mirrorLeases(ledger.leased.add(a, b), now);
-    }).immediate();
+    });
     return { lane, rows, bytes };
   }
 
@@ -396,7 +396,7 @@ export class Spool {
     const byId = new Map(results.map((r) => [r.id, r]));
     const now = Date.now();
     const { delivery, discard } = this.statements;
-    this.db.transaction(() => {
+    this.ledgerWrite(() => {
       for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
         for (const [a, b] of runs) {
           const reportIds: (string | null)[] = [];
@@ -409,20 +409,34 @@ export class Spool {
           this.mirrorLeases(ledger.leased.remove(a, b), now);
         }
       }
-    }).immediate();
+    });
   }
 
   /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
   release(ids: readonly number[], _lastError?: string | null): void {
     const now = Date.now();
-    this.db.transaction(() => {
+    this.ledgerWrite(() => {
       for (const [ledger, runs] of this.leasedRunsOf(ids)) {
         for (const [a, b] of runs) {
           this.mirrorLeases(ledger.leased.remove(a, b), now);
           ledger.gaps.add(a, b);
         }
       }
-    }).immediate();
+    });
+  }
+
+  /**
+   * A ledger change: memory and tables in one step. If the transaction fails (busy past its timeout, I/O), the
+   * ledger is read again from the tables, so memory never claims a lease or an answer the file does not hold.
+   */
+  private ledgerWrite(change: () => void): void {
+    try {
+      this.db.transaction(change).immediate();
+    } catch (err) {
+      this.lanes.clear();
+      this.loadLedger(false);
+      throw err;
+    }
   }
 
   /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap at any spool size. */

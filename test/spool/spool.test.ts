@@ -382,3 +382,40 @@ describe('quarantine folding across a replay', () => {
     }
   });
 });
+
+describe('spool ledger under a failing write', () => {
+  it('a lease whose transaction fails leaves nothing leased: the same rows are leased next time', async () => {
+    const path = join(await tempDir('spool'), 'busy.db');
+    const spool = new Spool({ path, sync: 'full' });
+    await spool.write({ reports: Array.from({ length: 5 }, (_, i) => report(ORG_A, i)), rejected: [] });
+    (spool as unknown as { db: { pragma(p: string): unknown } }).db.pragma('busy_timeout = 50');
+    const { default: Database } = await import('better-sqlite3');
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    expect(() => spool.lease(LANE_A, 10, 1_000_000)).toThrow(/locked|busy/i);
+    other.exec('COMMIT');
+    other.close();
+    expect(spool.counts()).toMatchObject({ pending: 5, inflight: 0 });
+    const batch = spool.lease(LANE_A, 10, 1_000_000)!;
+    expect(batch.rows.map((r) => Number(JSON.parse(r.body).i))).toEqual([0, 1, 2, 3, 4]);
+    await spool.close();
+  });
+
+  it('a lease failing half-way (after the ledger moved in memory) is undone in memory too', async () => {
+    const path = join(await tempDir('spool'), 'half.db');
+    const spool = new Spool({ path, sync: 'full' });
+    await spool.write({ reports: Array.from({ length: 5 }, (_, i) => report(ORG_A, i)), rejected: [] });
+    const first = spool.lease(LANE_A, 10, 1_000_000)!;
+    spool.release(first.rows.map((r) => r.id), 'test');
+    // Leasing them again records them as resent: make that statement fail, after the gaps were taken in memory.
+    const { default: Database } = await import('better-sqlite3');
+    const other = new Database(path);
+    other.exec('DROP TABLE resends');
+    expect(() => spool.lease(LANE_A, 10, 1_000_000)).toThrow(/resends/);
+    other.exec('CREATE TABLE resends (first INTEGER PRIMARY KEY, last INTEGER NOT NULL)');
+    other.close();
+    expect(spool.counts()).toMatchObject({ pending: 5, inflight: 0 });
+    expect(spool.lease(LANE_A, 10, 1_000_000)!.rows.map((r) => Number(JSON.parse(r.body).i))).toEqual([0, 1, 2, 3, 4]);
+    await spool.close();
+  });
+});
