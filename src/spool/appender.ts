@@ -61,6 +61,8 @@ export class Appender {
   private quarantineUsage: { rows: number; bytes: number };
   private evictedInCommit = 0;
   private windowBuilt = false;
+  /** The newest keyblock already in the window. */
+  private lastBlock = 0;
   /** Ids and keys appended in the transaction under way, written as one keyblock row. */
   private readonly blockIds: number[] = [];
   private readonly blockKeys: Buffer[] = [];
@@ -79,7 +81,8 @@ export class Appender {
       keyblock: db.prepare('INSERT INTO keyblocks (n, ids, ks) VALUES (?, ?, ?)'),
       note: db.prepare('INSERT INTO notes (id, repairs, findings) VALUES (?, ?, ?)'),
       stored: db.prepare('SELECT l.k AS k, l.body AS body, x.id IS NOT NULL AS discarded FROM log l LEFT JOIN discarded x ON x.id = l.id WHERE l.id = ?'),
-      recentBlocks: db.prepare('SELECT ids, ks FROM keyblocks ORDER BY seq DESC').raw(),
+      recentBlocks: db.prepare('SELECT ids, ks, seq FROM keyblocks ORDER BY seq DESC').raw(),
+      newerBlocks: db.prepare('SELECT ids, ks, seq FROM keyblocks WHERE seq > ? ORDER BY seq').raw(),
       quarantine: db.prepare(
         `INSERT INTO quarantine (received_at, last_seen_at, source, route, item, problems, item_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (item_hash) DO UPDATE SET count = count + 1, last_seen_at = excluded.last_seen_at, source = excluded.source
@@ -104,16 +107,27 @@ export class Appender {
     this.window.clear();
     if (this.options.dedupWindow === 0) return;
     // Newest blocks first until the window is full, then added oldest first so generations age as they did.
-    const blocks: [Buffer, Buffer][] = [];
+    const blocks: [Buffer, Buffer, number][] = [];
     let keys = 0;
-    for (const block of this.statements.recentBlocks.iterate() as Iterable<[Buffer, Buffer]>) {
+    for (const block of this.statements.recentBlocks.iterate() as Iterable<[Buffer, Buffer, number]>) {
       blocks.push(block);
       keys += block[0].length / 8;
       if (keys >= this.options.dedupWindow) break;
     }
-    for (let b = blocks.length - 1; b >= 0; b--) {
-      const [ids, ks] = blocks[b] as [Buffer, Buffer];
-      for (let i = 0; i < ids.length / 8; i++) this.window.add(ks.readUInt32LE(i * 16), ks.readUInt32LE(i * 16 + 4), ids.readDoubleLE(i * 8));
+    this.lastBlock = blocks[0]?.[2] ?? 0;
+    for (let b = blocks.length - 1; b >= 0; b--) this.addBlock(blocks[b] as [Buffer, Buffer, number]);
+  }
+
+  private addBlock([ids, ks]: [Buffer, Buffer, number]): void {
+    for (let i = 0; i < ids.length / 8; i++) this.window.add(ks.readUInt32LE(i * 16), ks.readUInt32LE(i * 16 + 4), ids.readDoubleLE(i * 8));
+  }
+
+  /** Keys another process (a quarantine replay) committed since this one's last commit join the window. */
+  private catchUp(): void {
+    if (this.options.dedupWindow === 0) return;
+    for (const block of this.statements.newerBlocks.all(this.lastBlock) as [Buffer, Buffer, number][]) {
+      this.addBlock(block);
+      this.lastBlock = block[2];
     }
   }
 
@@ -127,10 +141,11 @@ export class Appender {
       const outcomes = this.db.transaction(() => {
         this.blockIds.length = 0;
         this.blockKeys.length = 0;
+        this.catchUp();
         const result = requests.map((request) => this.apply(request, now, lanes));
         if (this.blockIds.length > 0) {
           const p = packKeys(this.blockIds, this.blockKeys);
-          this.statements.keyblock.run(p.n, p.ids, p.ks);
+          this.lastBlock = Number(this.statements.keyblock.run(p.n, p.ids, p.ks).lastInsertRowid);
         }
         for (const cursor of lanes.values()) if (cursor.append) this.statements.laneNext.run(cursor.next, cursor.no);
         return result;

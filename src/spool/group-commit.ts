@@ -15,8 +15,14 @@ export class GroupCommitter<Req, Res> {
   private running = false;
   private idle: (() => void)[] = [];
 
-  /** `commit` returns one result per request, in order; if it throws or rejects, every request of the group fails. */
-  constructor(private readonly commit: (requests: readonly Req[]) => Res[] | Promise<Res[]>) {}
+  /**
+   * `commit` returns one result per request, in order; if it throws or rejects, every request of the group fails.
+   * `limit` bounds a group (by a weight such as bytes, at least one request): the rest waits for the next commit.
+   */
+  constructor(
+    private readonly commit: (requests: readonly Req[]) => Res[] | Promise<Res[]>,
+    private readonly limit?: { weigh: (request: Req) => number; max: number },
+  ) {}
 
   submit(request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
@@ -34,8 +40,18 @@ export class GroupCommitter<Req, Res> {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    const group = this.queue;
+    let group = this.queue;
     this.queue = [];
+    if (this.limit && group.length > 1) {
+      let weight = 0;
+      let take = 0;
+      while (take < group.length && (take === 0 || weight + this.limit.weigh((group[take] as Waiting<Req, Res>).request) <= this.limit.max)) {
+        weight += this.limit.weigh((group[take] as Waiting<Req, Res>).request);
+        take++;
+      }
+      this.queue = group.slice(take);
+      group = group.slice(0, take);
+    }
     if (group.length > 0) {
       this.running = true;
       try {

@@ -5,6 +5,7 @@ import { DEFAULTS } from '../config/schema.js';
 import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
 import { GroupCommitter } from './group-commit.js';
 import { LaneLedger } from './ledger.js';
+import { LedgerStore, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
 import { RangeSet, runsOf, type Range, type RangeDiff } from './ranges.js';
 import { laneBase, LANE_SPAN, openDatabase, type OpenOptions } from './schema.js';
@@ -45,6 +46,11 @@ export interface SpoolOptions {
   writerThread?: boolean;
   /** Told when the writer thread stops unexpectedly (nothing more can be stored). */
   onWriterFailure?: (err: Error) => void;
+  /**
+   * Told when the writer thread could not record ledger changes (leases, answers): the reports are safe, but after a
+   * restart the batches concerned are sent again.
+   */
+  onLedgerError?: (err: Error) => void;
 }
 
 export interface LeasedRow {
@@ -86,6 +92,19 @@ export interface PendingSummary {
   oldestCreatedAt: number | null;
 }
 
+/**
+ * Text in one commit at most (UTF-16 code units): keeps a commit short, so the ledger and the next group do not
+ * wait long, and far below V8's longest string (2^29 - 24), which the wire format's joined text must stay under.
+ */
+const MAX_GROUP_CHARS = 32 * 1024 * 1024;
+
+function weightOf(request: WriteRequest): number {
+  let n = 0;
+  for (const r of request.reports) n += r.json.length + r.dedupKey.length;
+  for (const r of request.rejected) n += r.item.length + r.problems.length + r.source.length;
+  return n;
+}
+
 function isUnreadableDatabase(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
@@ -111,6 +130,7 @@ export class Spool {
   private readonly appenderOptions: AppenderOptions;
   private readonly statements;
   private readonly pruner: DeliveredPruner;
+  private readonly ledgerStore: LedgerStore;
   private readonly lanes = new Map<string, LaneLedger>();
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
@@ -126,7 +146,11 @@ export class Spool {
       // reports themselves are committed by the writer thread's connection at the configured level.
       spool.db.pragma('synchronous = NORMAL');
       try {
-        spool.writer = await WriterThread.start({ open: spool.openOptions, appender: spool.appenderOptions }, (err) => options.onWriterFailure?.(err));
+        spool.writer = await WriterThread.start(
+          { open: spool.openOptions, appender: spool.appenderOptions },
+          (err) => options.onWriterFailure?.(err),
+          (err) => options.onLedgerError?.(err),
+        );
       } catch (err) {
         spool.db.close();
         throw err;
@@ -159,7 +183,6 @@ export class Spool {
     this.onQuarantineEvicted = options.onQuarantineEvicted;
     this.statements = {
       lanes: db.prepare('SELECT no, name, next, cursor FROM lanes'),
-      laneCursor: db.prepare('UPDATE lanes SET cursor = ? WHERE no = ?'),
       laneNext: db.prepare('SELECT next FROM lanes WHERE no = ?').pluck(),
       leases: db.prepare('SELECT first, last FROM leases ORDER BY first').raw(),
       deliveries: db.prepare('SELECT first, last FROM deliveries WHERE first BETWEEN ? AND ? ORDER BY first').raw(),
@@ -170,12 +193,7 @@ export class Spool {
       heads: db.prepare(
         'SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t FROM (SELECT bytes, created_at FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?)',
       ),
-      insertLease: db.prepare('INSERT INTO leases (first, last, at) VALUES (?, ?, ?)'),
-      deleteLease: db.prepare('DELETE FROM leases WHERE first = ?'),
       clearLeases: db.prepare('DELETE FROM leases'),
-      resend: db.prepare('INSERT INTO resends (first, last) VALUES (?, ?) ON CONFLICT (first) DO UPDATE SET last = max(last, excluded.last)'),
-      delivery: db.prepare('INSERT INTO deliveries (first, last, origin, at, report_ids) VALUES (?, ?, ?, ?, ?)'),
-      discard: db.prepare('INSERT OR REPLACE INTO discarded (id, at, message) VALUES (?, ?, ?)'),
       delivered: db.prepare('SELECT coalesce(sum(last - first + 1), 0) FROM deliveries').pluck(),
       discardedCount: db.prepare('SELECT count(*) FROM discarded').pluck(),
       quarantineCount: db.prepare('SELECT count(*) FROM quarantine').pluck(),
@@ -196,12 +214,16 @@ export class Spool {
       keyblocksPrune: db.prepare('DELETE FROM keyblocks WHERE seq IN (SELECT seq FROM keyblocks WHERE seq < ? ORDER BY seq LIMIT ?)'),
     };
     this.pruner = new DeliveredPruner(db);
+    this.ledgerStore = new LedgerStore(db);
     this.recoveredInflight = opened.migratedInflight + this.loadLedger(options.recoverInflight !== false);
-    this.committer = new GroupCommitter((requests) => {
-      if (this.writer) return this.writer.commit(requests).then((result) => this.committed(result));
-      this.appender ??= new Appender(this.db, this.appenderOptions);
-      return this.committed(this.appender.commit(requests));
-    });
+    this.committer = new GroupCommitter(
+      (requests) => {
+        if (this.writer) return this.writer.commit(requests).then((result) => this.committed(result));
+        this.appender ??= new Appender(this.db, this.appenderOptions);
+        return this.committed(this.appender.commit(requests));
+      },
+      { weigh: weightOf, max: MAX_GROUP_CHARS },
+    );
   }
 
   /** Builds every lane's ledger from the tables; returns how many leased reports went back to pending. */
@@ -359,17 +381,17 @@ export class Spool {
     const runs = runsOf(ids);
     const now = Date.now();
     const cursor = ledger.cursor;
-    this.ledgerWrite(() => {
-      for (const [a, b] of ledger.take(runs)) this.statements.resend.run(a, b);
-      if (ledger.cursor !== cursor) this.statements.laneCursor.run(ledger.cursor - laneBase(ledger.no), ledger.no);
-      for (const [a, b] of runs) this.mirrorLeases(ledger.leased.add(a, b), now);
+    this.ledgerWrite((ops) => {
+      for (const [a, b] of ledger.take(runs)) ops.push(['resend', a, b]);
+      if (ledger.cursor !== cursor) ops.push(['laneCursor', ledger.cursor - laneBase(ledger.no), ledger.no]);
+      for (const [a, b] of runs) this.mirrorLeases(ops, ledger.leased.add(a, b), now);
     });
     return { lane, rows, bytes };
   }
 
-  private mirrorLeases(diff: RangeDiff, now: number): void {
-    for (const [a] of diff.removed) this.statements.deleteLease.run(a);
-    for (const [a, b] of diff.added) this.statements.insertLease.run(a, b, now);
+  private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {
+    for (const [a] of diff.removed) ops.push(['deleteLease', a]);
+    for (const [a, b] of diff.added) ops.push(['insertLease', a, b, now]);
   }
 
   private ledgerOf(id: number): LaneLedger | undefined {
@@ -395,18 +417,17 @@ export class Spool {
   complete(results: readonly RowResult[]): void {
     const byId = new Map(results.map((r) => [r.id, r]));
     const now = Date.now();
-    const { delivery, discard } = this.statements;
-    this.ledgerWrite(() => {
+    this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
         for (const [a, b] of runs) {
           const reportIds: (string | null)[] = [];
           for (let id = a; id <= b; id++) {
             const r = byId.get(id) as RowResult;
             reportIds.push(r.reportId);
-            if (r.state === 'discarded') discard.run(id, now, r.message);
+            if (r.state === 'discarded') ops.push(['discard', id, now, r.message]);
           }
-          delivery.run(a, b, a, now, reportIds.some((x) => x !== null) ? JSON.stringify(reportIds) : null);
-          this.mirrorLeases(ledger.leased.remove(a, b), now);
+          ops.push(['delivery', a, b, a, now, reportIds.some((x) => x !== null) ? JSON.stringify(reportIds) : null]);
+          this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
         }
       }
     });
@@ -415,10 +436,10 @@ export class Spool {
   /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
   release(ids: readonly number[], _lastError?: string | null): void {
     const now = Date.now();
-    this.ledgerWrite(() => {
+    this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf(ids)) {
         for (const [a, b] of runs) {
-          this.mirrorLeases(ledger.leased.remove(a, b), now);
+          this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
           ledger.gaps.add(a, b);
         }
       }
@@ -426,12 +447,16 @@ export class Spool {
   }
 
   /**
-   * A ledger change: memory and tables in one step. If the transaction fails (busy past its timeout, I/O), the
-   * ledger is read again from the tables, so memory never claims a lease or an answer the file does not hold.
+   * A ledger change: memory first, then its table writes. With the writer thread they go to it, in order, without
+   * waiting (a busy wait for its lock would stall this event loop for a commit). In-process they are applied now, and
+   * if that fails the ledger is read again from the tables, so memory never holds a lease or answer the file does not.
    */
-  private ledgerWrite(change: () => void): void {
+  private ledgerWrite(change: (ops: LedgerOp[]) => void): void {
+    const ops: LedgerOp[] = [];
+    change(ops);
+    if (this.writer) return this.writer.ledger(ops);
     try {
-      this.db.transaction(change).immediate();
+      this.ledgerStore.apply(ops);
     } catch (err) {
       this.lanes.clear();
       this.loadLedger(false);
@@ -450,7 +475,16 @@ export class Spool {
     return { pending, inflight, quarantined: this.statements.quarantineCount.get() as number };
   }
 
-  /** Every state, delivered ones included, as this process sees them: for status pages and tests. */
+  /** Resolves once every write and ledger change made so far is in the file (with the writer thread, they trail). */
+  async flush(): Promise<void> {
+    await this.committer.drain();
+    if (this.writer) await this.writer.sync();
+  }
+
+  /**
+   * Every state, delivered ones included: pending and in flight from this process's ledger, answered ones as recorded
+   * in the file (with the writer thread, the last answers may trail by a commit; `flush()` first for an exact count).
+   */
   counts(): Record<ReportState, number> & { quarantined: number } {
     for (const { name } of this.statements.lanes.all() as { name: string }[]) this.ledger(name);
     const { pending, inflight, quarantined } = this.backlog();

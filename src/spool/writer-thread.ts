@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SidecarError, SpoolFullError, SpoolWriterError } from '../errors.js';
+import type { LedgerOp } from './ledger-store.js';
 import type { CommitResult, LaneAppend, WriteRequest } from './types.js';
 import { decodeOutcomes, encodeGroup } from './wire.js';
 import type { WriterData } from './writer-worker.js';
@@ -12,6 +13,8 @@ type Reply =
   | { type: 'ready' }
   | { type: 'unusable'; error: { name: string; message: string; code?: string } }
   | { type: 'closed' }
+  | { type: 'synced'; id: number }
+  | { type: 'ledger-failed'; error: { name: string; message: string; code?: string } }
   | { type: 'done'; id: number; flags: Uint8Array; appended: LaneAppend[]; evicted: number }
   | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
 
@@ -32,12 +35,18 @@ export class WriterThread {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { counts: Uint32Array; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
+  private readonly syncs = new Map<number, () => void>();
   private failure: Error | null = null;
   private closed: Promise<void> | null = null;
 
-  private constructor(data: WriterData, onFailure: (err: Error) => void) {
+  private constructor(data: WriterData, onFailure: (err: Error) => void, onLedgerError: (err: Error) => void) {
     this.worker = new Worker(workerFile(), { workerData: data });
     this.worker.on('message', (reply: Reply) => {
+      if (reply.type === 'ledger-failed') onLedgerError(revive(reply.error));
+      if (reply.type === 'synced') {
+        this.syncs.get(reply.id)?.();
+        this.syncs.delete(reply.id);
+      }
       if (reply.type !== 'done' && reply.type !== 'failed') return;
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
@@ -49,6 +58,8 @@ export class WriterThread {
       this.failure = new SpoolWriterError(`the spool's writer thread stopped: ${err.message}`, { cause: err });
       for (const w of this.waiting.values()) w.reject(this.failure);
       this.waiting.clear();
+      for (const done of this.syncs.values()) done();
+      this.syncs.clear();
       if (!this.closed) onFailure(this.failure);
     };
     this.worker.on('error', fail);
@@ -56,8 +67,8 @@ export class WriterThread {
   }
 
   /** Starts the thread and resolves once it has opened the spool and rebuilt the de-duplication window. */
-  static start(data: WriterData, onFailure: (err: Error) => void): Promise<WriterThread> {
-    const thread = new WriterThread(data, onFailure);
+  static start(data: WriterData, onFailure: (err: Error) => void, onLedgerError: (err: Error) => void = () => undefined): Promise<WriterThread> {
+    const thread = new WriterThread(data, onFailure, onLedgerError);
     return new Promise((resolve, reject) => {
       const onReady = (reply: Reply): void => {
         if (reply.type === 'unusable') reject(new SpoolWriterError(`the spool's writer thread cannot open the spool: ${reply.error.message}`, { cause: revive(reply.error) }));
@@ -78,6 +89,22 @@ export class WriterThread {
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { counts: group.counts, resolve, reject });
       this.worker.postMessage({ type: 'commit', id, group }, [group.lengths.buffer, group.laneIndex.buffer]);
+    });
+  }
+
+  /** Ledger changes, applied by the thread in order with its commits; not waited for. */
+  ledger(ops: readonly LedgerOp[]): void {
+    if (ops.length === 0 || this.failure) return;
+    this.worker.postMessage({ type: 'ledger', ops });
+  }
+
+  /** Resolves once the thread has applied every message sent before (ledger changes included). */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.syncs.set(id, resolve);
+      this.worker.postMessage({ type: 'sync', id });
     });
   }
 

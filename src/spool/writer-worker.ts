@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Appender, type AppenderOptions } from './appender.js';
 import { openDatabase, type OpenOptions } from './schema.js';
+import { LedgerStore, type LedgerOp } from './ledger-store.js';
 import { decodeGroup, encodeOutcomes, type WireGroup } from './wire.js';
 
 /**
@@ -14,7 +15,7 @@ export interface WriterData {
   appender: AppenderOptions;
 }
 
-export type WriterMessage = { type: 'commit'; id: number; group: WireGroup } | { type: 'close' };
+export type WriterMessage = { type: 'commit'; id: number; group: WireGroup } | { type: 'ledger'; ops: LedgerOp[] } | { type: 'sync'; id: number } | { type: 'close' };
 
 function errorOf(err: unknown): { name: string; message: string; code?: string } {
   const e = err as { name?: string; message?: string; code?: string };
@@ -24,17 +25,17 @@ function errorOf(err: unknown): { name: string; message: string; code?: string }
 const port = parentPort;
 if (!port) throw new Error('writer-worker.ts runs as a worker thread');
 const data = workerData as WriterData;
-let opened: { db: Database.Database; appender: Appender };
+let opened: { db: Database.Database; appender: Appender; ledger: LedgerStore };
 try {
   const { db } = openDatabase(data.open);
-  opened = { db, appender: new Appender(db, data.appender) };
+  opened = { db, appender: new Appender(db, data.appender), ledger: new LedgerStore(db) };
   opened.appender.buildWindow();
 } catch (err) {
   // Structured clone keeps an Error's message but not a SqliteError's: say it in words.
   port.postMessage({ type: 'unusable', error: errorOf(err) });
   process.exit(1);
 }
-const { db, appender } = opened;
+const { db, appender, ledger } = opened;
 port.postMessage({ type: 'ready' });
 
 port.on('message', (message: WriterMessage) => {
@@ -42,6 +43,18 @@ port.on('message', (message: WriterMessage) => {
     db.close();
     port.postMessage({ type: 'closed' });
     port.close();
+    return;
+  }
+  if (message.type === 'sync') {
+    port.postMessage({ type: 'synced', id: message.id });
+    return;
+  }
+  if (message.type === 'ledger') {
+    try {
+      ledger.apply(message.ops);
+    } catch (err) {
+      port.postMessage({ type: 'ledger-failed', error: errorOf(err) });
+    }
     return;
   }
   try {

@@ -67,7 +67,9 @@ describe('spool model check', () => {
       let leases: LeasedBatch[] = [];
       const trace: string[] = [];
 
-      const check = (): void => {
+      const check = async (): Promise<void> => {
+        // Through the writer thread, answers reach the file after the call returns.
+        await spool.flush();
         const counts = spool.counts();
         const expected = { pending: 0, inflight: 0, accepted: 0, discarded: 0 };
         for (const entry of model.values()) expected[entry.state]++;
@@ -126,7 +128,7 @@ describe('spool model check', () => {
           expect(deleted, trace.join(' ')).toBe(delivered.length);
           for (const [k] of delivered) model.delete(k);
         }
-        check();
+        await check();
       }
       await spool.close();
     }

@@ -44,6 +44,21 @@ describe('group commit', () => {
   });
 });
 
+describe('group commit limits', () => {
+  it('bounds a group by weight: the rest waits for the next commit, and a request heavier than the bound goes alone', async () => {
+    const commits: number[][] = [];
+    const committer = new GroupCommitter<number, number>(
+      (requests) => {
+        commits.push([...requests]);
+        return [...requests];
+      },
+      { weigh: (r) => r, max: 10 },
+    );
+    expect(await Promise.all([4, 4, 4, 20, 1].map((w) => committer.submit(w)))).toEqual([4, 4, 4, 20, 1]);
+    expect(commits).toEqual([[4, 4], [4], [20], [1]]);
+  });
+});
+
 describe('spool', () => {
   it('leases the oldest pending rows of one organisation, bounded by items and bytes, never fewer than one', async () => {
     const spool = await freshSpool();

@@ -46,6 +46,8 @@ describe('spool with a writer thread', () => {
     expect((await Promise.allSettled(writes)).filter((r) => r.status === 'rejected')).toEqual([]);
     for (let round = 0; round < 2000 && spool.counts().pending > 0; round++) lease();
     expect(added.reduce((a, b) => a + b, 0)).toBe(WRITES * PER);
+    // Ledger changes reach the file through the thread, after the calls return.
+    await spool.flush();
     expect(spool.counts()).toMatchObject({ pending: 0, inflight: 0, accepted: WRITES * PER });
     expect([...Array(WRITES * PER).keys()].filter((n) => !seen.has(n))).toEqual([]);
     // The same keys again are duplicates, told by the thread's window.
@@ -69,6 +71,17 @@ describe('spool with a writer thread', () => {
     expect(await write).toEqual(['stored', 'stored']);
     expect(spool.counts()).toMatchObject({ pending: 3, quarantined: 1 });
     await spool.close();
+  });
+
+  it('a report another process appended (a quarantine replay) is a duplicate for the running sidecar too', async () => {
+    const path = join(await tempDir('writer'), 'spool.db');
+    const sidecar = await Spool.open({ path, sync: 'full', writerThread: true });
+    await sidecar.write({ reports: [report(1)], rejected: [] });
+    const replay = new Spool({ path, sync: 'full', recoverInflight: false });
+    expect(replay.promote([{ quarantineId: 999, report: report(2) }], [])).toEqual(['stored']);
+    await replay.close();
+    expect(await sidecar.write({ reports: [report(1), report(2), report(3)], rejected: [] })).toEqual(['duplicate', 'duplicate', 'stored']);
+    await sidecar.close();
   });
 
   it('rebuilds the de-duplication window at start: a key stored before a restart is still a duplicate', async () => {

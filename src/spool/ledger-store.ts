@@ -1,0 +1,40 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The ledger's table writes as data: the main thread decides (ledger.ts, spool.ts) and either applies them itself
+ * (in-process) or hands them to the writer thread, which applies them in order between its appends. Losing the last
+ * of them in a crash costs a resend (a duplicate at the PCM), never a report: a lease not yet recorded is pending
+ * at the next start anyway, and an answer not yet recorded makes its batch count as in flight.
+ */
+export type LedgerOp =
+  | ['insertLease', first: number, last: number, at: number]
+  | ['deleteLease', first: number]
+  | ['resend', first: number, last: number]
+  | ['laneCursor', cursor: number, no: number]
+  | ['delivery', first: number, last: number, origin: number, at: number, reportIds: string | null]
+  | ['discard', id: number, at: number, message: string | null];
+
+export class LedgerStore {
+  private readonly statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      insertLease: db.prepare('INSERT INTO leases (first, last, at) VALUES (?, ?, ?)'),
+      deleteLease: db.prepare('DELETE FROM leases WHERE first = ?'),
+      resend: db.prepare('INSERT INTO resends (first, last) VALUES (?, ?) ON CONFLICT (first) DO UPDATE SET last = max(last, excluded.last)'),
+      laneCursor: db.prepare('UPDATE lanes SET cursor = ? WHERE no = ?'),
+      delivery: db.prepare('INSERT INTO deliveries (first, last, origin, at, report_ids) VALUES (?, ?, ?, ?, ?)'),
+      discard: db.prepare('INSERT OR REPLACE INTO discarded (id, at, message) VALUES (?, ?, ?)'),
+    };
+  }
+
+  /** Applies the changes in one transaction. */
+  apply(ops: readonly LedgerOp[]): void {
+    if (ops.length === 0) return;
+    this.db
+      .transaction(() => {
+        for (const [name, ...args] of ops) this.statements[name].run(...args);
+      })
+      .immediate();
+  }
+}
