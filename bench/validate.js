@@ -1,0 +1,138 @@
+// Micro-benchmark of report validation (issue #9): CPU per 1,000 reports of JSON.parse (baseline), the sidecar's
+// prepareReport, the zod-based oracle kept under test/oracle (when it can be loaded), and the emulator's own
+// validator (src/pcm/validate.ts). Medians of ROUNDS rounds in one process. Not a test: nothing here asserts a time.
+//
+//   npm run build && node bench/validate.js [--rounds 7] [--bodies 1000] [--no-oracle]
+//
+// Bodies are bench/lib.js's `bodyFactory().pairs(50)` (100 reports each, CLIENT/SERVER alternating, all valid).
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BENCH_DIR, WORK_DIR, bodyFactory, ensureDirs, machine, median, ORGS, sourceVersion } from './lib.js';
+import { configSchema } from '../dist/config/schema.js';
+import { reportRules, rulesInputOf } from '../dist/report/context.js';
+import { loadCatalog } from '../dist/report/catalog.js';
+import { prepareReport } from '../dist/report/validate.js';
+import { checkReport, loadAcceptedEndpoints } from '../dist/pcm/validate.js';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback;
+};
+const ROUNDS = Math.max(5, option('rounds', 7));
+const BODIES = Math.max(10, option('bodies', 1000));
+const WITH_ORACLE = !args.includes('--no-oracle');
+
+/**
+ * The oracle is TypeScript under test/oracle, importing src/. It is transpiled (types erased, nothing checked) into
+ * bench/.work/oracle with its `src/` imports pointed at dist/, so this script stays plain ESM without a loader.
+ */
+async function loadOracle() {
+  const root = join(BENCH_DIR, '..');
+  const from = join(root, 'test', 'oracle');
+  let files;
+  try {
+    files = readdirSync(from).filter((f) => f.endsWith('.ts'));
+  } catch {
+    return null;
+  }
+  const ts = createRequire(import.meta.url)('typescript');
+  const to = join(WORK_DIR, 'oracle');
+  mkdirSync(to, { recursive: true });
+  const dist = relative(to, join(root, 'dist')).split('\\').join('/');
+  for (const file of files) {
+    const source = readFileSync(join(from, file), 'utf8');
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+    const js = outputText.replace(/from '(?:\.\.\/)+src\//g, `from '${dist}/`);
+    writeFileSync(join(to, file.replace(/\.ts$/, '.js')), js);
+  }
+  return import(pathToFileURL(join(to, 'validate.js')).href);
+}
+
+function time(fn) {
+  const start = process.hrtime.bigint();
+  const out = fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, out };
+}
+
+const config = configSchema.parse({
+  pcm: { apiUrl: 'https://x', authUrl: 'https://x' },
+  organisations: ORGS.map((o) => ({ ...o, certFile: '/x', keyFile: '/y' })),
+});
+const catalog = loadCatalog(config.catalog.file);
+const rules = reportRules(rulesInputOf(config, null), catalog);
+const endpoints = loadAcceptedEndpoints();
+
+const factory = bodyFactory();
+const texts = Array.from({ length: BODIES }, () => factory.pairs(50));
+const items = texts.flatMap((t) => JSON.parse(t));
+const perThousand = (ms) => (ms / items.length) * 1000;
+
+const oracle = WITH_ORACLE ? await loadOracle() : null;
+
+const cases = [
+  [
+    'JSON.parse (baseline)',
+    () => {
+      let n = 0;
+      for (const t of texts) n += JSON.parse(t).length;
+      return n;
+    },
+  ],
+  [
+    'prepareReport',
+    () => {
+      const context = rules.validation();
+      let ok = 0;
+      for (const item of items) if (prepareReport(item, context).ok) ok++;
+      return ok;
+    },
+  ],
+];
+if (oracle) {
+  cases.push([
+    'oracle (zod, test/oracle)',
+    () => {
+      const context = rules.validation();
+      let ok = 0;
+      for (const item of items) if (oracle.prepareReport(item, context).ok) ok++;
+      return ok;
+    },
+  ]);
+}
+cases.push([
+  'emulator checkReport (src/pcm)',
+  () => {
+    const context = { now: Date.now(), endpoints };
+    let ok = 0;
+    for (const item of items) if (checkReport(item, context).discard === null) ok++;
+    return ok;
+  },
+]);
+
+// Warm-up: one round of each (JIT, inline caches), then ROUNDS rounds, the cases interleaved.
+const samples = new Map(cases.map(([name]) => [name, []]));
+const counts = new Map();
+for (const [name, fn] of cases) counts.set(name, fn());
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [name, fn] of cases) {
+    const { ms, out } = time(fn);
+    samples.get(name).push(perThousand(ms));
+    if (out !== counts.get(name)) throw new Error(`${name}: ${out} ok in round ${round}, ${counts.get(name)} in the warm-up`);
+  }
+}
+
+ensureDirs();
+const m = machine();
+const version = sourceVersion();
+console.log(`validate bench: ${items.length} reports (${BODIES} bodies × 100), ${ROUNDS} rounds; ${m.cpuModel}, ${m.nproc} cores, Node ${m.node}; commit ${version.commit}${version.srcModified ? ' (src modified)' : ''}`);
+console.log('| case | ms per 1,000 reports (median) | min | max | ok reports |');
+console.log('|---|---|---|---|---|');
+for (const [name] of cases) {
+  const v = samples.get(name);
+  const f = (x) => x.toFixed(2);
+  console.log(`| ${name} | ${f(median(v))} | ${f(Math.min(...v))} | ${f(Math.max(...v))} | ${counts.get(name)} |`);
+}
+if (!oracle && WITH_ORACLE) console.log('(oracle not found under test/oracle)');
