@@ -203,15 +203,82 @@ class CompiledField {
 export interface CompiledShape {
   readonly fields: readonly CompiledField[];
   readonly keys: ReadonlySet<string>;
+  /**
+   * True when the item raises no problem at all: the fields read by name (inline caches, not the keyed lookup a walk
+   * of the table would do), each checked by its table entry, and for-in visiting exactly the keys read, which with
+   * an item whose own keys are all enumerable means it has no other key. False sends the item to the walk.
+   */
+  readonly wellFormed: (input: Record<string, unknown>) => boolean;
 }
 
-export function compileShape(fields: readonly FieldSpec[]): CompiledShape {
-  return { fields: fields.map((f) => new CompiledField(f.key, f.optional === true, f.type)), keys: new Set(fields.map((f) => f.key)) };
+function compileFields(fields: readonly FieldSpec[]): Readonly<Record<string, CompiledField>> {
+  return Object.fromEntries(fields.map((f) => [f.key, new CompiledField(f.key, f.optional === true, f.type)]));
 }
 
-export const CLIENT_SHAPE: CompiledShape = compileShape(CLIENT_FIELDS);
-export const SERVER_SHAPE: CompiledShape = compileShape(SERVER_FIELDS);
-export const OPENDATA_SHAPE: CompiledShape = compileShape(OPENDATA_FIELDS);
+function compileShape(fields: Readonly<Record<string, CompiledField>>, wellFormed: (input: Record<string, unknown>) => boolean): CompiledShape {
+  const list = Object.values(fields);
+  return { fields: list, keys: new Set(list.map((f) => f.key)), wellFormed };
+}
+
+/** How many keys for-in visits: the ones zod's unknown-key walk visited. */
+function keyCount(input: object): number {
+  let count = 0;
+  for (const _key in input) count++;
+  return count;
+}
+
+const C = compileFields(CLIENT_FIELDS);
+const S = compileFields(SERVER_FIELDS);
+const O = compileFields(OPENDATA_FIELDS);
+
+export const CLIENT_SHAPE: CompiledShape = compileShape(C, (o) => {
+  const correlationId = o.correlationId;
+  return (
+    passes(C.role as CompiledField, o.role) &&
+    passes(C.fapiInteractionId as CompiledField, o.fapiInteractionId) &&
+    passes(C.endpoint as CompiledField, o.endpoint) &&
+    passes(C.statusCode as CompiledField, o.statusCode) &&
+    passes(C.httpMethod as CompiledField, o.httpMethod) &&
+    passes(C.timestamp as CompiledField, o.timestamp) &&
+    passes(C.processTimespan as CompiledField, o.processTimespan) &&
+    passes(C.clientOrgId as CompiledField, o.clientOrgId) &&
+    passes(C.serverOrgId as CompiledField, o.serverOrgId) &&
+    (correlationId === undefined || passes(C.correlationId as CompiledField, correlationId)) &&
+    passes(C.clientSSId as CompiledField, o.clientSSId) &&
+    passes(C.endpointUriPrefix as CompiledField, o.endpointUriPrefix) &&
+    passes(C.additionalInfo as CompiledField, o.additionalInfo) &&
+    keyCount(o) === (correlationId === undefined ? 12 : 13)
+  );
+});
+
+export const SERVER_SHAPE: CompiledShape = compileShape(S, (o) => {
+  const additionalInfo = o.additionalInfo;
+  return (
+    passes(S.role as CompiledField, o.role) &&
+    passes(S.fapiInteractionId as CompiledField, o.fapiInteractionId) &&
+    passes(S.endpoint as CompiledField, o.endpoint) &&
+    passes(S.statusCode as CompiledField, o.statusCode) &&
+    passes(S.httpMethod as CompiledField, o.httpMethod) &&
+    passes(S.timestamp as CompiledField, o.timestamp) &&
+    passes(S.processTimespan as CompiledField, o.processTimespan) &&
+    passes(S.clientOrgId as CompiledField, o.clientOrgId) &&
+    passes(S.serverOrgId as CompiledField, o.serverOrgId) &&
+    (additionalInfo === undefined || passes(S.additionalInfo as CompiledField, additionalInfo)) &&
+    keyCount(o) === (additionalInfo === undefined ? 9 : 10)
+  );
+});
+
+export const OPENDATA_SHAPE: CompiledShape = compileShape(
+  O,
+  (o) =>
+    passes(O.endpoint as CompiledField, o.endpoint) &&
+    passes(O.statusCode as CompiledField, o.statusCode) &&
+    passes(O.httpMethod as CompiledField, o.httpMethod) &&
+    passes(O.timestamp as CompiledField, o.timestamp) &&
+    passes(O.processTimespan as CompiledField, o.processTimespan) &&
+    passes(O.additionalInfo as CompiledField, o.additionalInfo) &&
+    keyCount(o) === 6,
+);
 
 /** A string's length in code points (zod measures lengths so; a surrogate pair is one). */
 function codePointLength(text: string): number {
@@ -372,8 +439,14 @@ function issueProblem(issue: Issue, input: Record<string, unknown>, problems: Re
 /**
  * Every problem of `input` against `shape` (not yet judged: no severity), or null when there is none. The fields in
  * the shape's order, then the keys the shape does not have (in the input's order); absent keys lead, as one problem.
+ * `input` is a plain object whose own keys are all enumerable data properties (normaliseReport's copy).
  */
 export function shapeProblems(input: Record<string, unknown>, shape: CompiledShape): ReportProblem[] | null {
+  return shape.wellFormed(input) ? null : walkShape(input, shape);
+}
+
+/** shapeProblems without the shortcut: every field through its checks, every key against the shape. */
+export function walkShape(input: Record<string, unknown>, shape: CompiledShape): ReportProblem[] | null {
   const fields = shape.fields;
   let issues: Issue[] | null = null;
   for (let i = 0; i < fields.length; i++) {

@@ -154,7 +154,9 @@ export function canonicalTimestampMs(timestamp: string): number {
 
 /** Rules beyond the schema that both roles and opendata share: listed endpoint, timespan, time window. */
 function commonProblems(report: AnyReport, templates: EndpointTemplates, context: ValidationContext, problems: ReportProblem[]): void {
-  if (!templates.has(report.endpoint)) {
+  if (templates.has(report.endpoint)) {
+    if (!ENDPOINT_JSON.has(report.endpoint)) ENDPOINT_JSON.set(report.endpoint, JSON.stringify(report.endpoint));
+  } else {
     problems.push({ field: 'endpoint', rule: 'listed_endpoint', message: `Unlisted endpoint: ${shown(report.endpoint)}`, value: report.endpoint });
   }
   const span = report.processTimespan;
@@ -316,9 +318,16 @@ function infoJson(info: Record<string, unknown> | undefined): string | null {
   }
 }
 
+/**
+ * The JSON text of every listed endpoint a report has named, kept: an endpoint is most of a report's text that needs
+ * escaping checked. Only listed ones are kept (an unlisted endpoint is refused, or sent when an override says so), so
+ * the map is never larger than the catalogues.
+ */
+const ENDPOINT_JSON = new Map<string, string>();
+
 /** The fields every report has, from endpoint to processTimespan, as JSON members (no leading comma). */
 function commonJson(report: AnyReport): string {
-  return `"endpoint":${JSON.stringify(report.endpoint)},"statusCode":${report.statusCode},"httpMethod":"${report.httpMethod}","timestamp":"${report.timestamp}","processTimespan":${report.processTimespan}`;
+  return `"endpoint":${ENDPOINT_JSON.get(report.endpoint) ?? JSON.stringify(report.endpoint)},"statusCode":${report.statusCode},"httpMethod":"${report.httpMethod}","timestamp":"${report.timestamp}","processTimespan":${report.processTimespan}`;
 }
 
 function privateJson(report: PrivateReport): string {

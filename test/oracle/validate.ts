@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { additionalInfoProblems } from '../../src/report/additional-info.js';
-import { normaliseReport } from '../../src/report/normalise.js';
+import { additionalInfoProblems } from './additional-info.js';
+import { normaliseReport } from './normalise.js';
 import { jsonType as describe, shown, type ReportProblem } from '../../src/report/problem.js';
 import { actionOf, ruleInfo, type RuleAction, type RulePolicy } from '../../src/report/rules.js';
 import type { EndpointTemplates } from '../../src/report/template.js';

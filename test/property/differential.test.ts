@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/schema.js';
 import { KEY_FORMATS } from '../../src/report/additional-info-rules.js';
 import { RULES } from '../../src/report/rules.js';
-import { TIMESTAMP_PATTERN } from '../../src/report/schema.js';
+import { CLIENT_SHAPE, OPENDATA_SHAPE, SERVER_SHAPE, TIMESTAMP_PATTERN, walkShape } from '../../src/report/schema.js';
 import { canonicalTimestampMs, prepareReport, type RuleOptions, type ValidationContext } from '../../src/report/validate.js';
 import { CORPUS_CLIENT_ORG, CORPUS_CLIENT_SSID, CORPUS_SERVER_ORG, PROTOTYPE_KEYS } from '../fuzz/corpus.js';
 import { prepareReport as oraclePrepareReport } from '../oracle/validate.js';
@@ -73,7 +73,7 @@ function ordered(root: unknown): string {
       const proto = Object.getPrototypeOf(value) as object | null;
       const tag = proto === Object.prototype ? '' : proto === null ? 'null-proto' : ((proto.constructor as { name?: string } | undefined)?.name ?? '?');
       parts.push(text(`${tag}{`));
-      Reflect.ownKeys(value).forEach((k, i) => parts.push(text(`${i > 0 ? ',' : ''}${String(k)}:`), (value as Record<PropertyKey, unknown>)[k]));
+      Reflect.ownKeys(value as object).forEach((k, i) => parts.push(text(`${i > 0 ? ',' : ''}${String(k)}:`), (value as Record<PropertyKey, unknown>)[k]));
       parts.push(text('}'));
     }
     for (let i = parts.length - 1; i >= 0; i--) stack.push(parts[i]);
@@ -345,6 +345,8 @@ const infoValue: fc.Arbitrary<unknown> = fc.oneof(
     {},
     { toJSON: 'x' },
   ),
+  // URNs on both sides of their 256-character limit.
+  fc.integer({ min: 240, max: 260 }).map((n) => `urn:bank:${'x'.repeat(n - 9)}`),
   fieldValue,
 );
 
@@ -533,6 +535,16 @@ describe('prepareReport = the zod-based oracle (test/oracle), on any input', () 
     );
   });
 
+  it('throws where the oracle throws: a `length` that JavaScript cannot compare (zod compared it, so does the walk)', () => {
+    const length = JSON.parse('{"length":{"toString":{},"valueOf":{}}}') as unknown;
+    const base = { role: 'SERVER', fapiInteractionId: 'c2f1b3a4-5d6e-4f70-8a9b-0c1d2e3f4a5b', endpoint: '/open-banking/accounts/v2/accounts', statusCode: 200, httpMethod: 'GET', timestamp: new Date(NOW - 1000).toISOString(), processTimespan: 1, clientOrgId: CORPUS_CLIENT_ORG, serverOrgId: CORPUS_SERVER_ORG };
+    for (const key of ['fapiInteractionId', 'endpoint', 'timestamp', 'serverOrgId']) {
+      const value = { ...base, [key]: length };
+      expect(() => oraclePrepareReport(value, context)).toThrow(TypeError);
+      same(value, context);
+    }
+  });
+
   it('the same result for every additionalInfo on every (role, method, endpoint, status) of the catalogue', () => {
     fc.assert(
       fc.property(
@@ -566,6 +578,27 @@ describe('prepareReport = the zod-based oracle (test/oracle), on any input', () 
       ),
       { numRuns: RUNS },
     );
+  });
+});
+
+describe('the shortcut of each shape (wellFormed) = no problem found by walking the shape', () => {
+  it('on the items above, as normaliseReport copies them (own, enumerable keys)', () => {
+    let wellFormed = 0;
+    fc.assert(
+      fc.property(item, (value) => {
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+        const copy = { ...(value as Record<string, unknown>) };
+        for (const shape of [CLIENT_SHAPE, SERVER_SHAPE, OPENDATA_SHAPE]) {
+          const fast = shape.wellFormed(copy);
+          if (fast) wellFormed++;
+          // The walk throws where zod did (a `length` that is an object without a usable toString/valueOf).
+          const walked = outcome(() => walkShape(copy, shape));
+          expect(fast, ordered(copy).slice(0, 2000)).toBe('result' in walked && walked.result === null);
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    expect(wellFormed).toBeGreaterThan(RUNS / 10);
   });
 });
 
