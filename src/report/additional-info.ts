@@ -64,13 +64,13 @@ export interface AdditionalInfoOptions {
 
 export const ADDITIONAL_INFO_DEFAULTS: AdditionalInfoOptions = Object.freeze({ errorCodesAs: 'string', requireTokenId: true });
 
-/** Every reason the PCM would refuse (or mis-read) this additionalInfo; empty when it is fine. */
+/** Every reason the PCM would refuse (or mis-read) this additionalInfo, added to `problems`; none when it is fine. */
 export function additionalInfoProblems(
   info: unknown,
   context: AdditionalInfoContext,
   options: AdditionalInfoOptions = ADDITIONAL_INFO_DEFAULTS,
+  problems: ReportProblem[] = [],
 ): ReportProblem[] {
-  const problems: ReportProblem[] = [];
   if (context.stream === 'opendata') opendataProblems(info, options, problems);
   else if (context.role === 'SERVER') serverProblems(info, context, options, problems);
   else clientProblems(info, context, options, problems);

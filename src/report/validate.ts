@@ -110,9 +110,13 @@ function judged(problems: readonly ReportProblem[], policy: RulePolicy): { refus
   const findings: ReportProblem[] = [];
   for (const p of problems) {
     const action: RuleAction = actionOf(p.rule, policy);
-    const labelled = { ...p, severity: ruleInfo(p.rule).severity };
+    if (action === 'ignore') continue;
+    const severity = ruleInfo(p.rule).severity;
+    // The problem's own keys, then its severity (a problem has `value` only when it says what was received).
+    const labelled: ReportProblem =
+      'value' in p ? { field: p.field, rule: p.rule, message: p.message, value: p.value, severity } : { field: p.field, rule: p.rule, message: p.message, severity };
     if (action === 'refuse') refused.push(labelled);
-    else if (action === 'send') findings.push(labelled);
+    else findings.push(labelled);
   }
   return { refused, findings };
 }
@@ -218,13 +222,12 @@ function privateProblems(report: PrivateReport, reporterOrgId: string, context: 
       value: sent,
     });
   }
-  const info = additionalInfoProblems(
+  return additionalInfoProblems(
     report.additionalInfo,
     { role: report.role, httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'private' },
     context.rules,
+    problems,
   );
-  for (const p of info) problems.push(p);
-  return problems;
 }
 
 export function privateDedupKey(report: PrivateReport): string {
@@ -307,10 +310,33 @@ function opendataReport(input: Record<string, unknown>): OpendataReport {
   };
 }
 
+/** Text JSON writes as it is: no quote, backslash, control character or surrogate (JSON escapes a lone one). */
+const JSON_AS_IS = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * The JSON of an additionalInfo of plain strings (nearly all of them), written directly; null for anything else.
+ * Keys in Object.keys order, which is JSON.stringify's; a boxed primitive or a class instance is left to it.
+ */
+function flatJson(info: Record<string, unknown>): string | null {
+  const proto = Object.getPrototypeOf(info) as unknown;
+  if (proto !== Object.prototype && proto !== null) return null;
+  let json = '{';
+  let comma = '';
+  for (const key of Object.keys(info)) {
+    const value = info[key];
+    if (typeof value !== 'string' || !JSON_AS_IS.test(value) || !JSON_AS_IS.test(key)) return null;
+    json += `${comma}"${key}":"${value}"`;
+    comma = ',';
+  }
+  return `${json}}`;
+}
+
 /** `"additionalInfo":{…}` preceded by a comma, or null when JSON.stringify of the whole report must decide. */
 function infoJson(info: Record<string, unknown> | undefined): string | null {
   if (info === undefined) return '';
   if (typeof info.toJSON === 'function') return null;
+  const flat = flatJson(info);
+  if (flat !== null) return `,"additionalInfo":${flat}`;
   try {
     return `,"additionalInfo":${JSON.stringify(info)}`;
   } catch {
@@ -362,12 +388,12 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
     const report = opendataReport(input);
     const problems: ReportProblem[] = [];
     commonProblems(report, context.opendataTemplates, context, problems);
-    const info = additionalInfoProblems(
+    additionalInfoProblems(
       report.additionalInfo,
       { role: 'SERVER', httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'opendata' },
       context.rules,
+      problems,
     );
-    for (const p of info) problems.push(p);
     if (context.opendataOrgId === null && context.reporterOrgIds !== null) {
       problems.push({ field: '', rule: 'opendata_org', message: 'no organisation is configured to send opendata reports (opendataOrgId)' });
     }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/schema.js';
 import { KEY_FORMATS } from '../../src/report/additional-info-rules.js';
 import { RULES } from '../../src/report/rules.js';
-import { CLIENT_SHAPE, OPENDATA_SHAPE, SERVER_SHAPE, TIMESTAMP_PATTERN, walkShape } from '../../src/report/schema.js';
+import { CLIENT_SHAPE, isUuid, OPENDATA_SHAPE, SERVER_SHAPE, TIMESTAMP_PATTERN, UUID_PATTERN, walkShape } from '../../src/report/schema.js';
 import { canonicalTimestampMs, prepareReport, type RuleOptions, type ValidationContext } from '../../src/report/validate.js';
 import { CORPUS_CLIENT_ORG, CORPUS_CLIENT_SSID, CORPUS_SERVER_ORG, PROTOTYPE_KEYS } from '../fuzz/corpus.js';
 import { prepareReport as oraclePrepareReport } from '../oracle/validate.js';
@@ -599,6 +599,17 @@ describe('the shortcut of each shape (wellFormed) = no problem found by walking 
       { numRuns: RUNS },
     );
     expect(wellFormed).toBeGreaterThan(RUNS / 10);
+  });
+});
+
+describe('isUuid = UUID_PATTERN', () => {
+  it('on UUID-like and any other text', () => {
+    fc.assert(
+      fc.property(fc.oneof(uuidLike, stringLike, fc.string({ unit: UNITS, minLength: 36, maxLength: 36 })), (text) => {
+        expect(isUuid(text)).toBe(UUID_PATTERN.test(text));
+      }),
+      { numRuns: RUNS * 4 },
+    );
   });
 });
 
