@@ -273,7 +273,8 @@ function holds(condition: Condition | undefined, info: Info, statusCode: number)
 }
 
 function groupProblems(group: KeyGroup, info: Info, problems: ReportProblem[]): void {
-  const present = group.keys.filter((k) => has(info, k));
+  const present: string[] = [];
+  for (const key of group.keys) if (has(info, key)) present.push(key);
   const field = `additionalInfo.${group.keys.join('|')}`;
   if (present.length === 0 && group.mode !== 'atMostOne') {
     problems.push(problem(field, 'additionalInfo.keyGroup', `Missing property: ${group.keys.map((k) => `additionalInfo.${k}`).join(' or ')}`));
@@ -337,7 +338,8 @@ function valueProblems(path: string, value: unknown, format: ValueFormat, option
         problems.push(typeProblem(path, 'array', value));
         return;
       }
-      value.forEach((item: unknown, i) => valueProblems(`${path}.${i}`, item, ANY_STRING, options, problems));
+      // Indices as forEach visits them (a hole is skipped, as flatMap skipped it).
+      for (let i = 0; i < value.length; i++) if (i in value) valueProblems(`${path}.${i}`, value[i], ANY_STRING, options, problems);
       if (value.length > 1) {
         problems.push(problem(path, 'additionalInfo.errorCodes.single', `Invalid field value: ${path}: must hold a single error code, received ${value.length}`, value));
       }
@@ -377,10 +379,12 @@ function valueProblems(path: string, value: unknown, format: ValueFormat, option
       if (value.length > PAYMENT_LIST_MAX) {
         problems.push(problem(path, 'additionalInfo.paymentList.maxItems', `Invalid field value: ${path}: at most ${PAYMENT_LIST_MAX} items, received ${value.length}`, value.length));
       }
-      value.forEach((item: unknown, i) => {
+      for (let i = 0; i < value.length; i++) {
+        if (!(i in value)) continue;
+        const item: unknown = value[i];
         if (!isRecord(item)) problems.push(typeProblem(`${path}.${i}`, 'object', item));
         else for (const key of presentKeys(item)) valueProblems(`${path}.${i}.${key}`, item[key], ANY_STRING, options, problems);
-      });
+      }
       return;
     }
   }

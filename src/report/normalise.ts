@@ -111,10 +111,21 @@ function upperCased(value: unknown, allowed: ReadonlySet<string>): string | null
 /** Whether a key names a secret, answered at load for the keys the rule table knows (no lower-casing per report). */
 const KNOWN_KEY_IS_SECRET: ReadonlyMap<string, boolean> = new Map(Object.keys(KEY_FORMATS).map((key) => [key, isSecretKey(key)]));
 const BEARER_WORD = /bearer\s/i;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * looksLikeToken for a tokenId, answered without its three patterns for the usual one: base64url characters have no
+ * whitespace and no dot (so no JWT), and a first character other than b/B cannot begin "bearer".
+ */
+function tokenLike(value: string): boolean {
+  const first = value.charCodeAt(0);
+  if (first !== 98 && first !== 66 && BASE64URL.test(value)) return false;
+  return looksLikeToken(value);
+}
 
 /** What a value of additionalInfo becomes: REDACTED for a secret, a text with its `Bearer …` redacted, or itself. */
 function safeOf(key: string, value: unknown): unknown {
-  if ((KNOWN_KEY_IS_SECRET.get(key) ?? isSecretKey(key)) || (key === 'tokenId' && typeof value === 'string' && looksLikeToken(value))) return REDACTED;
+  if ((KNOWN_KEY_IS_SECRET.get(key) ?? isSecretKey(key)) || (key === 'tokenId' && typeof value === 'string' && tokenLike(value))) return REDACTED;
   return typeof value === 'string' && BEARER_WORD.test(value) ? value.replace(BEARER_IN_TEXT, `$1${REDACTED}`) : value;
 }
 
@@ -194,7 +205,8 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
     }
   }
 
-  if (item.role === 'SERVER') {
+  // Each key by name (a loop over the names would be a keyed lookup per key); the order is SERVER_FORBIDDEN_KEYS'.
+  if (item.role === 'SERVER' && ('clientSSId' in item || 'endpointUriPrefix' in item || 'correlationId' in item)) {
     for (const key of SERVER_FORBIDDEN_KEYS) {
       if (key in item) {
         delete item[key];

@@ -123,11 +123,24 @@ function judged(problems: readonly ReportProblem[], policy: RulePolicy): { refus
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const INT16_MAX = 32_767;
-const UUID_FIELDS = ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId'] as const;
+
+function nilUuid(field: 'fapiInteractionId' | 'clientOrgId' | 'serverOrgId' | 'clientSSId', problems: ReportProblem[]): void {
+  const message =
+    field === 'fapiInteractionId' ? `fapiInteractionId mismatch. Ensure the ID is not "${NIL_UUID}."` : `Invalid field value: ${field} must not be the nil UUID`;
+  problems.push({ field, rule: 'nil_uuid', message, value: NIL_UUID });
+}
+
 /** §3.2: https://host[/prefix]. */
 const URI_PREFIX_SHAPE = /^https?:\/\/[^/?#\s]+/;
 const MS_PER_DAY = 86_400_000;
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number written by `count` ASCII digits of `text` from `at`. */
+function digits(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+}
 
 /**
  * The instant of a timestamp that matches TIMESTAMP_PATTERN, or NaN when it names no real time (2026-02-30,
@@ -135,14 +148,13 @@ const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * arithmetic (proleptic Gregorian calendar, years 0000–9999) instead of a parse and a string.
  */
 export function canonicalTimestampMs(timestamp: string): number {
-  const digit = (i: number): number => timestamp.charCodeAt(i) - 48;
-  const year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
-  const month = digit(5) * 10 + digit(6);
-  const day = digit(8) * 10 + digit(9);
-  const hour = digit(11) * 10 + digit(12);
-  const minute = digit(14) * 10 + digit(15);
-  const second = digit(17) * 10 + digit(18);
-  const millis = digit(20) * 100 + digit(21) * 10 + digit(22);
+  const year = digits(timestamp, 0, 4);
+  const month = digits(timestamp, 5, 2);
+  const day = digits(timestamp, 8, 2);
+  const hour = digits(timestamp, 11, 2);
+  const minute = digits(timestamp, 14, 2);
+  const second = digits(timestamp, 17, 2);
+  const millis = digits(timestamp, 20, 3);
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   if (day > (month === 2 && leap ? 29 : (DAYS_IN_MONTH[month] as number))) return Number.NaN;
@@ -193,16 +205,11 @@ function commonProblems(report: AnyReport, templates: EndpointTemplates, context
 function privateProblems(report: PrivateReport, reporterOrgId: string, context: ValidationContext): ReportProblem[] {
   const problems: ReportProblem[] = [];
   commonProblems(report, context.privateTemplates, context, problems);
-  for (const field of UUID_FIELDS) {
-    const value = (report as unknown as Record<string, unknown>)[field];
-    if (value === NIL_UUID) {
-      const message =
-        field === 'fapiInteractionId'
-          ? `fapiInteractionId mismatch. Ensure the ID is not "${NIL_UUID}."`
-          : `Invalid field value: ${field} must not be the nil UUID`;
-      problems.push({ field, rule: 'nil_uuid', message, value });
-    }
-  }
+  // Each field by name (a loop over the names would be a keyed lookup per field).
+  if (report.fapiInteractionId === NIL_UUID) nilUuid('fapiInteractionId', problems);
+  if (report.clientOrgId === NIL_UUID) nilUuid('clientOrgId', problems);
+  if (report.serverOrgId === NIL_UUID) nilUuid('serverOrgId', problems);
+  if (report.role === 'CLIENT' && report.clientSSId === NIL_UUID) nilUuid('clientSSId', problems);
   // §3.2: https://host[/prefix]. The PCM's schema only constrains the characters, so the shape is a remark.
   if (report.role === 'CLIENT' && !URI_PREFIX_SHAPE.test(report.endpointUriPrefix)) {
     problems.push({
