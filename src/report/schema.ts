@@ -148,10 +148,9 @@ const OBJECT = 3;
 /** A field flattened for the walk: one class, so every field has the same hidden class. */
 class CompiledField {
   readonly kind: number;
-  /** Strings: the checks in order, as parallel arrays (0 = min, 1 = max, 2 = pattern). */
+  /** Strings: the checks in order, as parallel arrays (0 = min, 1 = max, 2 = pattern; the pattern's matcher). */
   readonly checkKinds: readonly number[];
   readonly checkLimits: readonly number[];
-  readonly checkPatterns: readonly (RegExp | null)[];
   readonly checkMatchers: readonly ((text: string) => boolean)[];
   readonly checkMessages: readonly string[];
   /** Numbers. */
@@ -177,7 +176,6 @@ class CompiledField {
   ) {
     const kinds: number[] = [];
     const limits: number[] = [];
-    const patterns: (RegExp | null)[] = [];
     const matchers: ((text: string) => boolean)[] = [];
     const messages: string[] = [];
     this.int = false;
@@ -191,7 +189,6 @@ class CompiledField {
           if ('pattern' in check) {
             kinds.push(2);
             limits.push(0);
-            patterns.push(check.pattern);
             const pattern = check.pattern;
             matchers.push(check.matches ?? ((text) => pattern.test(text)));
             // zod's default wording for a regex without a message of its own.
@@ -199,7 +196,6 @@ class CompiledField {
           } else {
             kinds.push('min' in check ? 0 : 1);
             limits.push('min' in check ? check.min : check.max);
-            patterns.push(null);
             matchers.push(() => true);
             messages.push('');
           }
@@ -221,7 +217,6 @@ class CompiledField {
     }
     this.checkKinds = kinds;
     this.checkLimits = limits;
-    this.checkPatterns = patterns;
     this.checkMatchers = matchers;
     this.checkMessages = messages;
     this.valueSet = new Set<unknown>(this.values);

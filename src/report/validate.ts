@@ -20,7 +20,14 @@ export type { ReportProblem };
 
 /**
  * From an item a gateway sent to a report the PCM will accept (pcm-rules.md §15), or the reasons it would not.
- * Pure: the clock, the catalogue and the settings come in the context.
+ * Pure: the clock, the catalogue and the settings come in the context. The only state kept between calls is caches
+ * of pure functions of a text (the last text each report field passed its checks with, schema.ts; the JSON text of
+ * listed endpoints, below), which change how fast an answer comes, never what it is.
+ *
+ * The checks are compiled once, at module load (schema.ts for the report's shape, additional-info.ts for the rule
+ * table); a rule set (the context's rules) adds a few comparisons and decides how problems are judged, which costs
+ * nothing until there is one. test/oracle keeps the zod-based implementation this replaced; test/property/differential.test.ts holds the two
+ * to the same results.
  */
 
 export interface RuleOptions extends AdditionalInfoOptions, RulePolicy {
@@ -237,8 +244,8 @@ function privateProblems(report: PrivateReport, reporterOrgId: string, context: 
   );
 }
 
-export function privateDedupKey(report: PrivateReport): string {
-  return `${report.role}|${report.fapiInteractionId.toLowerCase()}|${report.endpoint}|${report.httpMethod}|${report.timestamp}`;
+export function privateDedupKey(report: PrivateReport, fapiInteractionId: string = report.fapiInteractionId.toLowerCase()): string {
+  return `${report.role}|${fapiInteractionId}|${report.endpoint}|${report.httpMethod}|${report.timestamp}`;
 }
 
 // ───────────────────────────────────────────── the report as it will be sent ─────────────────────────────────────────────
@@ -447,7 +454,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
     report,
     json: privateJson(report),
     reporterOrgId,
-    dedupKey: `${report.role}|${fapiInteractionId}|${report.endpoint}|${report.httpMethod}|${report.timestamp}`,
+    dedupKey: privateDedupKey(report, fapiInteractionId),
     fapiInteractionId,
     repairs,
     findings,
