@@ -77,6 +77,15 @@ const items = texts.flatMap((t) => JSON.parse(t));
 // The same reports with the two roles of an interaction apart (all CLIENT reports, then all SERVER ones): a sidecar
 // usually reports one side only, so it seldom sees one fapiInteractionId twice in a row.
 const apart = [...items.filter((r) => r.role === 'CLIENT'), ...items.filter((r) => r.role === 'SERVER')];
+// The same reports with one thing wrong each (a type, a format, a calendar date, an unlisted endpoint, an extra key,
+// an enum, a null, an own __proto__ key): the refusal path, which a hostile storm takes.
+const WRONG = [['statusCode', '200'], ['fapiInteractionId', 'x'], ['timestamp', '2026-02-30T00:00:00.000Z'], ['endpoint', '/nope'], ['extra', 1], ['httpMethod', 'HEAD'], ['processTimespan', null], ['__proto__', {}]];
+const wrong = items.map((report, i) => {
+  const [key, value] = WRONG[i % WRONG.length];
+  const copy = { ...report };
+  Object.defineProperty(copy, key, { value, enumerable: true, writable: true, configurable: true });
+  return copy;
+});
 const perThousand = (ms) => (ms / items.length) * 1000;
 
 const oracle = WITH_ORACLE ? await loadOracle() : null;
@@ -150,17 +159,48 @@ cases.push([
   },
 ]);
 
-// Warm-up: one round of each (JIT, inline caches), then ROUNDS rounds, the cases interleaved.
-const samples = new Map(cases.map(([name]) => [name, []]));
-const cpuSamples = new Map(cases.map(([name]) => [name, []]));
+// The refusal path, measured after the rest: its objects (other hidden classes) would otherwise make the inline caches
+// of the valid path polymorphic, which the brief's measurement of valid reports alone does not see.
+const refusals = [
+  [
+    'prepareReport, one thing wrong in each',
+    () => {
+      const context = rules.validation();
+      let ok = 0;
+      for (const item of wrong) if (prepareReport(item, context).ok) ok++;
+      return ok;
+    },
+  ],
+];
+if (oracle) {
+  refusals.push([
+    'oracle, one thing wrong in each',
+    () => {
+      const context = rules.validation();
+      let ok = 0;
+      for (const item of wrong) if (oracle.prepareReport(item, context).ok) ok++;
+      return ok;
+    },
+  ]);
+}
+
+// Each phase: a warm-up round of each case (JIT, inline caches), then ROUNDS rounds, the cases interleaved.
+const samples = new Map();
+const cpuSamples = new Map();
 const counts = new Map();
-for (const [name, fn] of cases) counts.set(name, fn());
-for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, fn] of cases) {
-    const { ms, cpuMs, out } = time(fn);
-    samples.get(name).push(perThousand(ms));
-    cpuSamples.get(name).push(perThousand(cpuMs));
-    if (out !== counts.get(name)) throw new Error(`${name}: ${out} ok in round ${round}, ${counts.get(name)} in the warm-up`);
+for (const phase of [cases, refusals]) {
+  for (const [name, fn] of phase) {
+    samples.set(name, []);
+    cpuSamples.set(name, []);
+    counts.set(name, fn());
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, fn] of phase) {
+      const { ms, cpuMs, out } = time(fn);
+      samples.get(name).push(perThousand(ms));
+      cpuSamples.get(name).push(perThousand(cpuMs));
+      if (out !== counts.get(name)) throw new Error(`${name}: ${out} ok in round ${round}, ${counts.get(name)} in the warm-up`);
+    }
   }
 }
 
@@ -170,7 +210,7 @@ const version = sourceVersion();
 console.log(`validate bench: ${items.length} reports (${BODIES} bodies × 100), ${ROUNDS} rounds; ${m.cpuModel}, ${m.nproc} cores, Node ${m.node}; commit ${version.commit}${version.srcModified ? ' (src modified)' : ''}`);
 console.log('| case | wall ms per 1,000 reports (median) | min | max | CPU ms per 1,000 (median) | ok reports |');
 console.log('|---|---|---|---|---|---|');
-for (const [name] of cases) {
+for (const [name] of [...cases, ...refusals]) {
   const v = samples.get(name);
   const f = (x) => x.toFixed(2);
   console.log(`| ${name} | ${f(median(v))} | ${f(Math.min(...v))} | ${f(Math.max(...v))} | ${f(median(cpuSamples.get(name)))} | ${counts.get(name)} |`);
