@@ -774,11 +774,29 @@ export interface RuleMatch {
   from: 'current' | 'v12';
 }
 
+/**
+ * The rule of every (method, endpoint) the tables name, found once at load: §4.3 first, then the v12 rows still
+ * listed, the first matching entry of each in table order.
+ */
+const RULE_BY_CALL: ReadonlyMap<string, ReadonlyMap<string, RuleMatch>> = (() => {
+  const byMethod = new Map<string, Map<string, RuleMatch>>();
+  for (const [rules, from] of [
+    [CURRENT_RULES, 'current'],
+    [V12_RULES, 'v12'],
+  ] as const) {
+    for (const rule of rules) {
+      const match: RuleMatch = { rule, from };
+      for (const method of rule.methods) {
+        let byEndpoint = byMethod.get(method);
+        if (byEndpoint === undefined) byMethod.set(method, (byEndpoint = new Map()));
+        for (const endpoint of rule.endpoints) if (!byEndpoint.has(endpoint)) byEndpoint.set(endpoint, match);
+      }
+    }
+  }
+  return byMethod;
+})();
+
 /** The rule for a private CLIENT call: §4.3 first, then the v12 rows still listed; undefined when neither has one. */
 export function clientRuleFor(method: HttpMethod, endpoint: string): RuleMatch | undefined {
-  const matches = (r: EndpointRule): boolean => r.methods.includes(method) && r.endpoints.includes(endpoint);
-  const current = CURRENT_RULES.find(matches);
-  if (current) return { rule: current, from: 'current' };
-  const legacy = V12_RULES.find(matches);
-  return legacy ? { rule: legacy, from: 'v12' } : undefined;
+  return RULE_BY_CALL.get(method)?.get(endpoint);
 }

@@ -1,15 +1,20 @@
 import { isIP } from 'node:net';
 import {
   clientRuleFor,
+  CURRENT_RULES,
   DISCARD_DOMAINS,
   DROP_REASON_ENDPOINTS,
   DROP_REASONS,
   KEY_FORMATS,
   OPENDATA_KEYS,
   SERVER_KEYS,
+  V12_RULES,
   type Condition,
+  type EndpointRule,
   type HttpMethod,
+  type KeyForbidden,
   type KeyGroup,
+  type KeyRequirement,
   type ValueFormat,
 } from './additional-info-rules.js';
 import { jsonType, type ReportProblem } from './problem.js';
@@ -59,85 +64,139 @@ export interface AdditionalInfoOptions {
 
 export const ADDITIONAL_INFO_DEFAULTS: AdditionalInfoOptions = Object.freeze({ errorCodesAs: 'string', requireTokenId: true });
 
-/** Every reason the PCM would refuse (or mis-read) this additionalInfo; empty when it is fine. */
+/** Every reason the PCM would refuse (or mis-read) this additionalInfo, added to `problems`; none when it is fine. */
 export function additionalInfoProblems(
   info: unknown,
   context: AdditionalInfoContext,
   options: AdditionalInfoOptions = ADDITIONAL_INFO_DEFAULTS,
+  problems: ReportProblem[] = [],
 ): ReportProblem[] {
-  if (context.stream === 'opendata') return opendataProblems(info, options);
-  if (context.role === 'SERVER') return serverProblems(info, context, options);
-  return clientProblems(info, context, options);
+  if (context.stream === 'opendata') opendataProblems(info, options, problems);
+  else if (context.role === 'SERVER') serverProblems(info, context, options, problems);
+  else clientProblems(info, context, options, problems);
+  return problems;
 }
 
-// ───────────────────────────────────────────── per stream / role ─────────────────────────────────────────────
+// ───────────────────────────────────────────── the rule table, compiled ─────────────────────────────────────────────
 
 type Info = Record<string, unknown>;
 
-function clientProblems(info: unknown, context: AdditionalInfoContext, options: AdditionalInfoOptions): ReportProblem[] {
+const NONE: readonly never[] = [];
+
+/** One endpoint rule as the checks read it, built once at load. */
+interface CompiledRule {
+  required: readonly KeyRequirement[];
+  /** A key is required whatever the status and the other keys: `{}` can never be right for the call. */
+  requiresUnconditionally: boolean;
+  /** §4.5 applies (the rule does not exempt the endpoint from tokenId). */
+  tokenId: boolean;
+  groups: readonly KeyGroup[];
+  forbidden: readonly KeyForbidden[];
+  /** The format of every key the rule or the table defines, the rule's own first. */
+  formats: ReadonlyMap<string, ValueFormat>;
+}
+
+const KEY_FORMAT_MAP: ReadonlyMap<string, ValueFormat> = new Map(Object.entries(KEY_FORMATS));
+const DISCARD_DOMAIN_MAP: ReadonlyMap<string, readonly string[]> = new Map(Object.entries(DISCARD_DOMAINS));
+
+function compileRule(rule: EndpointRule | undefined): CompiledRule {
+  const required = rule?.required ?? NONE;
+  return {
+    required,
+    requiresUnconditionally: required.some((r) => r.when === undefined),
+    tokenId: (rule?.tokenId ?? 'required') === 'required',
+    groups: rule?.groups ?? NONE,
+    forbidden: rule?.forbidden ?? NONE,
+    formats: rule?.formats === undefined ? KEY_FORMAT_MAP : new Map([...KEY_FORMAT_MAP, ...Object.entries(rule.formats)]),
+  };
+}
+
+const COMPILED: ReadonlyMap<EndpointRule, CompiledRule> = new Map([...CURRENT_RULES, ...V12_RULES].map((rule) => [rule, compileRule(rule)]));
+/** A call no rule names: tokenId (§4.5) and the key formats still apply. */
+const NO_RULE: CompiledRule = compileRule(undefined);
+
+// ───────────────────────────────────────────── per stream / role ─────────────────────────────────────────────
+
+function clientProblems(info: unknown, context: AdditionalInfoContext, options: AdditionalInfoOptions, problems: ReportProblem[]): void {
   // §4.1: required object for CLIENT ("Invalid type: additionalInfo: Required").
-  if (info === undefined) return [requiredProblem()];
-  if (!isRecord(info)) return [objectTypeProblem(info)];
-
-  const rule = clientRuleFor(context.httpMethod, context.endpoint)?.rule;
-  const status = context.statusCode;
-  const required = (rule?.required ?? []).filter((r) => holds(r.when, info, status)).map((r) => r.key);
-  // §4.5: tokenId on every private CLIENT report except 4xx/5xx and the exempted endpoints.
-  if (options.requireTokenId && status < 400 && (rule?.tokenId ?? 'required') === 'required' && !required.includes('tokenId')) {
-    required.push('tokenId');
+  if (info === undefined) {
+    problems.push(requiredProblem());
+    return;
   }
-  const groups = (rule?.groups ?? []).filter((g) => holds(g.when, info, status));
+  if (!isRecord(info)) {
+    problems.push(objectTypeProblem(info));
+    return;
+  }
 
-  const problems: ReportProblem[] = [];
+  const found = clientRuleFor(context.httpMethod, context.endpoint)?.rule;
+  const rule = (found === undefined ? undefined : COMPILED.get(found)) ?? NO_RULE;
+  const status = context.statusCode;
   const keys = presentKeys(info);
   // §8.3 "should not be empty" only where a key is required whatever the status and the other keys (tokenId aside:
   // whether a token existed is not the PCM's schema): those are the calls for which `{}` can never be right.
-  if (keys.length === 0 && (rule?.required ?? []).some((r) => r.when === undefined)) problems.push(emptyProblem());
-  for (const key of required) if (!has(info, key)) problems.push(key === 'tokenId' ? tokenIdMissingProblem() : missingProblem(key));
-  for (const group of groups) problems.push(...groupProblems(group, info));
-  for (const forbidden of rule?.forbidden ?? []) {
+  if (keys.length === 0 && rule.requiresUnconditionally) problems.push(emptyProblem());
+  let tokenIdListed = false;
+  for (const requirement of rule.required) {
+    if (!holds(requirement.when, info, status)) continue;
+    const key = requirement.key;
+    if (key === 'tokenId') tokenIdListed = true;
+    if (!has(info, key)) problems.push(key === 'tokenId' ? tokenIdMissingProblem() : missingProblem(key));
+  }
+  // §4.5: tokenId on every private CLIENT report except 4xx/5xx and the exempted endpoints.
+  if (options.requireTokenId && status < 400 && rule.tokenId && !tokenIdListed && !has(info, 'tokenId')) problems.push(tokenIdMissingProblem());
+  for (const group of rule.groups) if (holds(group.when, info, status)) groupProblems(group, info, problems);
+  for (const forbidden of rule.forbidden) {
     if (!holds(forbidden.when, info, status)) continue;
     for (const key of forbidden.keys) {
       if (has(info, key)) problems.push(problem(`additionalInfo.${key}`, 'additionalInfo.forbiddenKey', `Invalid field value: additionalInfo.${key}: ${forbidden.reason}`, info[key]));
     }
   }
-  for (const key of keys) {
-    const format = ownValue(rule?.formats, key) ?? ownValue(KEY_FORMATS, key) ?? ANY_STRING;
-    problems.push(...keyProblems(key, info[key], format, options));
-  }
-  return problems;
+  const formats = rule.formats;
+  for (const key of keys) keyProblems(key, info[key], formats.get(key) ?? ANY_STRING, options, problems);
 }
 
 /** One key's value: the catalogue's enum at discard level first, then its documented format. */
-function keyProblems(key: string, value: unknown, format: ValueFormat, options: AdditionalInfoOptions): ReportProblem[] {
-  const path = `additionalInfo.${key}`;
-  const domain = ownValue(DISCARD_DOMAINS, key);
-  if (domain !== undefined && typeof value === 'string' && !domain.includes(value)) {
-    const allowed = domain.map((v) => `'${v}'`).join(' | ');
-    return [problem(path, 'additionalInfo.enum', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value)];
+function keyProblems(key: string, value: unknown, format: ValueFormat, options: AdditionalInfoOptions, problems: ReportProblem[]): void {
+  const domain = DISCARD_DOMAIN_MAP.get(key);
+  if (typeof value === 'string') {
+    if (domain !== undefined && !domain.includes(value)) {
+      const path = `additionalInfo.${key}`;
+      const allowed = domain.map((v) => `'${v}'`).join(' | ');
+      problems.push(problem(path, 'additionalInfo.enum', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value));
+      return;
+    }
+    // The common case, without building the field's path: a string that is fine.
+    if ((format.kind === 'string' && textFits(format, value)) || (format.kind === 'ip' && isIP(value) !== 0)) return;
   }
-  return valueProblems(path, value, format, options);
+  valueProblems(`additionalInfo.${key}`, value, format, options, problems);
 }
 
-function serverProblems(info: unknown, context: AdditionalInfoContext, options: AdditionalInfoOptions): ReportProblem[] {
+function serverProblems(info: unknown, context: AdditionalInfoContext, options: AdditionalInfoOptions, problems: ReportProblem[]): void {
   // §4.4: dropReason on the consent-creation POSTs; elsewhere additionalInfo is optional (§2.3).
   const dropReasonRequired = context.httpMethod === 'POST' && DROP_REASON_ENDPOINTS.includes(context.endpoint);
-  if (info === undefined) return dropReasonRequired ? [missingProblem('dropReason')] : [];
-  if (!isRecord(info)) return [objectTypeProblem(info)];
+  if (info === undefined) {
+    if (dropReasonRequired) problems.push(missingProblem('dropReason'));
+    return;
+  }
+  if (!isRecord(info)) {
+    problems.push(objectTypeProblem(info));
+    return;
+  }
 
-  const problems: ReportProblem[] = [];
   const keys = presentKeys(info);
   if (keys.length === 0 && dropReasonRequired) problems.push(emptyProblem());
   if (dropReasonRequired && !has(info, 'dropReason')) problems.push(missingProblem('dropReason'));
   for (const key of keys) {
     if (SERVER_KEYS.includes(key)) continue;
-    problems.push(unrecognizedProblem(key, info[key]), ...keyProblems(key, info[key], ownValue(KEY_FORMATS, key) ?? ANY_STRING, options));
+    problems.push(unrecognizedProblem(key, info[key]));
+    keyProblems(key, info[key], KEY_FORMAT_MAP.get(key) ?? ANY_STRING, options, problems);
   }
   if (has(info, 'dropReason')) {
     const value = info.dropReason;
-    const formatProblems = keyProblems('dropReason', value, DROP_REASON, options);
-    problems.push(...formatProblems);
-    if (formatProblems.length === 0 && !dropReasonRequired) {
+    const before = problems.length;
+    keyProblems('dropReason', value, DROP_REASON, options, problems);
+    const wellFormed = problems.length === before;
+    if (wellFormed && !dropReasonRequired) {
       problems.push(
         problem(
           'additionalInfo.dropReason',
@@ -148,7 +207,7 @@ function serverProblems(info: unknown, context: AdditionalInfoContext, options: 
       );
     }
     // §4.4: "NO_CREDENTIAL … quando o HTTP response code for diferente de 201".
-    if (formatProblems.length === 0 && dropReasonRequired && context.statusCode !== 201 && value !== 'NO_CREDENTIAL') {
+    if (wellFormed && dropReasonRequired && context.statusCode !== 201 && value !== 'NO_CREDENTIAL') {
       problems.push(
         problem(
           'additionalInfo.dropReason',
@@ -159,21 +218,25 @@ function serverProblems(info: unknown, context: AdditionalInfoContext, options: 
       );
     }
   }
-  return problems;
 }
 
-function opendataProblems(info: unknown, options: AdditionalInfoOptions): ReportProblem[] {
+function opendataProblems(info: unknown, options: AdditionalInfoOptions, problems: ReportProblem[]): void {
   // §5: additionalInfo is required in OpendataReportRequest; §4.3 DA: clientIp for every opendata endpoint.
-  if (info === undefined) return [requiredProblem()];
-  if (!isRecord(info)) return [objectTypeProblem(info)];
+  if (info === undefined) {
+    problems.push(requiredProblem());
+    return;
+  }
+  if (!isRecord(info)) {
+    problems.push(objectTypeProblem(info));
+    return;
+  }
 
-  const problems: ReportProblem[] = [];
   const keys = presentKeys(info);
   if (keys.length === 0) problems.push(emptyProblem());
   if (!has(info, 'clientIp')) problems.push(missingProblem('clientIp'));
   for (const key of keys) {
     // Leaves are strings here too (§4.1); which keys belong is a quality matter.
-    if (key !== 'clientIp') problems.push(...valueProblems(`additionalInfo.${key}`, info[key], ANY_STRING, options));
+    if (key !== 'clientIp' && typeof info[key] !== 'string') valueProblems(`additionalInfo.${key}`, info[key], ANY_STRING, options, problems);
     if (key === 'tokenId') {
       problems.push(
         problem(
@@ -187,8 +250,10 @@ function opendataProblems(info: unknown, options: AdditionalInfoOptions): Report
       problems.push(unrecognizedProblem(key, info[key]));
     }
   }
-  if (has(info, 'clientIp')) problems.push(...valueProblems('additionalInfo.clientIp', info.clientIp, { kind: 'ip' }, options));
-  return problems;
+  if (has(info, 'clientIp')) {
+    const clientIp = info.clientIp;
+    if (!(typeof clientIp === 'string' && isIP(clientIp) !== 0)) valueProblems('additionalInfo.clientIp', clientIp, IP, options, problems);
+  }
 }
 
 // ───────────────────────────────────────────── conditions and groups ─────────────────────────────────────────────
@@ -207,94 +272,120 @@ function holds(condition: Condition | undefined, info: Info, statusCode: number)
   return true;
 }
 
-function groupProblems(group: KeyGroup, info: Info): ReportProblem[] {
-  const present = group.keys.filter((k) => has(info, k));
+function groupProblems(group: KeyGroup, info: Info, problems: ReportProblem[]): void {
+  const present: string[] = [];
+  for (const key of group.keys) if (has(info, key)) present.push(key);
   const field = `additionalInfo.${group.keys.join('|')}`;
   if (present.length === 0 && group.mode !== 'atMostOne') {
-    return [problem(field, 'additionalInfo.keyGroup', `Missing property: ${group.keys.map((k) => `additionalInfo.${k}`).join(' or ')}`)];
-  }
-  if (present.length > 1 && group.mode !== 'atLeastOne') {
+    problems.push(problem(field, 'additionalInfo.keyGroup', `Missing property: ${group.keys.map((k) => `additionalInfo.${k}`).join(' or ')}`));
+  } else if (present.length > 1 && group.mode !== 'atLeastOne') {
     const values = Object.fromEntries(present.map((k) => [k, info[k]]));
-    return [problem(field, 'additionalInfo.keyGroup', `Invalid field value: additionalInfo: ${present.join(' and ')} are mutually exclusive, send only one`, values)];
+    problems.push(problem(field, 'additionalInfo.keyGroup', `Invalid field value: additionalInfo: ${present.join(' and ')} are mutually exclusive, send only one`, values));
   }
-  return [];
 }
 
 // ───────────────────────────────────────────── value formats ─────────────────────────────────────────────
 
 const ANY_STRING: ValueFormat = { kind: 'string' };
+const IP: ValueFormat = { kind: 'ip' };
 const DROP_REASON: ValueFormat = { kind: 'string', enum: DROP_REASONS };
 const PORTE_EMPRESA: ValueFormat = { kind: 'string', enum: ['00', '01', '03', '05'] };
 const NATUREZA_JURIDICA: ValueFormat = { kind: 'string', pattern: /^\d{4}$/, patternText: 'a 4-digit code (^\\d{4}$)' };
+const COMPANY_PROFILE_KEYS = [
+  ['naturezaJuridica', NATUREZA_JURIDICA],
+  ['porteEmpresa', PORTE_EMPRESA],
+] as const;
 const COUNT_PATTERN = /^\d+$/;
 /** PCM-current paymentList.maxItems: "Para o mesmo consentId não podem ser reportados … mais do que 60 paymentId". */
 const PAYMENT_LIST_MAX = 60;
 
-function valueProblems(path: string, value: unknown, format: ValueFormat, options: AdditionalInfoOptions): ReportProblem[] {
+/** A string that raises nothing under a `string` format (what valueProblems checks, in its order, as one test). */
+function textFits(format: Extract<ValueFormat, { kind: 'string' }>, value: string): boolean {
+  return (
+    !(format.nonEmpty && value === '') &&
+    !(format.enum && !format.enum.includes(value)) &&
+    !(format.maxLength !== undefined && value.length > format.maxLength) &&
+    !(format.pattern && !format.pattern.test(value))
+  );
+}
+
+function valueProblems(path: string, value: unknown, format: ValueFormat, options: AdditionalInfoOptions, problems: ReportProblem[]): void {
   switch (format.kind) {
     case 'string': {
-      if (typeof value !== 'string') return [typeProblem(path, 'string', value)];
-      if (format.nonEmpty && value === '') return [problem(path, 'additionalInfo.format', `Missing property, ${path} can't be empty`, value)];
-      if (format.enum && !format.enum.includes(value)) {
+      if (typeof value !== 'string') problems.push(typeProblem(path, 'string', value));
+      else if (format.nonEmpty && value === '') problems.push(problem(path, 'additionalInfo.format', `Missing property, ${path} can't be empty`, value));
+      else if (format.enum && !format.enum.includes(value)) {
         const allowed = format.enum.map((v) => `'${v}'`).join(' | ');
-        return [problem(path, 'additionalInfo.domain', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value)];
+        problems.push(problem(path, 'additionalInfo.domain', `Invalid enum value: ${path}: Expected ${allowed}, received '${value}'`, value));
+      } else if (format.maxLength !== undefined && value.length > format.maxLength) {
+        problems.push(problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be at most ${format.maxLength} characters, received ${value.length}`, value));
+      } else if (format.pattern && !format.pattern.test(value)) {
+        problems.push(problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be ${format.patternText ?? format.pattern.source}`, value));
       }
-      if (format.maxLength !== undefined && value.length > format.maxLength) {
-        return [problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be at most ${format.maxLength} characters, received ${value.length}`, value)];
-      }
-      if (format.pattern && !format.pattern.test(value)) {
-        return [problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be ${format.patternText ?? format.pattern.source}`, value)];
-      }
-      return [];
+      return;
     }
     case 'ip': {
-      if (typeof value !== 'string') return [typeProblem(path, 'string', value)];
-      if (isIP(value) === 0) return [problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be an IPv4 or IPv6 address`, value)];
-      return [];
+      if (typeof value !== 'string') problems.push(typeProblem(path, 'string', value));
+      else if (isIP(value) === 0) problems.push(problem(path, 'additionalInfo.format', `Invalid format: ${path}: must be an IPv4 or IPv6 address`, value));
+      return;
     }
     case 'errorCodes': {
-      if (options.errorCodesAs === 'string') return valueProblems(path, value, ANY_STRING, options);
-      if (!Array.isArray(value)) return [typeProblem(path, 'array', value)];
-      const problems = value.flatMap((item: unknown, i) => valueProblems(`${path}.${i}`, item, ANY_STRING, options));
+      if (options.errorCodesAs === 'string') {
+        valueProblems(path, value, ANY_STRING, options, problems);
+        return;
+      }
+      if (!Array.isArray(value)) {
+        problems.push(typeProblem(path, 'array', value));
+        return;
+      }
+      // Indices as forEach visits them (a hole is skipped, as flatMap skipped it).
+      for (let i = 0; i < value.length; i++) if (i in value) valueProblems(`${path}.${i}`, value[i], ANY_STRING, options, problems);
       if (value.length > 1) {
         problems.push(problem(path, 'additionalInfo.errorCodes.single', `Invalid field value: ${path}: must hold a single error code, received ${value.length}`, value));
       }
-      return problems;
+      return;
     }
     case 'companyProfileInfo': {
-      if (!isRecord(value)) return [typeProblem(path, 'object', value)];
-      const problems: ReportProblem[] = [];
-      for (const [key, format] of [
-        ['naturezaJuridica', NATUREZA_JURIDICA],
-        ['porteEmpresa', PORTE_EMPRESA],
-      ] as const) {
+      if (!isRecord(value)) {
+        problems.push(typeProblem(path, 'object', value));
+        return;
+      }
+      for (const [key, format] of COMPANY_PROFILE_KEYS) {
         if (!has(value, key)) problems.push(problem(`${path}.${key}`, 'additionalInfo.missingKey', `Missing property: ${path}.${key}`));
-        else problems.push(...valueProblems(`${path}.${key}`, value[key], format, options));
+        else valueProblems(`${path}.${key}`, value[key], format, options, problems);
       }
       for (const key of presentKeys(value)) {
-        if (key !== 'naturezaJuridica' && key !== 'porteEmpresa') problems.push(...valueProblems(`${path}.${key}`, value[key], ANY_STRING, options));
+        if (key !== 'naturezaJuridica' && key !== 'porteEmpresa') valueProblems(`${path}.${key}`, value[key], ANY_STRING, options, problems);
       }
-      return problems;
+      return;
     }
     case 'statusSummary': {
-      if (!isRecord(value)) return [typeProblem(path, 'object', value)];
-      return presentKeys(value).flatMap((key) => {
+      if (!isRecord(value)) {
+        problems.push(typeProblem(path, 'object', value));
+        return;
+      }
+      for (const key of presentKeys(value)) {
         const count = value[key];
-        if (typeof count === 'string' && COUNT_PATTERN.test(count)) return [];
-        return [problem(`${path}.${key}`, 'additionalInfo.statusSummary.count', `Invalid format: ${path}.${key}: must be a count written as a string of digits`, count)];
-      });
+        if (typeof count === 'string' && COUNT_PATTERN.test(count)) continue;
+        problems.push(problem(`${path}.${key}`, 'additionalInfo.statusSummary.count', `Invalid format: ${path}.${key}: must be a count written as a string of digits`, count));
+      }
+      return;
     }
     case 'paymentList': {
-      if (!Array.isArray(value)) return [typeProblem(path, 'array', value)];
-      const problems: ReportProblem[] = [];
+      if (!Array.isArray(value)) {
+        problems.push(typeProblem(path, 'array', value));
+        return;
+      }
       if (value.length > PAYMENT_LIST_MAX) {
         problems.push(problem(path, 'additionalInfo.paymentList.maxItems', `Invalid field value: ${path}: at most ${PAYMENT_LIST_MAX} items, received ${value.length}`, value.length));
       }
-      value.forEach((item: unknown, i) => {
+      for (let i = 0; i < value.length; i++) {
+        if (!(i in value)) continue;
+        const item: unknown = value[i];
         if (!isRecord(item)) problems.push(typeProblem(`${path}.${i}`, 'object', item));
-        else for (const key of presentKeys(item)) problems.push(...valueProblems(`${path}.${i}.${key}`, item[key], ANY_STRING, options));
-      });
-      return problems;
+        else for (const key of presentKeys(item)) valueProblems(`${path}.${i}.${key}`, item[key], ANY_STRING, options, problems);
+      }
+      return;
     }
   }
 }
@@ -337,10 +428,9 @@ function has(info: Info, key: string): boolean {
   return Object.hasOwn(info, key) && info[key] !== undefined;
 }
 
+/** The keys that count as sent, in order (one array; a second only when some key holds undefined). */
 function presentKeys(info: Info): string[] {
-  return Object.keys(info).filter((key) => info[key] !== undefined);
-}
-
-function ownValue<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
-  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+  const keys = Object.keys(info);
+  for (const key of keys) if (info[key] === undefined) return keys.filter((k) => info[k] !== undefined);
+  return keys;
 }

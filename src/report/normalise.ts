@@ -1,3 +1,4 @@
+import { KEY_FORMATS } from './additional-info-rules.js';
 import { BEARER_IN_TEXT, isSecretKey, looksLikeToken, REDACTED } from './secrets.js';
 import type { EndpointTemplates } from './template.js';
 
@@ -95,22 +96,65 @@ export function uriPrefixOf(url: string, endpoint: string): string | null {
   return `${origin}${path.slice(0, at)}`;
 }
 
+function repaired(repairs: RepairKind[], kind: RepairKind): void {
+  if (!repairs.includes(kind)) repairs.push(kind);
+}
+
+/** `role` / `httpMethod` in upper case when that makes it one of `allowed`; null when there is nothing to repair. */
+function upperCased(value: unknown, allowed: ReadonlySet<string>): string | null {
+  // A value already in the set is upper case: nothing to do (and no toUpperCase to pay for).
+  if (typeof value !== 'string' || allowed.has(value)) return null;
+  const upper = value.toUpperCase();
+  return upper !== value && allowed.has(upper) ? upper : null;
+}
+
+/** Whether a key names a secret, answered at load for the keys the rule table knows (no lower-casing per report). */
+const KNOWN_KEY_IS_SECRET: ReadonlyMap<string, boolean> = new Map(Object.keys(KEY_FORMATS).map((key) => [key, isSecretKey(key)]));
+const BEARER_WORD = /bearer\s/i;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/**
+ * looksLikeToken for a tokenId, answered without its three patterns for the usual one: base64url characters have no
+ * whitespace and no dot (so no JWT), and a first character other than b/B cannot begin "bearer".
+ */
+function tokenLike(value: string): boolean {
+  const first = value.charCodeAt(0);
+  if (first !== 98 && first !== 66 && BASE64URL.test(value)) return false;
+  return looksLikeToken(value);
+}
+
+/** What a value of additionalInfo becomes: REDACTED for a secret, a text with its `Bearer …` redacted, or itself. */
+function safeOf(key: string, value: unknown): unknown {
+  if ((KNOWN_KEY_IS_SECRET.get(key) ?? isSecretKey(key)) || (key === 'tokenId' && typeof value === 'string' && tokenLike(value))) return REDACTED;
+  return typeof value === 'string' && BEARER_WORD.test(value) ? value.replace(BEARER_IN_TEXT, `$1${REDACTED}`) : value;
+}
+
+/** A copy of `info` with its secrets redacted, or null when it holds none (nearly every report: look first, copy only then). */
+function redacted(info: Record<string, unknown>): Record<string, unknown> | null {
+  const keys = Object.keys(info);
+  let i = 0;
+  // Object.is: a NaN value is no change.
+  while (i < keys.length && Object.is(safeOf(keys[i] as string, info[keys[i] as string]), info[keys[i] as string])) i++;
+  if (i === keys.length) return null;
+  const kept: Record<string, unknown> = {};
+  // defineProperty: an own "__proto__" key stays an own key, as it came.
+  for (const key of keys) Object.defineProperty(kept, key, { value: safeOf(key, info[key]), enumerable: true, writable: true, configurable: true });
+  return kept;
+}
+
 export function normaliseReport(input: Record<string, unknown>, context: NormaliseContext): Normalised {
   const item: Record<string, unknown> = { ...input };
   const repairs: RepairKind[] = [];
-  const repaired = (kind: RepairKind): void => {
-    if (!repairs.includes(kind)) repairs.push(kind);
-  };
 
-  for (const key of ['role', 'httpMethod'] as const) {
-    const value = item[key];
-    if (typeof value === 'string' && value !== value.toUpperCase()) {
-      const upper = value.toUpperCase();
-      if ((key === 'role' ? ROLES : METHODS).has(upper)) {
-        item[key] = upper;
-        repaired('enum_case');
-      }
-    }
+  const role = upperCased(item.role, ROLES);
+  if (role !== null) {
+    item.role = role;
+    repaired(repairs, 'enum_case');
+  }
+  const method = upperCased(item.httpMethod, METHODS);
+  if (method !== null) {
+    item.httpMethod = method;
+    repaired(repairs, 'enum_case');
   }
 
   // A report without a role is an opendata report (only the server reports, with its own schema and list).
@@ -125,11 +169,11 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
         const prefix = uriPrefixOf(item.endpoint, template);
         if (prefix !== null) {
           item.endpointUriPrefix = prefix;
-          repaired('uri_prefix_derived');
+          repaired(repairs, 'uri_prefix_derived');
         }
       }
       item.endpoint = template;
-      repaired('endpoint_templated');
+      repaired(repairs, 'endpoint_templated');
     }
   }
 
@@ -137,7 +181,7 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
     const timestamp = normaliseTimestamp(item.timestamp);
     if (timestamp !== null) {
       item.timestamp = timestamp;
-      repaired('timestamp_normalised');
+      repaired(repairs, 'timestamp_normalised');
     }
   }
 
@@ -147,34 +191,26 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
       const prefix = uriPrefixOf(value, item.endpoint);
       if (prefix !== null && prefix !== value) {
         item.endpointUriPrefix = prefix;
-        repaired('uri_prefix_derived');
+        repaired(repairs, 'uri_prefix_derived');
       }
     }
   }
 
   const info = item.additionalInfo;
   if (info !== null && typeof info === 'object' && !Array.isArray(info)) {
-    // Nearly every report has no secret: look first, copy only when one is there.
-    const safeOf = (key: string, value: unknown): unknown => {
-      if (isSecretKey(key) || (key === 'tokenId' && typeof value === 'string' && looksLikeToken(value))) return REDACTED;
-      return typeof value === 'string' && /bearer\s/i.test(value) ? value.replace(BEARER_IN_TEXT, `$1${REDACTED}`) : value;
-    };
-    const entries = Object.entries(info as Record<string, unknown>);
-    // Object.is: a NaN value is no change.
-    if (entries.some(([key, value]) => !Object.is(safeOf(key, value), value))) {
-      const kept: Record<string, unknown> = {};
-      // defineProperty: an own "__proto__" key stays an own key, as it came.
-      for (const [key, value] of entries) Object.defineProperty(kept, key, { value: safeOf(key, value), enumerable: true, writable: true, configurable: true });
+    const kept = redacted(info as Record<string, unknown>);
+    if (kept !== null) {
       item.additionalInfo = kept;
-      repaired('secret_redacted');
+      repaired(repairs, 'secret_redacted');
     }
   }
 
-  if (item.role === 'SERVER') {
+  // Each key by name (a loop over the names would be a keyed lookup per key); the order is SERVER_FORBIDDEN_KEYS'.
+  if (item.role === 'SERVER' && ('clientSSId' in item || 'endpointUriPrefix' in item || 'correlationId' in item)) {
     for (const key of SERVER_FORBIDDEN_KEYS) {
       if (key in item) {
         delete item[key];
-        repaired('server_key_removed');
+        repaired(repairs, 'server_key_removed');
       }
     }
   }

@@ -1,16 +1,18 @@
-import type { z } from 'zod';
 import { additionalInfoProblems, type AdditionalInfoOptions } from './additional-info.js';
 import { normaliseReport, type RepairKind } from './normalise.js';
 import { jsonType as describe, shown, type ReportProblem } from './problem.js';
 import { actionOf, ruleInfo, type RuleAction, type RulePolicy } from './rules.js';
 import {
-  ADDITIONAL_INFO_TYPE,
-  clientReportSchema,
-  opendataReportSchema,
+  CLIENT_SHAPE,
+  OPENDATA_SHAPE,
   ROLES,
-  serverReportSchema,
+  SERVER_SHAPE,
+  shapeProblems,
   type AnyReport,
+  type ClientReport,
+  type OpendataReport,
   type PrivateReport,
+  type ServerReport,
 } from './schema.js';
 import type { EndpointTemplates } from './template.js';
 
@@ -18,7 +20,14 @@ export type { ReportProblem };
 
 /**
  * From an item a gateway sent to a report the PCM will accept (pcm-rules.md §15), or the reasons it would not.
- * Pure: the clock, the catalogue and the settings come in the context.
+ * Pure: the clock, the catalogue and the settings come in the context. The only state kept between calls is caches
+ * of pure functions of a text (the last text each report field passed its checks with, schema.ts; the JSON text of
+ * listed endpoints, below), which change how fast an answer comes, never what it is.
+ *
+ * The checks are compiled once, at module load (schema.ts for the report's shape, additional-info.ts for the rule
+ * table); a rule set (the context's rules) adds a few comparisons and decides how problems are judged, which costs
+ * nothing until there is one. test/oracle keeps the zod-based implementation this replaced; test/property/differential.test.ts holds the two
+ * to the same results.
  */
 
 export interface RuleOptions extends AdditionalInfoOptions, RulePolicy {
@@ -108,62 +117,69 @@ function judged(problems: readonly ReportProblem[], policy: RulePolicy): { refus
   const findings: ReportProblem[] = [];
   for (const p of problems) {
     const action: RuleAction = actionOf(p.rule, policy);
-    const labelled = { ...p, severity: ruleInfo(p.rule).severity };
+    if (action === 'ignore') continue;
+    const severity = ruleInfo(p.rule).severity;
+    // The problem's own keys, then its severity (a problem has `value` only when it says what was received).
+    const labelled: ReportProblem =
+      'value' in p ? { field: p.field, rule: p.rule, message: p.message, value: p.value, severity } : { field: p.field, rule: p.rule, message: p.message, severity };
     if (action === 'refuse') refused.push(labelled);
-    else if (action === 'send') findings.push(labelled);
+    else findings.push(labelled);
   }
   return { refused, findings };
 }
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const INT16_MAX = 32_767;
-const UUID_FIELDS = ['fapiInteractionId', 'clientOrgId', 'serverOrgId', 'clientSSId'] as const;
 
-function valueAt(input: Record<string, unknown>, path: readonly PropertyKey[]): unknown {
-  return path.reduce<unknown>((v, k) => (v === null || typeof v !== 'object' ? undefined : (v as Record<PropertyKey, unknown>)[k]), input);
+function nilUuid(field: 'fapiInteractionId' | 'clientOrgId' | 'serverOrgId' | 'clientSSId', problems: ReportProblem[]): void {
+  const message =
+    field === 'fapiInteractionId' ? `fapiInteractionId mismatch. Ensure the ID is not "${NIL_UUID}."` : `Invalid field value: ${field} must not be the nil UUID`;
+  problems.push({ field, rule: 'nil_uuid', message, value: NIL_UUID });
 }
 
-function toProblems(issues: readonly z.core.$ZodIssue[], input: Record<string, unknown>): ReportProblem[] {
-  const problems: ReportProblem[] = [];
-  const missing: string[] = [];
-  for (const issue of issues) {
-    const field = issue.path.map(String).join('.');
-    const value = valueAt(input, issue.path);
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        problems.push({ field: key, rule: 'unrecognized_key', message: `Additional property not allowed: '${key}'`, value: input[key] });
-      }
-    } else if (issue.path.length === 1 && input[field] === undefined) {
-      // Whatever the schema expected there (a type, an enum, a literal), the PCM calls an absent key missing.
-      missing.push(field);
-    } else if (value === null) {
-      problems.push({ field, rule: 'not_null', message: `Missing property, ${field} can't be empty (null)`, value });
-    } else if (issue.code === 'custom' && issue.message === ADDITIONAL_INFO_TYPE) {
-      problems.push({ field, rule: 'type', message: `Field type mismatch: ${field}: expected object, received ${describe(value)}`, value });
-    } else if (issue.code === 'invalid_type') {
-      problems.push({ field, rule: 'type', message: `Field type mismatch: ${field}: expected ${issue.expected}, received ${describe(value)}`, value });
-    } else if (issue.code === 'invalid_value') {
-      const allowed = issue.values.map((v) => `'${shown(v)}'`).join(' | ');
-      problems.push({ field, rule: 'enum', message: `Invalid enum value. Expected ${allowed}, received '${shown(value)}'`, value });
-    } else if (issue.code === 'too_small' && value === '') {
-      problems.push({ field, rule: 'range', message: `Invalid field value: ${field} should not be empty`, value });
-    } else if (issue.code === 'too_small' || issue.code === 'too_big') {
-      const rule = field === 'statusCode' ? 'statusCode must be between 200 and 599' : issue.message;
-      problems.push({ field, rule: 'range', message: `Invalid field value: ${field}: ${rule}`, value });
-    } else {
-      problems.push({ field, rule: 'format', message: `Invalid format: ${field}: ${issue.message}`, value });
-    }
-  }
-  if (missing.length > 0) {
-    problems.unshift({ field: missing.join(','), rule: 'required', message: `Missing fields: ${missing.join(', ')}` });
-  }
-  return problems;
+/** §3.2: https://host[/prefix]. */
+const URI_PREFIX_SHAPE = /^https?:\/\/[^/?#\s]+/;
+const MS_PER_DAY = 86_400_000;
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number written by `count` ASCII digits of `text` from `at`. */
+function digits(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
+}
+
+/**
+ * The instant of a timestamp that matches TIMESTAMP_PATTERN, or NaN when it names no real time (2026-02-30,
+ * 24:00, second 60): exactly what `Date.parse` answers for a text that `toISOString` writes back the same, found by
+ * arithmetic (proleptic Gregorian calendar, years 0000–9999) instead of a parse and a string.
+ */
+export function canonicalTimestampMs(timestamp: string): number {
+  const year = digits(timestamp, 0, 4);
+  const month = digits(timestamp, 5, 2);
+  const day = digits(timestamp, 8, 2);
+  const hour = digits(timestamp, 11, 2);
+  const minute = digits(timestamp, 14, 2);
+  const second = digits(timestamp, 17, 2);
+  const millis = digits(timestamp, 20, 3);
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : (DAYS_IN_MONTH[month] as number))) return Number.NaN;
+  // Days from 1970-01-01 (H. Hinnant's days_from_civil; March-based years put the leap day last).
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  const days = era * 146_097 + dayOfEra - 719_468;
+  return days * MS_PER_DAY + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis;
 }
 
 /** Rules beyond the schema that both roles and opendata share: listed endpoint, timespan, time window. */
-function commonProblems(report: AnyReport, templates: EndpointTemplates, context: ValidationContext): ReportProblem[] {
-  const problems: ReportProblem[] = [];
-  if (!templates.has(report.endpoint)) {
+function commonProblems(report: AnyReport, templates: EndpointTemplates, context: ValidationContext, problems: ReportProblem[]): void {
+  if (templates.has(report.endpoint)) {
+    if (!ENDPOINT_JSON.has(report.endpoint)) ENDPOINT_JSON.set(report.endpoint, JSON.stringify(report.endpoint));
+  } else {
     problems.push({ field: 'endpoint', rule: 'listed_endpoint', message: `Unlisted endpoint: ${shown(report.endpoint)}`, value: report.endpoint });
   }
   const span = report.processTimespan;
@@ -176,9 +192,9 @@ function commonProblems(report: AnyReport, templates: EndpointTemplates, context
     // §13.4: the specs that say integer say int16.
     problems.push({ field: 'processTimespan', rule: 'int16', message: `Invalid field value: processTimespan must be at most ${INT16_MAX} (int16)`, value: span });
   }
-  const at = Date.parse(report.timestamp);
-  // Date.parse rolls 2026-02-30 over to March: only a timestamp that reads back the same is a real one.
-  if (Number.isNaN(at) || new Date(at).toISOString() !== report.timestamp) {
+  // The shape checked the pattern; a real calendar time is checked here (Date.parse would roll 2026-02-30 over).
+  const at = canonicalTimestampMs(report.timestamp);
+  if (Number.isNaN(at)) {
     problems.push({ field: 'timestamp', rule: 'format', message: 'Invalid field value: Invalid timestamp format', value: report.timestamp });
   } else if (at < context.now - context.rules.maxAgeMs) {
     problems.push({ field: 'timestamp', rule: 'max_age', message: 'Report is too old', value: report.timestamp });
@@ -190,23 +206,19 @@ function commonProblems(report: AnyReport, templates: EndpointTemplates, context
       value: report.timestamp,
     });
   }
-  return problems;
 }
 
-function privateProblems(report: PrivateReport, context: ValidationContext): ReportProblem[] {
-  const problems = commonProblems(report, context.privateTemplates, context);
-  for (const field of UUID_FIELDS) {
-    const value = (report as Record<string, unknown>)[field];
-    if (value === NIL_UUID) {
-      const message =
-        field === 'fapiInteractionId'
-          ? `fapiInteractionId mismatch. Ensure the ID is not "${NIL_UUID}."`
-          : `Invalid field value: ${field} must not be the nil UUID`;
-      problems.push({ field, rule: 'nil_uuid', message, value });
-    }
-  }
+/** `reporterOrgId` is the reporting organisation's id as sent (clientOrgId for CLIENT, serverOrgId for SERVER), lower-cased. */
+function privateProblems(report: PrivateReport, reporterOrgId: string, context: ValidationContext): ReportProblem[] {
+  const problems: ReportProblem[] = [];
+  commonProblems(report, context.privateTemplates, context, problems);
+  // Each field by name (a loop over the names would be a keyed lookup per field).
+  if (report.fapiInteractionId === NIL_UUID) nilUuid('fapiInteractionId', problems);
+  if (report.clientOrgId === NIL_UUID) nilUuid('clientOrgId', problems);
+  if (report.serverOrgId === NIL_UUID) nilUuid('serverOrgId', problems);
+  if (report.role === 'CLIENT' && report.clientSSId === NIL_UUID) nilUuid('clientSSId', problems);
   // §3.2: https://host[/prefix]. The PCM's schema only constrains the characters, so the shape is a remark.
-  if (report.role === 'CLIENT' && !/^https?:\/\/[^/?#\s]+/.test(report.endpointUriPrefix)) {
+  if (report.role === 'CLIENT' && !URI_PREFIX_SHAPE.test(report.endpointUriPrefix)) {
     problems.push({
       field: 'endpointUriPrefix',
       rule: 'endpointUriPrefix.shape',
@@ -214,28 +226,164 @@ function privateProblems(report: PrivateReport, context: ValidationContext): Rep
       value: report.endpointUriPrefix,
     });
   }
-  const reporterField = report.role === 'CLIENT' ? 'clientOrgId' : 'serverOrgId';
-  const reporterOrgId = report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId;
-  if (context.reporterOrgIds !== null && !context.reporterOrgIds.has(reporterOrgId.toLowerCase())) {
+  if (context.reporterOrgIds !== null && !context.reporterOrgIds.has(reporterOrgId)) {
+    const reporterField = report.role === 'CLIENT' ? 'clientOrgId' : 'serverOrgId';
+    const sent = report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId;
     problems.push({
       field: reporterField,
       rule: 'reporter_org',
-      message: `${reporterField} '${reporterOrgId}' is invalid to role '${report.role}': not an organisation this sidecar reports for`,
-      value: reporterOrgId,
+      message: `${reporterField} '${sent}' is invalid to role '${report.role}': not an organisation this sidecar reports for`,
+      value: sent,
     });
   }
-  problems.push(
-    ...additionalInfoProblems(
-      report.additionalInfo,
-      { role: report.role, httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'private' },
-      context.rules,
-    ),
+  return additionalInfoProblems(
+    report.additionalInfo,
+    { role: report.role, httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'private' },
+    context.rules,
+    problems,
   );
-  return problems;
 }
 
-export function privateDedupKey(report: PrivateReport): string {
-  return [report.role, report.fapiInteractionId.toLowerCase(), report.endpoint, report.httpMethod, report.timestamp].join('|');
+export function privateDedupKey(report: PrivateReport, fapiInteractionId: string = report.fapiInteractionId.toLowerCase()): string {
+  return `${report.role}|${fapiInteractionId}|${report.endpoint}|${report.httpMethod}|${report.timestamp}`;
+}
+
+// ───────────────────────────────────────────── the report as it will be sent ─────────────────────────────────────────────
+
+/*
+ * A report is built from the item in its shape's key order (the order the PCM's models list the keys, and the order
+ * the zod schemas of earlier versions rebuilt it in), with an optional key only when the item has it.
+ *
+ * Its JSON text is written by hand around the values that may need escaping: every other value was just checked to be
+ * a UUID, a timestamp, an enum value, a safe integer, a finite number or text of [- /:_.',0-9a-zA-Z], none of which
+ * JSON escapes, and a finite number is written by JSON as by String. The endpoint and additionalInfo go through
+ * JSON.stringify. An additionalInfo with a toJSON method of its own (never from JSON.parse) would be called with
+ * another key, and one that cannot be serialised should fail as before: both go to JSON.stringify of the whole report.
+ */
+
+function clientReport(input: Record<string, unknown>): ClientReport {
+  const r = input as unknown as ClientReport;
+  return 'correlationId' in input
+    ? {
+        role: r.role,
+        fapiInteractionId: r.fapiInteractionId,
+        endpoint: r.endpoint,
+        statusCode: r.statusCode,
+        httpMethod: r.httpMethod,
+        timestamp: r.timestamp,
+        processTimespan: r.processTimespan,
+        clientOrgId: r.clientOrgId,
+        serverOrgId: r.serverOrgId,
+        correlationId: r.correlationId,
+        clientSSId: r.clientSSId,
+        endpointUriPrefix: r.endpointUriPrefix,
+        additionalInfo: r.additionalInfo,
+      }
+    : {
+        role: r.role,
+        fapiInteractionId: r.fapiInteractionId,
+        endpoint: r.endpoint,
+        statusCode: r.statusCode,
+        httpMethod: r.httpMethod,
+        timestamp: r.timestamp,
+        processTimespan: r.processTimespan,
+        clientOrgId: r.clientOrgId,
+        serverOrgId: r.serverOrgId,
+        clientSSId: r.clientSSId,
+        endpointUriPrefix: r.endpointUriPrefix,
+        additionalInfo: r.additionalInfo,
+      };
+}
+
+function serverReport(input: Record<string, unknown>): ServerReport {
+  const r = input as unknown as ServerReport;
+  const report: ServerReport = {
+    role: r.role,
+    fapiInteractionId: r.fapiInteractionId,
+    endpoint: r.endpoint,
+    statusCode: r.statusCode,
+    httpMethod: r.httpMethod,
+    timestamp: r.timestamp,
+    processTimespan: r.processTimespan,
+    clientOrgId: r.clientOrgId,
+    serverOrgId: r.serverOrgId,
+  };
+  if ('additionalInfo' in input) report.additionalInfo = r.additionalInfo;
+  return report;
+}
+
+function opendataReport(input: Record<string, unknown>): OpendataReport {
+  const r = input as unknown as OpendataReport;
+  return {
+    endpoint: r.endpoint,
+    statusCode: r.statusCode,
+    httpMethod: r.httpMethod,
+    timestamp: r.timestamp,
+    processTimespan: r.processTimespan,
+    additionalInfo: r.additionalInfo,
+  };
+}
+
+/** Text JSON writes as it is: no quote, backslash, control character or surrogate (JSON escapes a lone one). */
+const JSON_AS_IS = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * The JSON of an additionalInfo of plain strings (nearly all of them), written directly; null for anything else.
+ * Keys in Object.keys order, which is JSON.stringify's; a boxed primitive or a class instance is left to it.
+ */
+function flatJson(info: Record<string, unknown>): string | null {
+  const proto = Object.getPrototypeOf(info) as unknown;
+  if (proto !== Object.prototype && proto !== null) return null;
+  let json = '{';
+  let comma = '';
+  for (const key of Object.keys(info)) {
+    const value = info[key];
+    if (typeof value !== 'string' || !JSON_AS_IS.test(value) || !JSON_AS_IS.test(key)) return null;
+    json += `${comma}"${key}":"${value}"`;
+    comma = ',';
+  }
+  return `${json}}`;
+}
+
+/** `"additionalInfo":{…}` preceded by a comma, or null when JSON.stringify of the whole report must decide. */
+function infoJson(info: Record<string, unknown> | undefined): string | null {
+  if (info === undefined) return '';
+  if (typeof info.toJSON === 'function') return null;
+  const flat = flatJson(info);
+  if (flat !== null) return `,"additionalInfo":${flat}`;
+  try {
+    return `,"additionalInfo":${JSON.stringify(info)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The JSON text of every listed endpoint a report has named, kept: an endpoint is most of a report's text that needs
+ * escaping checked. Only listed ones are kept (an unlisted endpoint is refused, or sent when an override says so), so
+ * the map is never larger than the catalogues.
+ */
+const ENDPOINT_JSON = new Map<string, string>();
+
+/** The fields every report has, from endpoint to processTimespan, as JSON members (no leading comma). */
+function commonJson(report: AnyReport): string {
+  return `"endpoint":${ENDPOINT_JSON.get(report.endpoint) ?? JSON.stringify(report.endpoint)},"statusCode":${report.statusCode},"httpMethod":"${report.httpMethod}","timestamp":"${report.timestamp}","processTimespan":${report.processTimespan}`;
+}
+
+function privateJson(report: PrivateReport): string {
+  const info = infoJson(report.additionalInfo);
+  if (info === null) return JSON.stringify(report);
+  let json = `{"role":"${report.role}","fapiInteractionId":"${report.fapiInteractionId}",${commonJson(report)},"clientOrgId":"${report.clientOrgId}","serverOrgId":"${report.serverOrgId}"`;
+  if (report.role === 'CLIENT') {
+    if (report.correlationId !== undefined) json += `,"correlationId":"${report.correlationId}"`;
+    json += `,"clientSSId":"${report.clientSSId}","endpointUriPrefix":"${report.endpointUriPrefix}"`;
+  }
+  return `${json}${info}}`;
+}
+
+function opendataJson(report: OpendataReport): string {
+  const info = infoJson(report.additionalInfo);
+  return info === null ? JSON.stringify(report) : `{${commonJson(report)}${info}}`;
 }
 
 /** Normalises and validates one item; returns the report to spool, or every reason it cannot be sent. */
@@ -249,16 +397,16 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
   const { item: input, stream, repairs } = normaliseReport(item as Record<string, unknown>, context);
 
   if (stream === 'opendata') {
-    const parsed = opendataReportSchema.safeParse(input);
-    if (!parsed.success) return { ok: false, problems: judged(toProblems(parsed.error.issues, input), context.rules).refused };
-    const report = parsed.data;
-    const problems = commonProblems(report, context.opendataTemplates, context);
-    problems.push(
-      ...additionalInfoProblems(
-        report.additionalInfo,
-        { role: 'SERVER', httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'opendata' },
-        context.rules,
-      ),
+    const shape = shapeProblems(input, OPENDATA_SHAPE);
+    if (shape !== null) return { ok: false, problems: judged(shape, context.rules).refused };
+    const report = opendataReport(input);
+    const problems: ReportProblem[] = [];
+    commonProblems(report, context.opendataTemplates, context, problems);
+    additionalInfoProblems(
+      report.additionalInfo,
+      { role: 'SERVER', httpMethod: report.httpMethod, endpoint: report.endpoint, statusCode: report.statusCode, stream: 'opendata' },
+      context.rules,
+      problems,
     );
     if (context.opendataOrgId === null && context.reporterOrgIds !== null) {
       problems.push({ field: '', rule: 'opendata_org', message: 'no organisation is configured to send opendata reports (opendataOrgId)' });
@@ -270,9 +418,9 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
       ok: true,
       stream,
       report,
-      json: JSON.stringify(report),
+      json: opendataJson(report),
       reporterOrgId: context.opendataOrgId ?? '',
-      dedupKey: ['OPENDATA', report.endpoint, report.httpMethod, report.timestamp, report.statusCode, report.processTimespan, clientIp].join('|'),
+      dedupKey: `OPENDATA|${report.endpoint}|${report.httpMethod}|${report.timestamp}|${report.statusCode}|${report.processTimespan}|${clientIp}`,
       fapiInteractionId: null,
       repairs,
       findings,
@@ -293,19 +441,21 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
       ],
     };
   }
-  const parsed = role === 'CLIENT' ? clientReportSchema.safeParse(input) : serverReportSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, problems: judged(toProblems(parsed.error.issues, input), context.rules).refused };
-  const report = parsed.data;
-  const { refused, findings } = judged(privateProblems(report, context), context.rules);
+  const shape = shapeProblems(input, role === 'CLIENT' ? CLIENT_SHAPE : SERVER_SHAPE);
+  if (shape !== null) return { ok: false, problems: judged(shape, context.rules).refused };
+  const report = role === 'CLIENT' ? clientReport(input) : serverReport(input);
+  const reporterOrgId = (report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId).toLowerCase();
+  const { refused, findings } = judged(privateProblems(report, reporterOrgId, context), context.rules);
   if (refused.length > 0) return { ok: false, problems: refused, findings };
+  const fapiInteractionId = report.fapiInteractionId.toLowerCase();
   return {
     ok: true,
     stream,
     report,
-    json: JSON.stringify(report),
-    reporterOrgId: (report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId).toLowerCase(),
-    dedupKey: privateDedupKey(report),
-    fapiInteractionId: report.fapiInteractionId.toLowerCase(),
+    json: privateJson(report),
+    reporterOrgId,
+    dedupKey: privateDedupKey(report, fapiInteractionId),
+    fapiInteractionId,
     repairs,
     findings,
   };
