@@ -359,6 +359,18 @@ type Issue =
   | { code: 'invalid_value'; key: string; field: CompiledField }
   | { code: 'too_small' | 'too_big' | 'invalid_format' | 'custom'; key: string; message: string };
 
+/**
+ * What a relational comparison makes of a non-number (zod compared `length` as it came): the same coercion, except
+ * that a value JavaScript cannot convert ({"toString": {}, "valueOf": {}}) is NaN instead of a TypeError.
+ */
+function comparableNumber(value: unknown): number {
+  try {
+    return Number(value);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** zod's name for where a length came from. */
 function lengthOrigin(value: unknown): string {
   if (Array.isArray(value)) return 'array';
@@ -379,7 +391,8 @@ function tooBig(origin: string, maximum: number): string {
 
 /**
  * The issues of one field, as zod raised them: a type issue stops the checks that need the type (patterns, number
- * bounds), but not the length checks, which run on anything non-null with a `length` (an array, `{"length": 99}`).
+ * bounds), but not the length checks, which run on anything non-null with a numeric `length` (an array,
+ * `{"length": 99}`).
  * A non-integer stops the bounds; an unsafe integer does not.
  */
 function fieldIssues(field: CompiledField, value: unknown, issues: Issue[]): void {
@@ -397,9 +410,11 @@ function fieldIssues(field: CompiledField, value: unknown, issues: Issue[]): voi
           }
           continue;
         }
-        if (value === null || value === undefined || (value as { length?: unknown }).length === undefined) continue;
+        if (value === null || value === undefined) continue;
+        const raw = (value as { length?: unknown }).length;
+        if (raw === undefined) continue;
+        const units = typeof raw === 'number' ? raw : comparableNumber(raw);
         const limit = field.checkLimits[i] as number;
-        const units = (value as { length: number }).length;
         if (kind === 0) {
           const length = isString && units >= limit && units < limit * 2 ? codePointLength(value) : units;
           if (!(length >= limit)) issues.push({ code: 'too_small', key, message: tooSmall(lengthOrigin(value), limit) });

@@ -246,6 +246,8 @@ export class OrgLane {
     try {
       this.refreshEstimate();
     } finally {
+      // The lease in the file first: after a crash, what was sent is what comes back as recovered.
+      await batch.recorded;
       await this.deliver(batch.rows);
     }
   }

@@ -63,6 +63,11 @@ export interface LeasedBatch {
   rows: LeasedRow[];
   /** Serialised size of the batch body `[a,b,…]`. */
   bytes: number;
+  /**
+   * Resolves once the lease is in the file. Sending after it makes a crash count this batch as recovered (and its
+   * reports as resent) at the next start; sending before it only loses that bookkeeping, never a report.
+   */
+  recorded: Promise<void>;
 }
 
 export interface QuarantinedItem {
@@ -381,12 +386,12 @@ export class Spool {
     const runs = runsOf(ids);
     const now = Date.now();
     const cursor = ledger.cursor;
-    this.ledgerWrite((ops) => {
+    const recorded = this.ledgerWrite((ops) => {
       for (const [a, b] of ledger.take(runs)) ops.push(['resend', a, b]);
       if (ledger.cursor !== cursor) ops.push(['laneCursor', ledger.cursor - laneBase(ledger.no), ledger.no]);
       for (const [a, b] of runs) this.mirrorLeases(ops, ledger.leased.add(a, b), now);
     });
-    return { lane, rows, bytes };
+    return { lane, rows, bytes, recorded };
   }
 
   private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {
@@ -417,7 +422,7 @@ export class Spool {
   complete(results: readonly RowResult[]): void {
     const byId = new Map(results.map((r) => [r.id, r]));
     const now = Date.now();
-    this.ledgerWrite((ops) => {
+    void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
         for (const [a, b] of runs) {
           const reportIds: (string | null)[] = [];
@@ -436,7 +441,7 @@ export class Spool {
   /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
   release(ids: readonly number[], _lastError?: string | null): void {
     const now = Date.now();
-    this.ledgerWrite((ops) => {
+    void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf(ids)) {
         for (const [a, b] of runs) {
           this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
@@ -451,12 +456,13 @@ export class Spool {
    * waiting (a busy wait for its lock would stall this event loop for a commit). In-process they are applied now, and
    * if that fails the ledger is read again from the tables, so memory never holds a lease or answer the file does not.
    */
-  private ledgerWrite(change: (ops: LedgerOp[]) => void): void {
+  private ledgerWrite(change: (ops: LedgerOp[]) => void): Promise<void> {
     const ops: LedgerOp[] = [];
     change(ops);
     if (this.writer) return this.writer.ledger(ops);
     try {
       this.ledgerStore.apply(ops);
+      return Promise.resolve();
     } catch (err) {
       this.lanes.clear();
       this.loadLedger(false);

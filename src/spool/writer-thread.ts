@@ -14,7 +14,8 @@ type Reply =
   | { type: 'unusable'; error: { name: string; message: string; code?: string } }
   | { type: 'closed' }
   | { type: 'synced'; id: number }
-  | { type: 'ledger-failed'; error: { name: string; message: string; code?: string } }
+  | { type: 'ledger-done'; id: number }
+  | { type: 'ledger-failed'; id: number; error: { name: string; message: string; code?: string } }
   | { type: 'done'; id: number; flags: Uint8Array; appended: LaneAppend[]; evicted: number }
   | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
 
@@ -43,7 +44,7 @@ export class WriterThread {
     this.worker = new Worker(workerFile(), { workerData: data });
     this.worker.on('message', (reply: Reply) => {
       if (reply.type === 'ledger-failed') onLedgerError(revive(reply.error));
-      if (reply.type === 'synced') {
+      if (reply.type === 'synced' || reply.type === 'ledger-done' || reply.type === 'ledger-failed') {
         this.syncs.get(reply.id)?.();
         this.syncs.delete(reply.id);
       }
@@ -92,10 +93,17 @@ export class WriterThread {
     });
   }
 
-  /** Ledger changes, applied by the thread in order with its commits; not waited for. */
-  ledger(ops: readonly LedgerOp[]): void {
-    if (ops.length === 0 || this.failure) return;
-    this.worker.postMessage({ type: 'ledger', ops });
+  /**
+   * Ledger changes, applied by the thread in order with its commits. Resolves once they are in the file (or could
+   * not be: onLedgerError was told); the caller may go on without waiting.
+   */
+  ledger(ops: readonly LedgerOp[]): Promise<void> {
+    if (ops.length === 0 || this.failure) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.syncs.set(id, resolve);
+      this.worker.postMessage({ type: 'ledger', id, ops });
+    });
   }
 
   /** Resolves once the thread has applied every message sent before (ledger changes included). */

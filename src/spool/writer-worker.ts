@@ -15,7 +15,7 @@ export interface WriterData {
   appender: AppenderOptions;
 }
 
-export type WriterMessage = { type: 'commit'; id: number; group: WireGroup } | { type: 'ledger'; ops: LedgerOp[] } | { type: 'sync'; id: number } | { type: 'close' };
+export type WriterMessage = { type: 'commit'; id: number; group: WireGroup } | { type: 'ledger'; id: number; ops: LedgerOp[] } | { type: 'sync'; id: number } | { type: 'close' };
 
 function errorOf(err: unknown): { name: string; message: string; code?: string } {
   const e = err as { name?: string; message?: string; code?: string };
@@ -52,8 +52,9 @@ port.on('message', (message: WriterMessage) => {
   if (message.type === 'ledger') {
     try {
       ledger.apply(message.ops);
+      port.postMessage({ type: 'ledger-done', id: message.id });
     } catch (err) {
-      port.postMessage({ type: 'ledger-failed', error: errorOf(err) });
+      port.postMessage({ type: 'ledger-failed', id: message.id, error: errorOf(err) });
     }
     return;
   }

@@ -332,6 +332,15 @@ describe('regressions: hostile items that answered 500', () => {
     }
   });
 
+  it('a string field holding an object whose `length` JavaScript cannot compare: {"length": {"toString": {}, "valueOf": {}}}', async () => {
+    // Found by the validator's differential test (issue #9): the zod-based validator threw a TypeError here.
+    const hostile = '{"length":{"toString":{},"valueOf":{}}}';
+    for (const field of ['fapiInteractionId', 'endpoint', 'serverOrgId']) {
+      const report = JSON.stringify(valid('/v1/reports', 'SERVER')).replace(new RegExp(`"${field}":"[^"]*"`), `"${field}":${hostile}`);
+      await refusedAlone('/v1/reports', report, { field, rule: 'type' });
+    }
+  });
+
   // Found by this file's corpus (issue #8, after the fixes above).
 
   it('JSON nested 5000 deep inside a JSON string the mapping parses (pcm.additionalInfo, pcm_additional_info) is refused alone', async () => {

@@ -102,6 +102,11 @@ function same(item: unknown, ctx: ValidationContext): void {
   const expected = outcome(() => oraclePrepareReport(item, ctx));
   const actual = outcome(() => prepareReport(item, ctx));
   compared++;
+  // The one intended difference: where zod threw comparing a `length` JavaScript cannot compare, the walk refuses.
+  if ('threw' in expected && 'result' in actual && expected.threw.startsWith('TypeError') && !(actual.result as { ok: boolean }).ok) {
+    seen.threw++;
+    return;
+  }
   if ('threw' in expected) seen.threw++;
   else if ((expected.result as { ok: boolean }).ok) seen.accepted++;
   else seen.refused++;
@@ -535,13 +540,15 @@ describe('prepareReport = the zod-based oracle (test/oracle), on any input', () 
     );
   });
 
-  it('throws where the oracle throws: a `length` that JavaScript cannot compare (zod compared it, so does the walk)', () => {
+  it('refuses, where the oracle threw, a `length` that JavaScript cannot compare (the only intended difference)', () => {
     const length = JSON.parse('{"length":{"toString":{},"valueOf":{}}}') as unknown;
     const base = { role: 'SERVER', fapiInteractionId: 'c2f1b3a4-5d6e-4f70-8a9b-0c1d2e3f4a5b', endpoint: '/open-banking/accounts/v2/accounts', statusCode: 200, httpMethod: 'GET', timestamp: new Date(NOW - 1000).toISOString(), processTimespan: 1, clientOrgId: CORPUS_CLIENT_ORG, serverOrgId: CORPUS_SERVER_ORG };
     for (const key of ['fapiInteractionId', 'endpoint', 'timestamp', 'serverOrgId']) {
       const value = { ...base, [key]: length };
       expect(() => oraclePrepareReport(value, context)).toThrow(TypeError);
-      same(value, context);
+      const result = prepareReport(value, context);
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.problems.some((p) => p.field === key && p.rule === 'type')).toBe(true);
     }
   });
 
@@ -591,7 +598,6 @@ describe('the shortcut of each shape (wellFormed) = no problem found by walking 
         for (const shape of [CLIENT_SHAPE, SERVER_SHAPE, OPENDATA_SHAPE]) {
           const fast = shape.wellFormed(copy);
           if (fast) wellFormed++;
-          // The walk throws where zod did (a `length` that is an object without a usable toString/valueOf).
           const walked = outcome(() => walkShape(copy, shape));
           expect(fast, ordered(copy).slice(0, 2000)).toBe('result' in walked && walked.result === null);
         }
