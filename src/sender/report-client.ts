@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { DeliveryError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
@@ -30,7 +31,8 @@ export class ReportClient {
   constructor(private readonly options: ReportClientOptions) {
     this.url = `${options.apiUrl}${options.path}`;
     this.agent = new Agent({
-      connect: { ca: options.ca, rejectUnauthorized: true, timeout: options.connectTimeoutMs },
+      // One secure context for every connection: parsing the CA bundle per connection showed in the drain profile.
+      connect: { secureContext: createSecureContext({ ca: options.ca }), rejectUnauthorized: true, timeout: options.connectTimeoutMs },
       keepAliveTimeout: 30_000,
     });
   }
