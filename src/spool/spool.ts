@@ -363,6 +363,8 @@ export class Spool {
    * (always at least one row). Reads one bounded page; never the whole backlog.
    */
   lease(lane: string, maxItems: number, maxBytes: number): LeasedBatch | null {
+    // A writer thread that stopped cannot record leases or answers: sending now would only make duplicates.
+    if (this.writer?.failed) return null;
     const ledger = this.ledger(lane);
     if (!ledger) return null;
     const rows: LeasedRow[] = [];

@@ -36,17 +36,26 @@ export class WriterThread {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { counts: Uint32Array; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
-  private readonly syncs = new Map<number, () => void>();
+  /** Waiting for the thread to reach a message: a plain sync, or ledger changes (rejected if they fail). */
+  private readonly syncs = new Map<number, { ledger: boolean; resolve: () => void; reject: (err: Error) => void }>();
   private failure: Error | null = null;
   private closed: Promise<void> | null = null;
 
   private constructor(data: WriterData, onFailure: (err: Error) => void, onLedgerError: (err: Error) => void) {
     this.worker = new Worker(workerFile(), { workerData: data });
+    let fail: (err: Error) => void = () => undefined;
     this.worker.on('message', (reply: Reply) => {
-      if (reply.type === 'ledger-failed') onLedgerError(revive(reply.error));
-      if (reply.type === 'synced' || reply.type === 'ledger-done' || reply.type === 'ledger-failed') {
-        this.syncs.get(reply.id)?.();
+      if (reply.type === 'synced' || reply.type === 'ledger-done') {
+        this.syncs.get(reply.id)?.resolve();
         this.syncs.delete(reply.id);
+      }
+      if (reply.type === 'ledger-failed') {
+        // Memory is ahead of the file now: nothing more is leased or sent by this process; it stops as if the
+        // thread had died (/healthz fails), and the next start reads the ledger from the file.
+        const err = revive(reply.error);
+        onLedgerError(err);
+        fail(err);
+        void this.worker.terminate();
       }
       if (reply.type !== 'done' && reply.type !== 'failed') return;
       const w = this.waiting.get(reply.id);
@@ -54,12 +63,15 @@ export class WriterThread {
       if (reply.type === 'done' && w) w.resolve({ outcomes: decodeOutcomes(reply.flags, w.counts), appended: reply.appended, evicted: reply.evicted });
       else if (reply.type === 'failed') w?.reject(revive(reply.error));
     });
-    const fail = (err: Error): void => {
+    fail = (err: Error): void => {
       if (this.failure) return;
       this.failure = new SpoolWriterError(`the spool's writer thread stopped: ${err.message}`, { cause: err });
       for (const w of this.waiting.values()) w.reject(this.failure);
       this.waiting.clear();
-      for (const done of this.syncs.values()) done();
+      for (const s of this.syncs.values()) {
+        if (s.ledger) s.reject(this.failure);
+        else s.resolve();
+      }
       this.syncs.clear();
       if (!this.closed) onFailure(this.failure);
     };
@@ -94,24 +106,35 @@ export class WriterThread {
   }
 
   /**
-   * Ledger changes, applied by the thread in order with its commits. Resolves once they are in the file (or could
-   * not be: onLedgerError was told); the caller may go on without waiting.
+   * Ledger changes, applied by the thread in order with its commits. Resolves once they are in the file; rejects if
+   * they could not be (then onLedgerError and onFailure were told). The caller may go on without waiting.
    */
   ledger(ops: readonly LedgerOp[]): Promise<void> {
-    if (ops.length === 0 || this.failure) return Promise.resolve();
+    if (ops.length === 0 && !this.failure) return Promise.resolve();
+    const failure = this.failure;
     const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.syncs.set(id, resolve);
-      this.worker.postMessage({ type: 'ledger', id, ops });
-    });
+    const recorded = failure
+      ? Promise.reject(failure)
+      : new Promise<void>((resolve, reject) => {
+          this.syncs.set(id, { ledger: true, resolve, reject });
+          this.worker.postMessage({ type: 'ledger', id, ops });
+        });
+    // Callers that do not wait (answers, releases) must not leave an unhandled rejection behind.
+    recorded.catch(() => undefined);
+    return recorded;
+  }
+
+  /** True once the thread stopped or a ledger change failed: nothing more may be leased. */
+  get failed(): boolean {
+    return this.failure !== null;
   }
 
   /** Resolves once the thread has applied every message sent before (ledger changes included). */
   sync(): Promise<void> {
     if (this.failure) return Promise.resolve();
     const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.syncs.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.syncs.set(id, { ledger: false, resolve, reject });
       this.worker.postMessage({ type: 'sync', id });
     });
   }

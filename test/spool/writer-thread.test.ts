@@ -84,6 +84,23 @@ describe('spool with a writer thread', () => {
     await sidecar.close();
   });
 
+  it('a ledger change the thread cannot record stops leasing: the batch is not sent, and the failure is told', async () => {
+    const path = join(await tempDir('writer'), 'spool.db');
+    const failures: Error[] = [];
+    const ledgerErrors: Error[] = [];
+    const spool = await Spool.open({ path, sync: 'full', writerThread: true, onWriterFailure: (e) => failures.push(e), onLedgerError: (e) => ledgerErrors.push(e) });
+    await spool.write({ reports: [report(0), report(2)], rejected: [] });
+    const other = new Database(path);
+    other.exec('DROP TABLE leases');
+    other.close();
+    const batch = spool.lease(laneOf('private', ORG_A), 1, 1_000_000)!;
+    await expect(batch.recorded).rejects.toThrow(/leases/);
+    expect(ledgerErrors.map((e) => e.message).join()).toMatch(/leases/);
+    expect(failures).toHaveLength(1);
+    expect(spool.lease(laneOf('private', ORG_A), 10, 1_000_000)).toBeNull();
+    await spool.close();
+  });
+
   it('rebuilds the de-duplication window at start: a key stored before a restart is still a duplicate', async () => {
     const path = join(await tempDir('writer'), 'spool.db');
     const first = await Spool.open({ path, sync: 'full', writerThread: true, dedupWindow: 10 });
