@@ -52,7 +52,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     dedupWindow: config.spool.dedupWindow,
     onWriterFailure: (err) => {
       writerFailure = err.message;
-      log.fatal({ err: err.message, code: 'PCM_SPOOL_WRITER' }, 'the spool cannot store reports any more; /healthz fails so the process is restarted');
+      log.fatal({ err: err.message, code: 'PCM_SPOOL_WRITER' }, 'the spool can no longer store reports; /healthz fails so the process is restarted');
     },
     onLedgerError: (err) =>
       log.error({ err: err.message, code: 'PCM_SPOOL_LEDGER' }, 'could not record leases or PCM answers in the spool; after a restart those batches are sent again'),

@@ -265,10 +265,7 @@ export class OrgLane {
     let lastError: string | null = null;
     for (;;) {
       if (this.stopping.signal.aborted && (attempt > 0 || this.aborting.signal.aborted)) {
-        this.spool.release(
-          rows.map((r) => r.id),
-          lastError ?? 'released at shutdown',
-        );
+        this.spool.release(rows.map((r) => r.id));
         return;
       }
       try {

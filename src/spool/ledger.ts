@@ -42,22 +42,4 @@ export class LaneLedger {
     }
     return again;
   }
-
-  /** Leased ids among `ids`, as runs. */
-  leasedRuns(runs: readonly Range[]): Range[] {
-    const out: Range[] = [];
-    for (const [a, b] of runs) {
-      let start = -1;
-      for (let id = a; id <= b; id++) {
-        if (this.leased.has(id)) {
-          if (start === -1) start = id;
-        } else if (start !== -1) {
-          out.push([start, id - 1]);
-          start = -1;
-        }
-      }
-      if (start !== -1) out.push([start, b]);
-    }
-    return out;
-  }
 }

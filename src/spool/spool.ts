@@ -441,7 +441,7 @@ export class Spool {
   }
 
   /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
-  release(ids: readonly number[], _lastError?: string | null): void {
+  release(ids: readonly number[]): void {
     const now = Date.now();
     void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf(ids)) {

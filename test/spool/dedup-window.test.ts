@@ -348,27 +348,4 @@ describe('LaneLedger', () => {
     expect(l.pending).toBe(1);
     expect(ranges(l.pendingRanges())).toEqual([[2, 2]]);
   });
-
-  it('leasedRuns picks out the leased ids of the given runs', () => {
-    const l = ledger([], 20, 30, [
-      [2, 5],
-      [9, 9],
-      [12, 14],
-    ]);
-    expect(l.leasedRuns([[1, 10]])).toEqual([
-      [2, 5],
-      [9, 9],
-    ]);
-    expect(
-      l.leasedRuns([
-        [4, 4],
-        [6, 8],
-        [13, 20],
-      ]),
-    ).toEqual([
-      [4, 4],
-      [13, 14],
-    ]);
-    expect(l.leasedRuns([[15, 19]])).toEqual([]);
-  });
 });

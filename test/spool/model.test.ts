@@ -112,7 +112,7 @@ describe('spool model check', () => {
           results.forEach((r, i) => (model.get(Number(JSON.parse(batch.rows[i]!.body).k))!.state = r.state));
         } else if (action === 'release' && leases.length > 0) {
           const batch = leases.splice(Math.floor(rand() * leases.length), 1)[0]!;
-          spool.release(batch.rows.map((r) => r.id), 'test');
+          spool.release(batch.rows.map((r) => r.id));
           for (const r of batch.rows) model.get(Number(JSON.parse(r.body).k))!.state = 'pending';
         } else if (action === 'crash') {
           // The process dies with leases outstanding: at the next open every in-flight row is pending again.

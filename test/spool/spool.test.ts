@@ -84,7 +84,7 @@ describe('spool', () => {
       { id: first.rows[0]!.id, state: 'accepted', reportId: 'r-0', message: null },
       { id: first.rows[1]!.id, state: 'discarded', reportId: 'r-1', message: 'Missing fields: httpMethod' },
     ]);
-    spool.release([first.rows[2]!.id], 'report API answered 503');
+    spool.release([first.rows[2]!.id]);
     expect(spool.counts()).toMatchObject({ pending: 4, inflight: 0, accepted: 1, discarded: 1 });
     const again = spool.lease(LANE_A, 1, 1_000_000)!;
     expect(again.rows[0]!.id).toBe(first.rows[2]!.id);
@@ -421,7 +421,7 @@ describe('spool ledger under a failing write', () => {
     const spool = new Spool({ path, sync: 'full' });
     await spool.write({ reports: Array.from({ length: 5 }, (_, i) => report(ORG_A, i)), rejected: [] });
     const first = spool.lease(LANE_A, 10, 1_000_000)!;
-    spool.release(first.rows.map((r) => r.id), 'test');
+    spool.release(first.rows.map((r) => r.id));
     // Leasing them again records them as resent: make that statement fail, after the gaps were taken in memory.
     const { default: Database } = await import('better-sqlite3');
     const other = new Database(path);

@@ -31,7 +31,7 @@ describe('spool with a writer thread', () => {
           seen.set(n, (seen.get(n) ?? 0) + 1);
         }
         // Some batches fail and come back, the rest are answered: both are ledger writes racing the appends.
-        if (++batches % 5 === 0) spool.release(batch.rows.map((r) => r.id), 'test');
+        if (++batches % 5 === 0) spool.release(batch.rows.map((r) => r.id));
         else spool.complete(batch.rows.map((r) => ({ id: r.id, state: 'accepted' as const, reportId: null, message: null })));
       }
     };
