@@ -65,9 +65,10 @@ export const DEFAULTS = {
     quarantineMaxRows: 100_000,
     quarantineMaxBytes: 128 * MiB,
     /**
-     * Report keys remembered for de-duplication, in memory (24 bytes each, so 24 MiB by default): a report whose key
-     * is among the last 500,000 to 1,000,000 stored is answered "duplicate". What gateways re-send after a lost
-     * answer is seconds to minutes old; an older repeat is stored and sent again (a duplicate at the PCM).
+     * Report keys remembered for de-duplication, in memory (tables that grow with the keys held, up to 24 bytes a
+     * key, 24 MiB by default): a report whose key is among the last 500,000 to 1,000,000 stored is answered
+     * "duplicate". What gateways re-send after a lost answer is seconds to minutes old; an older
+     * repeat is stored and sent again (a duplicate at the PCM).
      */
     dedupWindow: 1_000_000,
   },

@@ -1,4 +1,4 @@
-import type { ReportProblem } from '../report/problem.js';
+import { excerpt, type ReportProblem } from '../report/problem.js';
 import { isSecretKey, REDACTED } from '../report/secrets.js';
 import { boundedJson, redactText } from './redact.js';
 
@@ -18,7 +18,8 @@ const MAX_VALUE_CHARS = 200;
 
 /** Text that is no JSON (or not known to be), as the quarantine keeps it. */
 export function keepableText(text: string): string {
-  const redacted = redactText(text.length > MAX_QUARANTINED_CHARS ? text.slice(0, MAX_QUARANTINED_CHARS) : text);
+  // A copy, also when short: the text is a piece of the whole body, which a view of it would keep alive.
+  const redacted = redactText(JSON.parse(JSON.stringify(text.length > MAX_QUARANTINED_CHARS ? text.slice(0, MAX_QUARANTINED_CHARS) : text)) as string);
   return text.length > MAX_QUARANTINED_CHARS ? `${redacted}… [cut: ${text.length} characters received]` : redacted;
 }
 
@@ -36,8 +37,8 @@ export function slim(problems: readonly ReportProblem[]): ItemProblem[] {
     if (value === undefined) return { field, rule, message };
     if (isSecretKey(field.slice(field.lastIndexOf('.') + 1))) return { field, rule, message, value: REDACTED };
     if (typeof value === 'string') {
-      const text = redactText(value.length > MAX_VALUE_CHARS ? value.slice(0, MAX_VALUE_CHARS + 1) : value);
-      return { field, rule, message, value: value.length > MAX_VALUE_CHARS ? `${text.slice(0, MAX_VALUE_CHARS)}… (${value.length} characters)` : text };
+      const text = redactText(excerpt(value, MAX_VALUE_CHARS + 1));
+      return { field, rule, message, value: value.length > MAX_VALUE_CHARS ? `${excerpt(text, MAX_VALUE_CHARS)}… (${value.length} characters)` : text };
     }
     if (value === null || typeof value !== 'object') return { field, rule, message, value };
     // A bounded, redacted view: a wide value is never serialised whole to be cut afterwards.

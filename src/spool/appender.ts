@@ -119,7 +119,7 @@ export class Appender {
   }
 
   private addBlock([ids, ks]: [Buffer, Buffer, number]): void {
-    for (let i = 0; i < ids.length / 8; i++) this.window.add(ks.readUInt32LE(i * 16), ks.readUInt32LE(i * 16 + 4), ids.readDoubleLE(i * 8));
+    for (let i = 0; i < ids.length / 8; i++) this.window.add(ks.readUInt32LE(i * 16), ids.readDoubleLE(i * 8));
   }
 
   /** Keys another process (a quarantine replay) committed since this one's last commit join the window. */
@@ -208,8 +208,7 @@ export class Appender {
       const report = request.reports[i] as WriteRequest['reports'][number];
       const k = dedupHash(report.dedupKey);
       const fingerprint = k.readUInt32LE(0);
-      const slot = k.readUInt32LE(4);
-      if (this.isDuplicate(k, fingerprint, slot, report.json)) {
+      if (this.isDuplicate(k, fingerprint, report.json)) {
         outcome[i] = 'duplicate';
         continue;
       }
@@ -229,7 +228,7 @@ export class Appender {
       if (report.repairs.length > 0 || report.findings) {
         s.note.run(id, report.repairs.length > 0 ? JSON.stringify(report.repairs) : null, report.findings ?? null);
       }
-      this.window.add(fingerprint, slot, id);
+      this.window.add(fingerprint, id);
       if (cursor.append) {
         cursor.append.rows++;
         cursor.append.bytes += bytes;
@@ -246,8 +245,8 @@ export class Appender {
    * A key seen before is a duplicate while its report is still in the spool — unless the PCM discarded that report
    * and this one differs (a corrected report is sent again).
    */
-  private isDuplicate(k: Buffer, fingerprint: number, slot: number, json: string): boolean {
-    const found = this.window.lookup(fingerprint, slot, this.candidates);
+  private isDuplicate(k: Buffer, fingerprint: number, json: string): boolean {
+    const found = this.window.lookup(fingerprint, this.candidates);
     for (let i = 0; i < found; i++) {
       const stored = this.statements.stored.get(this.candidates[i] as number) as { k: Buffer; body: string; discarded: number } | undefined;
       // Gone (pruned) or another key under the same fingerprint: not this one.

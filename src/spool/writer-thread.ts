@@ -32,6 +32,12 @@ function revive(error: { name: string; message: string; code?: string }): Error 
   return Object.assign(new Error(error.message), { name: error.name, code: error.code });
 }
 
+/**
+ * The writer's young generation. It holds one commit's strings at a time (copied in from the event loop, bound to
+ * statements, dropped); V8's default (the main thread's, up to 48 MiB) only grows its resident size.
+ */
+const WRITER_YOUNG_GENERATION_MB = 8;
+
 export class WriterThread {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { counts: Uint32Array; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }>();
@@ -42,7 +48,7 @@ export class WriterThread {
   private closed: Promise<void> | null = null;
 
   private constructor(data: WriterData, onFailure: (err: Error) => void, onLedgerError: (err: Error) => void) {
-    this.worker = new Worker(workerFile(), { workerData: data });
+    this.worker = new Worker(workerFile(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB } });
     let fail: (err: Error) => void = () => undefined;
     this.worker.on('message', (reply: Reply) => {
       if (reply.type === 'synced' || reply.type === 'ledger-done') {
