@@ -82,3 +82,19 @@ export class SpoolWriterError extends SidecarError {
     super('PCM_SPOOL_WRITER', message, options);
   }
 }
+
+/** Stable codes of a lane that cannot deliver now, in the order /readyz names them when several hold. */
+export type LaneNotReadyCode = 'PCM_CREDENTIAL_UNUSABLE' | 'PCM_TOKEN_REFUSED' | 'PCM_REPORT_FORBIDDEN' | 'PCM_LANE_STALLED';
+
+/**
+ * Why a lane is not ready (GET /readyz, /v1/status, pcm_sidecar_lane_ready): a state, not thrown. `since` is when
+ * the cause was first seen; the lane clears it itself when the cause goes away.
+ */
+export class LaneNotReadyError extends SidecarError {
+  declare readonly code: LaneNotReadyCode;
+  readonly since: number;
+  constructor(code: LaneNotReadyCode, message: string, since: number) {
+    super(code, message);
+    this.since = since;
+  }
+}

@@ -6,6 +6,7 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { loadCatalog } from './report/catalog.js';
 import { reportRules, rulesInputOf } from './report/context.js';
+import type { LaneStatus } from './sender/lane.js';
 import { Sender, opendataOrgOf } from './sender/sender.js';
 import { Spool } from './spool/spool.js';
 
@@ -40,6 +41,13 @@ function pruneSpool(spool: Spool, config: Config, log: Logger): void {
   pruneInChunks((limit) => spool.pruneKeys(limit));
   const quarantined = pruneInChunks((limit) => spool.pruneQuarantine(now - config.spool.retainQuarantineMs, limit));
   if (quarantined > 0) log.warn({ items: quarantined }, 'deleted quarantined items past their retention (PCM_SPOOL_RETAIN_QUARANTINE_MS)');
+}
+
+/** Lanes grouped by organisation (its private and opendata lanes), for metrics labelled by `org`. */
+function byOrg(lanes: LaneStatus[]): { org: string; lanes: LaneStatus[] }[] {
+  const groups = new Map<string, LaneStatus[]>();
+  for (const lane of lanes) groups.set(lane.orgId, [...(groups.get(lane.orgId) ?? []), lane]);
+  return [...groups].map(([org, members]) => ({ org, lanes: members }));
 }
 
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
@@ -90,8 +98,25 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       { labels: { lane: l.lane, outcome: 'discarded' }, value: l.reportsDiscarded },
     ]),
   );
-  metrics.gauge('pcm_sidecar_lane_ready', '1 when the lane has a usable certificate.', ['lane'], () =>
+  metrics.gauge('pcm_sidecar_lane_ready', '1 when the lane can deliver: a usable certificate, a token, no 403, no stall (GET /readyz says why not).', ['lane'], () =>
     sender.status().map((l) => ({ labels: { lane: l.lane }, value: l.ready ? 1 : 0 })),
+  );
+  metrics.gauge('pcm_sidecar_backlog_oldest_age_seconds', "Age of the lane's oldest report not yet answered by the PCM (pending or in flight); 0 when none waits.", ['lane'], () =>
+    sender.status().map((l) => ({ labels: { lane: l.lane }, value: l.backlogOldestAgeSeconds })),
+  );
+  metrics.counter(
+    'pcm_sidecar_token_refresh_total',
+    'Token requests by organisation and result: ok, refused (a 4xx other than 429: invalid_client, ClientId not valid to the orgId), error (network, TLS, 5xx, 429).',
+    ['org', 'result'],
+    () => byOrg(sender.status()).flatMap(({ org, lanes }) =>
+      (['ok', 'refused', 'error'] as const).map((result) => ({ labels: { org, result }, value: lanes.reduce((sum, l) => sum + l.tokenRefreshes[result], 0) })),
+    ),
+  );
+  metrics.gauge('pcm_sidecar_token_expiry_seconds', "Seconds until the organisation's token in use expires (the soonest of its lanes'); absent before the first token.", ['org'], () =>
+    byOrg(sender.status()).flatMap(({ org, lanes }) => {
+      const left = lanes.flatMap((l) => (l.tokenExpiresInSeconds === null ? [] : [l.tokenExpiresInSeconds]));
+      return left.length === 0 ? [] : [{ labels: { org }, value: Math.min(...left) }];
+    }),
   );
   const ingest = createIngestServer({
     spool,
@@ -115,9 +140,14 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     routes: {
       '/healthz': () => (writerFailure === null ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: 'failed', reason: writerFailure } }),
       '/metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+      // 503 while the spool cannot store or one lane cannot deliver: ingest still spools for every organisation, so
+      // this is "reporting is healthy", for monitoring; README (Readiness) says why no Kubernetes probe uses it.
       '/readyz': () => {
-        const ready = sender.ready() && writerFailure === null;
-        return { status: ready ? 200 : 503, body: { ready, organisations: sender.status() } };
+        const lanes = sender.status();
+        const ready = writerFailure === null && lanes.every((l) => l.ready);
+        const spoolState = writerFailure === null ? { ready: true } : { ready: false, code: 'PCM_SPOOL_WRITER', reason: writerFailure };
+        const organisations = lanes.map(({ orgId, stream, lane, ready, code, reason, since }) => ({ orgId, stream, lane, ready, code, reason, since }));
+        return { status: ready ? 200 : 503, body: { ready, spool: spoolState, organisations } };
       },
       '/v1/status': () => ({
         status: 200,

@@ -50,6 +50,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_MAX_BATCH_BYTES: 'sender.maxBatchBytes',
   PCM_MAX_BATCH_DELAY_MS: 'sender.maxBatchDelayMs',
   PCM_MAX_CONCURRENT_BATCHES: 'sender.maxConcurrentBatches',
+  PCM_LANE_STALL_MS: 'sender.laneStallMs',
   PCM_EXPORT_TIMEOUT_MS: 'sender.exportTimeoutMs',
   PCM_CONNECT_TIMEOUT_MS: 'sender.connectTimeoutMs',
   PCM_RETRY_INITIAL_DELAY_MS: 'sender.retryInitialDelayMs',

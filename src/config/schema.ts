@@ -81,6 +81,11 @@ export const DEFAULTS = {
     maxBatchDelayMs: 1000,
     /** Batches in flight at once, per reporting organisation. */
     maxConcurrentBatches: 2,
+    /**
+     * A lane with reports waiting and none answered by the PCM for this long is not ready (/readyz). Above the
+     * export timeout and the longest retry delay, so one slow answer or one long backoff does not count; 0: off.
+     */
+    laneStallMs: 5 * 60_000,
     /** Whole-request timeout for a report POST (headers and body). */
     exportTimeoutMs: 30_000,
     connectTimeoutMs: 10_000,
@@ -214,6 +219,7 @@ export const configSchema = z.strictObject({
       maxBatchBytes: z.coerce.number().int().min(1024).max(10_000_000).default(DEFAULTS.sender.maxBatchBytes),
       maxBatchDelayMs: z.coerce.number().int().min(0).default(DEFAULTS.sender.maxBatchDelayMs),
       maxConcurrentBatches: z.coerce.number().int().min(1).max(64).default(DEFAULTS.sender.maxConcurrentBatches),
+      laneStallMs: z.coerce.number().int().min(0).default(DEFAULTS.sender.laneStallMs),
       exportTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.sender.exportTimeoutMs),
       connectTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.sender.connectTimeoutMs),
       retryInitialDelayMs: z.coerce.number().int().positive().default(DEFAULTS.sender.retryInitialDelayMs),

@@ -328,6 +328,12 @@ export class PcmEmulator {
     if (req.method === 'POST' && path === '/emulator/reconcile') return this.reply(res, route, 200, { changed: this.reconcile() });
     if (path === '/emulator/faults') {
       if (req.method === 'GET') return this.reply(res, route, 200, this.faults.current());
+      if (req.method === 'DELETE') {
+        // No faults at all: the configuration back to none and the queue emptied (PUT keeps the queue).
+        const dropped = this.faults.clearQueue();
+        this.faults.configure(parseFaultConfig({}, 'DELETE /emulator/faults'));
+        return this.reply(res, route, 200, { ...this.faults.current(), droppedQueued: dropped });
+      }
       let body: unknown;
       try {
         body = JSON.parse((await readBody(req, 64 * 1024))?.toString('utf8') || '{}') as unknown;

@@ -194,6 +194,13 @@ export class FaultInjector {
     if (count > 0) this.queue.push({ status, remaining: count, retryAfterSeconds });
   }
 
+  /** Drops the queued faults not yet served; returns how many requests they would still have hit. */
+  clearQueue(): number {
+    const left = this.queue.reduce((n, q) => n + q.remaining, 0);
+    this.queue.length = 0;
+    return left;
+  }
+
   /** Order: outage window → queued → hang → reset → error rates → pass. `now` is epoch milliseconds. */
   decideReport(now: number): FaultDecision {
     const c = this.config;

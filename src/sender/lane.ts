@@ -5,6 +5,7 @@ import { laneOf, type AddedRows, type LeasedRow, type PendingSummary, type RowRe
 import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
+import { LaneReadiness, type ReadinessView } from './readiness.js';
 import { ReportClient } from './report-client.js';
 import { TokenProvider } from './token.js';
 
@@ -29,6 +30,7 @@ export interface LaneOptions {
   maxBatchBytes: number;
   maxBatchDelayMs: number;
   maxConcurrentBatches: number;
+  laneStallMs: number;
   exportTimeoutMs: number;
   connectTimeoutMs: number;
   retryInitialDelayMs: number;
@@ -40,17 +42,18 @@ export interface LaneOptions {
   credentialRetryMs: number;
 }
 
-export interface LaneStatus {
+export interface LaneStatus extends ReadinessView {
   lane: string;
   orgId: string;
   stream: Stream;
-  ready: boolean;
   credentialError: string | null;
   lastError: string | null;
   batchesSent: number;
   reportsAccepted: number;
   reportsDiscarded: number;
   tokensFetched: number;
+  /** Seconds until the token in use expires; null without one. */
+  tokenExpiresInSeconds: number | null;
   retries: number;
 }
 
@@ -94,6 +97,7 @@ export class OrgLane {
   /** Aborts requests in flight once the shutdown grace has passed. */
   private readonly aborting = new AbortController();
   private workers: Promise<void>[] = [];
+  private readonly readiness: LaneReadiness;
 
   constructor(
     private readonly organisation: Organisation,
@@ -105,6 +109,7 @@ export class OrgLane {
   ) {
     this.orgId = organisation.orgId.toLowerCase();
     this.lane = laneOf(stream, this.orgId);
+    this.readiness = new LaneReadiness(this.lane, options.laneStallMs, () => spool.oldestUndelivered(this.lane), log);
   }
 
   /** Loads the credential now so a bad certificate is reported at start; the lane retries it until it works. */
@@ -122,14 +127,16 @@ export class OrgLane {
   }
 
   status(): LaneStatus {
+    const expiresAt = this.transport?.tokens.expiresAt ?? null;
     return {
       lane: this.lane,
       orgId: this.orgId,
       stream: this.stream,
-      ready: this.transport !== null,
+      ...this.readiness.view(this.lastError),
       credentialError: this.credentialError,
       lastError: this.lastError,
       tokensFetched: this.transport?.tokens.fetched ?? 0,
+      tokenExpiresInSeconds: expiresAt === null ? null : Math.max(0, (expiresAt - Date.now()) / 1000),
       ...this.counters,
     };
   }
@@ -175,6 +182,7 @@ export class OrgLane {
           timeoutMs: o.tokenTimeoutMs,
           connectTimeoutMs: o.connectTimeoutMs,
           ca,
+          onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, this.organisation.clientId),
         }),
         client: new ReportClient({
           apiUrl: o.apiUrl,
@@ -186,6 +194,7 @@ export class OrgLane {
       };
       if (this.credentialError) this.log.info({ lane: this.lane }, 'credential is usable now; sending resumes');
       this.credentialError = null;
+      this.readiness.credentialUnusable(null);
       return this.transport;
     } catch (err) {
       if (!(err instanceof CredentialError)) throw err;
@@ -196,6 +205,7 @@ export class OrgLane {
         );
       }
       this.credentialError = err.message;
+      this.readiness.credentialUnusable(err.message);
       return null;
     }
   }
@@ -274,7 +284,10 @@ export class OrgLane {
         if (!transport) throw new TokenError(`no usable credential: ${this.credentialError ?? 'unknown'}`, false);
         const token = await transport.tokens.get();
         const answer = await transport.client.send(body, rows.length, token, this.aborting.signal);
-        if (answer.kind === 'results') return await this.record(rows, answer.items);
+        if (answer.kind === 'results') {
+          this.readiness.answered();
+          return await this.record(rows, answer.items);
+        }
         if (answer.kind === 'unauthorized') {
           // Every 401 drops the token; the provider asks for a fresh one if the PCM hands back the same.
           transport.tokens.invalidate(token);
@@ -289,6 +302,7 @@ export class OrgLane {
       } catch (err) {
         lastError = errorMessage(err);
         this.lastError = lastError;
+        if (err instanceof DeliveryError && err.status === 403) this.readiness.forbiddenBy(lastError);
         attempt++;
         this.counters.retries++;
         if (this.stopping.signal.aborted) continue;
@@ -345,6 +359,7 @@ export class OrgLane {
         await sleep(delay, this.stopping.signal);
       }
     }
+    this.readiness.progressed();
     const discarded = results.filter((r) => r.state === 'discarded').length;
     this.counters.batchesSent++;
     this.counters.reportsAccepted += results.length - discarded;

@@ -61,11 +61,6 @@ export class Sender {
     return [...this.lanes.values()].map((lane) => lane.status());
   }
 
-  /** True when every organisation has a usable credential. */
-  ready(): boolean {
-    return [...this.lanes.values()].every((lane) => lane.status().ready);
-  }
-
   async stop(graceMs: number): Promise<void> {
     this.unsubscribe?.();
     await Promise.all([...this.lanes.values()].map((lane) => lane.stop(graceMs)));

@@ -17,11 +17,20 @@ export interface TokenOptions {
   connectTimeoutMs: number;
   ca: Buffer | undefined;
   now?: () => number;
+  /** Told the outcome of each refresh (one /token/ call, with its /token-fresh/ follow-up): readiness and metrics. */
+  onRefresh?: (outcome: TokenRefresh) => void;
 }
+
+/**
+ * `refused`: the token endpoint answered a 4xx other than 429 (400 invalid_client, 401 "ClientId is not valid to the
+ * orgId"), which waiting does not fix; `error`: the network, a 5xx, a 429 or an unusable 200, which it may.
+ */
+export type TokenRefresh = { result: 'ok'; expiresAt: number } | { result: 'refused' | 'error'; error: TokenError };
 
 interface CachedToken {
   value: string;
   refreshAt: number;
+  expiresAt: number;
 }
 
 export class TokenProvider {
@@ -50,10 +59,15 @@ export class TokenProvider {
     });
   }
 
+  /** When the token in use expires (epoch ms); null before the first one and after the report API refused it. */
+  get expiresAt(): number | null {
+    return this.cached?.expiresAt ?? null;
+  }
+
   async get(): Promise<string> {
     if (this.cached && this.now() < this.cached.refreshAt) return this.cached.value;
     if (!this.inflight) {
-      this.inflight = this.fetch().finally(() => {
+      this.inflight = this.refresh().finally(() => {
         this.inflight = null;
       });
     }
@@ -71,6 +85,18 @@ export class TokenProvider {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  private async refresh(): Promise<string> {
+    const report = this.options.onRefresh;
+    try {
+      const token = await this.fetch();
+      report?.({ result: 'ok', expiresAt: this.cached?.expiresAt ?? this.now() });
+      return token;
+    } catch (err) {
+      if (err instanceof TokenError) report?.({ result: err.retryable ? 'error' : 'refused', error: err });
+      throw err;
+    }
   }
 
   private async fetch(): Promise<string> {
@@ -131,7 +157,7 @@ export class TokenProvider {
     }
     const lifetimeMs = (typeof parsed.expires_in === 'number' && parsed.expires_in > 0 ? parsed.expires_in : 300) * 1000;
     const margin = Math.min(this.options.refreshMarginMs, lifetimeMs / 10);
-    this.cached = { value: parsed.access_token, refreshAt: startedAt + lifetimeMs - margin };
+    this.cached = { value: parsed.access_token, refreshAt: startedAt + lifetimeMs - margin, expiresAt: startedAt + lifetimeMs };
     this.fetched++;
     return parsed.access_token;
   }

@@ -352,6 +352,21 @@ export class Spool {
     return out;
   }
 
+  /**
+   * When the oldest report of a lane not yet answered by the PCM (pending or in flight) was stored; null when there
+   * is none. A lane appends in order, so its lowest such id is its oldest: one row read, from the ledger's ranges.
+   */
+  oldestUndelivered(lane: string): number | null {
+    // Status is read after a stop too (the bench does): a closed spool has nothing this process can still send.
+    if (!this.db.open) return null;
+    const ledger = this.ledger(lane);
+    if (!ledger) return null;
+    const ids = [ledger.leased.first, ledger.gaps.first, ledger.top >= ledger.cursor ? ledger.cursor : null].filter((id): id is number => id !== null);
+    if (ids.length === 0) return null;
+    const id = Math.min(...ids);
+    return (this.statements.heads.get(id, id, 1) as { t: number | null }).t;
+  }
+
   /** Lanes with pending rows (e.g. spooled for an organisation no longer configured). */
   pendingLanes(): string[] {
     for (const { name } of this.statements.lanes.all() as { name: string }[]) this.ledger(name);

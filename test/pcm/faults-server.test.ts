@@ -263,6 +263,19 @@ describe('run-time control of faults', () => {
     expect((await report(h)).status).toBe(200);
   });
 
+  it('DELETE /emulator/faults lifts every fault, the queued ones too (which PUT keeps)', async () => {
+    const h = await start({ faults: parseFaultConfig({ errorRates: { '503': 1 } }, 'test') });
+    expect((await h.call('/emulator/faults', { status: 403, count: 1000 })).body).toEqual({ queued: 1000 });
+    const forbidden = await report(h);
+    expect(forbidden).toMatchObject({ status: 403, body: { message: 'injected fault: queued' } });
+    expect(await h.call('/emulator/faults', undefined, { method: 'DELETE' })).toMatchObject({
+      status: 200,
+      body: { ...parseFaultConfig({}, 'test'), droppedQueued: 999 },
+    });
+    expect((await report(h)).status).toBe(200);
+    expect((await stats(h)).requests[ROUTE]).toEqual({ '200': 1, '403': 1 });
+  });
+
   it('PUT {} lifts every fault', async () => {
     const h = await start({ faults: parseFaultConfig({ errorRates: { '503': 1 }, maxItems: 1 }, 'test') });
     expect((await report(h)).status).toBe(503);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import type { PcmEmulator } from '../../src/pcm/emulator.js';
+import { parseFaultConfig } from '../../src/pcm/faults.js';
 import { generatePki, type PkiFiles } from '../../src/pki/certs.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
@@ -84,6 +85,27 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
     async function fetchTls(url: string): Promise<number> {
       const { postTls } = await import('../helpers/http.js');
       return (await postTls(url, {}, await readFile(pki.caCert))).status;
+    }
+  });
+
+  it('a token host that fails (503) is an error, not a refusal: counted, retried, and the lane stays ready', async () => {
+    const sidecar = await sidecarWith({ maxBatchSize: 5 });
+    try {
+      emulator.faults.configure(parseFaultConfig({ token: { errorRate: 1, status: 503 } }, 'test'));
+      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, clientReports(3))).status).toBe(202);
+      const lane = await eventually(async () => {
+        const status = sidecar.sender.status().find((l) => l.stream === 'private')!;
+        return status.tokenRefreshes.error >= 2 ? status : undefined;
+      }, 30_000, 20);
+      expect(lane).toMatchObject({ ready: true, code: null, tokenRefreshes: { ok: 0, refused: 0 }, tokenExpiresInSeconds: null });
+      emulator.faults.configure(parseFaultConfig({}, 'test'));
+      await eventually(async () => (sidecar.spool.counts().accepted === 3 ? true : undefined), 30_000, 20);
+      const after = sidecar.sender.status().find((l) => l.stream === 'private')!;
+      expect(after.tokenRefreshes.ok).toBe(1);
+      expect(after.tokenExpiresInSeconds).toBeGreaterThan(0);
+    } finally {
+      emulator.faults.configure(parseFaultConfig({}, 'test'));
+      await sidecar.stop();
     }
   });
 

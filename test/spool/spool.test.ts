@@ -113,6 +113,28 @@ describe('spool', () => {
     expect(spool.pending(LANE_B, 20)).toEqual({ count: 0, bytes: 0, oldestCreatedAt: null });
     await spool.close();
   });
+
+  it('knows when the oldest report not yet answered was stored, pending or in flight', async () => {
+    const spool = await freshSpool();
+    expect(spool.oldestUndelivered(LANE_A)).toBeNull();
+    await spool.write({ reports: Array.from({ length: 3 }, (_, i) => report(ORG_A, i)), rejected: [] });
+    const stored = spool.pending(LANE_A, 10).oldestCreatedAt;
+    expect(stored).not.toBeNull();
+    expect(spool.oldestUndelivered(LANE_A)).toBe(stored);
+    // All in flight: nothing pending, still not answered.
+    const batch = spool.lease(LANE_A, 10, 1_000_000)!;
+    expect(spool.pending(LANE_A, 10).oldestCreatedAt).toBeNull();
+    expect(spool.oldestUndelivered(LANE_A)).toBe(stored);
+    spool.release([batch.rows[0]!.id]);
+    expect(spool.oldestUndelivered(LANE_A)).toBe(stored);
+    const answered = (rows: { id: number }[]) => rows.map((r) => ({ id: r.id, state: 'accepted' as const, reportId: null, message: null }));
+    spool.complete(answered(batch.rows.slice(1)));
+    expect(spool.oldestUndelivered(LANE_A)).toBe(stored);
+    spool.complete(answered(spool.lease(LANE_A, 10, 1_000_000)!.rows));
+    expect(spool.oldestUndelivered(LANE_A)).toBeNull();
+    expect(spool.oldestUndelivered(LANE_B)).toBeNull();
+    await spool.close();
+  });
 });
 
 describe('spool retention', () => {
