@@ -15,10 +15,15 @@ import { TokenProvider } from './token.js';
  * back to it on any failure — a batch is never dropped.
  */
 
-/** A whole-request refusal that waiting will not fix: a 4xx other than 401 (token), 408 (timeout), 429 (rate). */
+/**
+ * The PCM refused what was sent (400, 413, 422): waiting will not fix it, halving the batch finds the report that
+ * caused it. Other 4xx answers are about the request, not its reports (401/403 credentials and permissions, 404
+ * the URL, 406/415 headers, 408, 429): held and retried, never dead-lettered — the lane's readiness says why.
+ */
+const CONTENT_REFUSALS = new Set([400, 413, 422]);
+
 function isRefusal(err: unknown): boolean {
-  if (!(err instanceof DeliveryError) || err.status === undefined) return false;
-  return err.status >= 400 && err.status < 500 && ![401, 408, 429].includes(err.status);
+  return err instanceof DeliveryError && err.status !== undefined && CONTENT_REFUSALS.has(err.status);
 }
 
 export interface LaneOptions {

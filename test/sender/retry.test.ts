@@ -97,6 +97,15 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 1 });
   });
 
+  it.each([403, 404, 406, 415])('%d is about the request, not its reports: held and retried past maxRefusals, never dead-lettered', async (status) => {
+    const before = sidecar.spool.counts();
+    // 25 answers would dead-letter all 3 reports if they counted as refusals (see the test below).
+    const { statuses, accepted } = await sendThrough({ status, count: 25 }, 3);
+    expect(statuses[String(status)]).toBe(25);
+    expect(accepted).toBe(3);
+    expect(sidecar.spool.counts().discarded - before.discarded).toBe(0);
+  });
+
   it('a 401 while the PCM still hands out the same token: the sender asks /token-fresh/ and delivers', async () => {
     const before = emulator.snapshot();
     const { accepted } = await sendThrough({ status: 401, count: 1 }, 3);
