@@ -58,6 +58,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   const spool = await Spool.open({
     writerThread: true,
     dedupWindow: config.spool.dedupWindow,
+    maxAgeMs: config.rules.maxAgeMs,
     onWriterFailure: (err) => {
       writerFailure = err.message;
       log.fatal({ err: err.message, code: 'PCM_SPOOL_WRITER' }, 'the spool can no longer store reports; /healthz fails so the process is restarted');

@@ -85,15 +85,18 @@ export function spoolEntry(valid: ValidReport): {
   orgId: string;
   dedupKey: string;
   fapiInteractionId: string | null;
+  at: number | undefined;
   json: string;
   repairs: RepairKind[];
   findings: string | null;
 } {
+  const at = canonicalTimestampMs(valid.report.timestamp);
   return {
     stream: valid.stream,
     orgId: valid.reporterOrgId,
     dedupKey: valid.dedupKey,
     fapiInteractionId: valid.fapiInteractionId,
+    at: Number.isNaN(at) ? undefined : at,
     json: valid.json,
     repairs: valid.repairs,
     findings: valid.findings.length > 0 ? JSON.stringify(valid.findings.map(({ field, rule, message }) => ({ field, rule, message }))) : null,

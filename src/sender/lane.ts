@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Organisation } from '../config/schema.js';
 import { CredentialError, DeliveryError, TokenError, errorMessage } from '../errors.js';
-import { laneOf, type AddedRows, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
+import { laneOf, type AddedRows, type DeadLetterReason, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
 import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
@@ -334,14 +334,18 @@ export class OrgLane {
     }
     const message = `Refused by the PCM, not sent again: ${reason}`;
     this.log.error({ lane: this.lane, rowId: rows[0]?.id, err: reason }, 'the PCM refuses a single report; recorded as discarded');
-    await this.record(rows, [{ status: 'DISCARDED', reportId: null, message }]);
+    await this.record(rows, [{ status: 'DISCARDED', reportId: null, message }], 'refused');
   }
 
   /**
    * Records the PCM's answer per row. A failing local write is retried on its own: the answer is kept in memory,
    * the batch is not sent again (that would be a duplicate at the PCM for every failed attempt).
    */
-  private async record(rows: LeasedRow[], items: { status: 'ACCEPTED' | 'DISCARDED'; reportId: string | null; message: string | null }[]): Promise<void> {
+  private async record(
+    rows: LeasedRow[],
+    items: { status: 'ACCEPTED' | 'DISCARDED'; reportId: string | null; message: string | null }[],
+    reason: DeadLetterReason = 'pcm',
+  ): Promise<void> {
     const results: RowResult[] = rows.map((row, i) => {
       const item = items[i] as (typeof items)[number];
       return {
@@ -349,6 +353,8 @@ export class OrgLane {
         state: item.status === 'ACCEPTED' ? 'accepted' : 'discarded',
         reportId: item.reportId,
         message: item.message,
+        at: row.at,
+        reason,
       };
     });
     for (let attempt = 1; ; attempt++) {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { hash } from 'node:crypto';
 import { SpoolFullError } from '../errors.js';
+import { brtDay } from './days.js';
 import { DedupWindow } from './dedup-window.js';
 import { DeliveredPruner } from './prune.js';
 import { laneBase, packKeys } from './schema.js';
@@ -50,6 +51,8 @@ interface LaneCursor {
   no: number;
   next: number;
   append: LaneAppend | null;
+  /** Reports stored in this commit per day (days.ts), added to the `days` table with the commit. */
+  days: Map<number, number>;
 }
 
 export class Appender {
@@ -77,7 +80,8 @@ export class Appender {
       lane: db.prepare('SELECT no, next FROM lanes WHERE name = ?'),
       newLane: db.prepare('INSERT INTO lanes (name, stream, org_id) VALUES (?, ?, ?) RETURNING no, next'),
       laneNext: db.prepare('UPDATE lanes SET next = ? WHERE no = ?'),
-      append: db.prepare('INSERT INTO log (id, created_at, bytes, k, body) VALUES (?, ?, ?, ?, ?)'),
+      append: db.prepare('INSERT INTO log (id, created_at, bytes, k, body, ts) VALUES (?, ?, ?, ?, ?, ?)'),
+      received: db.prepare('INSERT INTO days (day, lane, received) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET received = received + excluded.received'),
       keyblock: db.prepare('INSERT INTO keyblocks (n, ids, ks) VALUES (?, ?, ?)'),
       note: db.prepare('INSERT INTO notes (id, repairs, findings) VALUES (?, ?, ?)'),
       stored: db.prepare('SELECT l.k AS k, l.body AS body, x.id IS NOT NULL AS discarded FROM log l LEFT JOIN discarded x ON x.id = l.id WHERE l.id = ?'),
@@ -147,7 +151,11 @@ export class Appender {
           const p = packKeys(this.blockIds, this.blockKeys);
           this.lastBlock = Number(this.statements.keyblock.run(p.n, p.ids, p.ks).lastInsertRowid);
         }
-        for (const cursor of lanes.values()) if (cursor.append) this.statements.laneNext.run(cursor.next, cursor.no);
+        for (const cursor of lanes.values()) {
+          if (!cursor.append) continue;
+          this.statements.laneNext.run(cursor.next, cursor.no);
+          for (const [day, n] of cursor.days) this.statements.received.run(day, cursor.no, n);
+        }
         return result;
       }).immediate();
       const appended = [...lanes.values()].flatMap((c) => (c.append ? [c.append] : []));
@@ -217,12 +225,15 @@ export class Appender {
       if (!cursor) {
         // Read inside the transaction: another process (a quarantine replay) may have appended since.
         const row = (s.lane.get(laneName) ?? s.newLane.get(laneName, report.stream, report.orgId)) as { no: number; next: number };
-        cursor = { no: row.no, next: row.next, append: null };
+        cursor = { no: row.no, next: row.next, append: null, days: new Map() };
         lanes.set(laneName, cursor);
       }
       const id = laneBase(cursor.no) + cursor.next++;
       const bytes = Buffer.byteLength(report.json);
-      s.append.run(id, now, bytes, k, report.json);
+      const at = report.at ?? null;
+      s.append.run(id, now, bytes, k, report.json, at);
+      const day = brtDay(at ?? now);
+      cursor.days.set(day, (cursor.days.get(day) ?? 0) + 1);
       this.blockIds.push(id);
       this.blockKeys.push(k);
       if (report.repairs.length > 0 || report.findings) {

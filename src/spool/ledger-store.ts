@@ -12,7 +12,14 @@ export type LedgerOp =
   | ['resend', first: number, last: number]
   | ['laneCursor', cursor: number, no: number]
   | ['delivery', first: number, last: number, origin: number, at: number, reportIds: string | null]
-  | ['discard', id: number, at: number, message: string | null];
+  | ['discard', id: number, at: number, message: string | null, reason: DeadLetterReason]
+  | ['days', day: number, lane: number, delivered: number, onTime: number, discarded: number, tooOld: number];
+
+/**
+ * Why a report is a dead letter: `pcm`, the PCM answered DISCARDED; `refused`, the PCM refused every request that
+ * held it until the sender gave up (lane.ts); `too-old`, it passed the PCM's age limit before it could be sent.
+ */
+export type DeadLetterReason = 'pcm' | 'refused' | 'too-old';
 
 export class LedgerStore {
   private readonly statements;
@@ -24,7 +31,12 @@ export class LedgerStore {
       resend: db.prepare('INSERT INTO resends (first, last) VALUES (?, ?) ON CONFLICT (first) DO UPDATE SET last = max(last, excluded.last)'),
       laneCursor: db.prepare('UPDATE lanes SET cursor = ? WHERE no = ?'),
       delivery: db.prepare('INSERT INTO deliveries (first, last, origin, at, report_ids) VALUES (?, ?, ?, ?, ?)'),
-      discard: db.prepare('INSERT OR REPLACE INTO discarded (id, at, message) VALUES (?, ?, ?)'),
+      discard: db.prepare('INSERT OR REPLACE INTO discarded (id, at, message, reason) VALUES (?, ?, ?, ?)'),
+      days: db.prepare(
+        `INSERT INTO days (day, lane, delivered, on_time, discarded, too_old) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET
+           delivered = delivered + excluded.delivered, on_time = on_time + excluded.on_time,
+           discarded = discarded + excluded.discarded, too_old = too_old + excluded.too_old`,
+      ),
     };
   }
 

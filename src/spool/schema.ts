@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 
 /**
- * The spool file's layout (schema version 3): an append-only log per lane plus a small ledger.
+ * The spool file's layout (schema version 4): an append-only log per lane plus a small ledger.
  *
  * - `log`: one row per report, the exact JSON that goes to the PCM. A report's id is `lane number × 2^40 + its
  *   sequence in the lane`, so each lane is one contiguous rowid range: appends and leases are range operations on
@@ -12,13 +12,18 @@ import Database from 'better-sqlite3';
  *   at start to rebuild the in-memory window (dedup-window.ts); each log row also holds its key, to confirm a match.
  * - `leases`: id ranges handed to a batch in flight; at the next start they are pending again.
  * - `deliveries`: id ranges the PCM answered for, one row per batch piece, with the reportIds it gave.
- * - `discarded`: reports the PCM refused, with its message; `notes`: repairs and quality findings, only for reports
+ * - `discarded`: the dead letters — reports the PCM refused, with its message, and reports never sent — with their
+ *   reason (dead-letter.ts); `notes`: repairs and quality findings, only for reports
  *   that have some; `resends`: ranges leased more than once (their reports may reach the PCM twice).
  * - `quarantine`: items ingest refused (unchanged since version 2).
+ * - `days`: per day (BRT, of the report's own timestamp) and lane, reports received, delivered, delivered by the
+ *   deadline, discarded and too old (days.ts): the figures the daily SLA is judged on, kept as counters so that
+ *   reading them never scans the log. Counted from version 4 on.
+ * - `log.ts`: the report's own timestamp (epoch ms), for its age limit and its day; null in rows from version 3.
  * - `reports`: a read-only view with one row per report and its state, for people and tests, not for the hot path.
  */
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 /** Bits of a report id that hold its sequence within the lane: 2^40 reports per lane, 2^12 lanes. */
 export const LANE_BITS = 40;
 export const LANE_SPAN = 2 ** LANE_BITS;
@@ -58,6 +63,8 @@ SELECT l.id AS id, n.name AS lane, n.stream AS stream, n.org_id AS org_id,
   EXISTS (SELECT 1 FROM resends r WHERE r.first <= l.id AND r.last >= l.id) AS resent,
   json_extract(d.report_ids, '$[' || (l.id - d.origin) || ']') AS report_id,
   x.message AS pcm_message,
+  x.reason AS dead_letter_reason,
+  coalesce(l.ts, l.created_at) AS report_at,
   d.at AS delivered_at
 FROM log l
 JOIN lanes n ON n.no = (l.id >> ${LANE_BITS})
@@ -116,6 +123,25 @@ CREATE TABLE discarded (
 );
 `;
 
+/** 3 → 4: the report's timestamp, the dead letter's reason, the per-day counters; the view shows the first two. */
+const MIGRATION_4 = `
+ALTER TABLE log ADD COLUMN ts INTEGER;
+ALTER TABLE discarded ADD COLUMN reason TEXT NOT NULL DEFAULT 'pcm';
+UPDATE discarded SET reason = 'refused' WHERE message LIKE 'Refused by the PCM, not sent again:%';
+CREATE TABLE days (
+  day       INTEGER NOT NULL,
+  lane      INTEGER NOT NULL,
+  received  INTEGER NOT NULL DEFAULT 0,
+  delivered INTEGER NOT NULL DEFAULT 0,
+  on_time   INTEGER NOT NULL DEFAULT 0,
+  discarded INTEGER NOT NULL DEFAULT 0,
+  too_old   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, lane)
+) WITHOUT ROWID;
+DROP VIEW IF EXISTS reports;
+${REPORTS_VIEW}
+`;
+
 /** Version 1's report table, kept only to migrate files written by it. */
 const REPORTS_V1 = `
 CREATE TABLE IF NOT EXISTS reports (
@@ -163,7 +189,6 @@ UPDATE lanes SET next = 1 + (SELECT count(*) FROM moved WHERE (moved.id >> ${LAN
   cursor = 1 + (SELECT count(*) FROM moved WHERE (moved.id >> ${LANE_BITS}) = lanes.no AND state = 'discarded');
 DROP TABLE moved;
 DROP TABLE reports;
-${REPORTS_VIEW}
 `;
 
 /** Keys of one commit (or of a migration, in chunks) packed into keyblock rows: ids as float64, keys of 16 bytes. */
@@ -217,8 +242,8 @@ export function openDatabase(options: OpenOptions): Opened {
         const version = db.pragma('user_version', { simple: true }) as number;
         const fresh = version === 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'reports'").get() === undefined;
         if (fresh) {
-          db.exec(QUARANTINE_V2 + LEDGER_V3 + REPORTS_VIEW);
-        } else if (version < SCHEMA_VERSION) {
+          db.exec(QUARANTINE_V2 + LEDGER_V3);
+        } else if (version < 3) {
           if (version < 1) db.exec(REPORTS_V1);
           if (version < 2) db.exec(MIGRATION_2);
           migratedInflight = (db.prepare("SELECT count(*) AS n FROM reports WHERE state = 'inflight'").get() as { n: number }).n;
@@ -227,6 +252,7 @@ export function openDatabase(options: OpenOptions): Opened {
           writeKeyblocks(db);
           db.exec('DROP TABLE temp.migrated_keys');
         }
+        if (version < 4) db.exec(MIGRATION_4);
         if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     }

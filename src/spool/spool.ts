@@ -5,14 +5,17 @@ import { DEFAULTS } from '../config/schema.js';
 import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
 import { GroupCommitter } from './group-commit.js';
 import { LaneLedger } from './ledger.js';
-import { LedgerStore, type LedgerOp } from './ledger-store.js';
+import { brtDay, dayDeadline, type DayCounts } from './days.js';
+import { LedgerStore, type DeadLetterReason, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
 import { RangeSet, runsOf, type Range, type RangeDiff } from './ranges.js';
-import { laneBase, LANE_SPAN, openDatabase, type OpenOptions } from './schema.js';
+import { laneBase, LANE_BITS, LANE_SPAN, openDatabase, type OpenOptions } from './schema.js';
 import type { AddedRows, CommitResult, NewReport, ReportState, SyncMode, WriteOutcome, WriteRequest } from './types.js';
 import { WriterThread } from './writer-thread.js';
 
 export * from './types.js';
+export type { DeadLetterReason } from './ledger-store.js';
+export type { DayCounts } from './days.js';
 export { quarantineHash };
 
 /**
@@ -44,6 +47,13 @@ export interface SpoolOptions {
   dedupWindow?: number | undefined;
   /** Commit on a worker thread (Spool.open), so fsync never blocks the event loop. */
   writerThread?: boolean;
+  /**
+   * The PCM's age limit (rules.maxAgeMs): a report older than this when its turn comes is not sent but kept as a
+   * dead letter (`too-old`). Undefined: no limit (commands that never lease).
+   */
+  maxAgeMs?: number | undefined;
+  /** The clock of leases, answers and the age limit (tests drive it). */
+  now?: () => number;
   /** Told when the writer thread stops unexpectedly (nothing more can be stored). */
   onWriterFailure?: (err: Error) => void;
   /**
@@ -56,6 +66,8 @@ export interface SpoolOptions {
 export interface LeasedRow {
   id: number;
   body: string;
+  /** The report's timestamp (epoch ms; its arrival here for rows stored before it was kept). */
+  at: number;
 }
 
 export interface LeasedBatch {
@@ -68,6 +80,20 @@ export interface LeasedBatch {
    * reports as resent) at the next start; sending before it only loses that bookkeeping, never a report.
    */
   recorded: Promise<void>;
+}
+
+/** A report that will not be sent again: why, when it was decided, and what was stored. */
+export interface DeadLetter {
+  id: number;
+  lane: string;
+  reason: DeadLetterReason;
+  /** The PCM's message, or why the sidecar stopped. */
+  message: string | null;
+  /** When it became a dead letter (epoch ms). */
+  at: number;
+  body: string;
+  /** The report's timestamp (epoch ms). */
+  reportAt: number;
 }
 
 export interface QuarantinedItem {
@@ -88,6 +114,10 @@ export interface RowResult {
   state: 'accepted' | 'discarded';
   reportId: string | null;
   message: string | null;
+  /** The leased row's `at`, for the per-day counts; without it the answer is recorded but not counted. */
+  at?: number;
+  /** A discarded row's dead-letter reason; `pcm` when not given. */
+  reason?: DeadLetterReason;
 }
 
 /** The head of one organisation's backlog: at most one page of rows, so the query stays bounded. */
@@ -102,6 +132,9 @@ export interface PendingSummary {
  * wait long, and far below V8's longest string (2^29 - 24), which the wire format's joined text must stay under.
  */
 const MAX_GROUP_CHARS = 32 * 1024 * 1024;
+
+/** Pages of too-old rows one lease call dead-letters before it gives up for this call (each is one bounded read). */
+const MAX_TOO_OLD_PAGES = 8;
 
 function weightOf(request: WriteRequest): number {
   let n = 0;
@@ -142,6 +175,8 @@ export class Spool {
   private readonly onQuarantineEvicted: ((items: number) => void) | undefined;
   private appender: Appender | null = null;
   private writer: WriterThread | null = null;
+  private readonly now: () => number;
+  private readonly maxAgeMs: number | undefined;
 
   /** Opens the spool; with `writerThread`, also starts the writer thread and waits until it is ready. */
   static async open(options: SpoolOptions): Promise<Spool> {
@@ -166,6 +201,8 @@ export class Spool {
 
   constructor(options: SpoolOptions) {
     this.path = options.path;
+    this.now = options.now ?? Date.now;
+    this.maxAgeMs = options.maxAgeMs;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.openOptions = { path: options.path, sync: options.sync, maxBytes: options.maxBytes };
     let opened: ReturnType<typeof openDatabase>;
@@ -193,7 +230,7 @@ export class Spool {
       deliveries: db.prepare('SELECT first, last FROM deliveries WHERE first BETWEEN ? AND ? ORDER BY first').raw(),
       firstId: db.prepare('SELECT id FROM log WHERE id > ? ORDER BY id LIMIT 1').pluck(),
       idsBetween: db.prepare('SELECT id FROM log WHERE id BETWEEN ? AND ? ORDER BY id').pluck(),
-      rows: db.prepare('SELECT id, body, bytes FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?').raw(),
+      rows: db.prepare('SELECT id, body, bytes, coalesce(ts, created_at) FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?').raw(),
       // Summed in SQLite: a page of 5000 rows is never walked in JavaScript just to be counted.
       heads: db.prepare(
         'SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t FROM (SELECT bytes, created_at FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?)',
@@ -215,6 +252,16 @@ export class Spool {
       quarantineProblems: db.prepare('UPDATE OR IGNORE quarantine SET problems = ?, item_hash = ? WHERE id = ?'),
       quarantineProblemsUnfolded: db.prepare('UPDATE quarantine SET problems = ?, item_hash = NULL WHERE id = ?'),
       quarantineRow: db.prepare('SELECT source, route, item FROM quarantine WHERE id = ?'),
+      days: db.prepare(
+        `SELECT d.day, n.name AS lane, d.received, d.delivered, d.on_time AS onTime, d.discarded, d.too_old AS tooOld
+         FROM days d JOIN lanes n ON n.no = d.lane WHERE d.day >= ? ORDER BY d.day, n.name`,
+      ),
+      deadLetters: db.prepare(
+        `SELECT x.id, n.name AS lane, x.reason, x.message, x.at, l.body, coalesce(l.ts, l.created_at) AS reportAt
+         FROM discarded x JOIN log l ON l.id = x.id JOIN lanes n ON n.no = (x.id >> ${LANE_BITS})
+         WHERE (:reason IS NULL OR x.reason = :reason) AND (:since IS NULL OR x.at >= :since) AND (:before IS NULL OR x.id < :before)
+         ORDER BY x.id DESC LIMIT :limit`,
+      ),
       keyblockSizes: db.prepare('SELECT seq, n FROM keyblocks ORDER BY seq DESC').raw(),
       keyblocksPrune: db.prepare('DELETE FROM keyblocks WHERE seq IN (SELECT seq FROM keyblocks WHERE seq < ? ORDER BY seq LIMIT ?)'),
     };
@@ -375,33 +422,45 @@ export class Spool {
 
   /**
    * Leases the oldest pending rows of one lane, up to `maxItems` rows and `maxBytes` of body
-   * (always at least one row). Reads one bounded page; never the whole backlog.
+   * (always at least one row). Reads one bounded page; never the whole backlog. Rows past the age limit on the way
+   * are taken too, but as dead letters (`too-old`): the PCM would refuse them.
    */
   lease(lane: string, maxItems: number, maxBytes: number): LeasedBatch | null {
     // A writer thread that stopped cannot record leases or answers: sending now would only make duplicates.
     if (this.writer?.failed) return null;
     const ledger = this.ledger(lane);
     if (!ledger) return null;
+    const now = this.now();
+    const oldest = this.maxAgeMs === undefined ? Number.NEGATIVE_INFINITY : now - this.maxAgeMs;
     const rows: LeasedRow[] = [];
     const ids: number[] = [];
+    const tooOld: LeasedRow[] = [];
     let bytes = 2; // the brackets of the array
-    let full = false;
-    for (const [a, b] of ledger.pendingRanges()) {
-      for (const [id, body, size] of this.statements.rows.iterate(a, b, maxItems - rows.length) as Iterable<[number, string, number]>) {
-        const added = size + (rows.length > 0 ? 1 : 0);
-        if (rows.length > 0 && bytes + added > maxBytes) {
-          full = true;
-          break;
+    // A page of nothing but too-old rows leases nothing: read on, a bounded number of pages.
+    for (let page = 0; rows.length === 0 && page < MAX_TOO_OLD_PAGES && ledger.pending > 0; page++) {
+      let full = false;
+      for (const [a, b] of ledger.pendingRanges()) {
+        for (const [id, body, size, at] of this.statements.rows.iterate(a, b, maxItems - rows.length) as Iterable<[number, string, number, number]>) {
+          if (at < oldest) {
+            tooOld.push({ id, body, at });
+            if (tooOld.length >= maxItems) break;
+            continue;
+          }
+          const added = size + (rows.length > 0 ? 1 : 0);
+          if (rows.length > 0 && bytes + added > maxBytes) {
+            full = true;
+            break;
+          }
+          rows.push({ id, body, at });
+          ids.push(id);
+          bytes += added;
         }
-        rows.push({ id, body });
-        ids.push(id);
-        bytes += added;
+        if (full || rows.length >= maxItems || tooOld.length >= maxItems) break;
       }
-      if (full || rows.length >= maxItems) break;
+      if (tooOld.length > 0) this.deadLetterTooOld(ledger, tooOld.splice(0), now);
     }
     if (rows.length === 0) return null;
     const runs = runsOf(ids);
-    const now = Date.now();
     const cursor = ledger.cursor;
     const recorded = this.ledgerWrite((ops) => {
       for (const [a, b] of ledger.take(runs)) ops.push(['resend', a, b]);
@@ -409,6 +468,26 @@ export class Spool {
       for (const [a, b] of runs) this.mirrorLeases(ops, ledger.leased.add(a, b), now);
     });
     return { lane, rows, bytes, recorded };
+  }
+
+  /** Takes rows past the age limit out of pending as answered dead letters, counted on their day. */
+  private deadLetterTooOld(ledger: LaneLedger, rows: readonly LeasedRow[], now: number): void {
+    const runs = runsOf(rows.map((r) => r.id));
+    const cursor = ledger.cursor;
+    const limit = this.maxAgeMs ?? 0;
+    void this.ledgerWrite((ops) => {
+      ledger.take(runs);
+      if (ledger.cursor !== cursor) ops.push(['laneCursor', ledger.cursor - laneBase(ledger.no), ledger.no]);
+      const perDay = new Map<number, number>();
+      for (const row of rows) {
+        const message = `Not sent: older than ${Math.round(limit / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(row.at).toISOString()}`;
+        ops.push(['discard', row.id, now, message, 'too-old']);
+        const day = brtDay(row.at);
+        perDay.set(day, (perDay.get(day) ?? 0) + 1);
+      }
+      for (const [a, b] of runs) ops.push(['delivery', a, b, a, now, null]);
+      for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
+    });
   }
 
   private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {
@@ -438,26 +517,38 @@ export class Spool {
   /** Records the PCM's answers: one delivery row per run of consecutive reports, and the discarded ones apart. */
   complete(results: readonly RowResult[]): void {
     const byId = new Map(results.map((r) => [r.id, r]));
-    const now = Date.now();
+    const now = this.now();
     void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
+        // Per day: [delivered, on time, discarded].
+        const perDay = new Map<number, [number, number, number]>();
         for (const [a, b] of runs) {
           const reportIds: (string | null)[] = [];
           for (let id = a; id <= b; id++) {
             const r = byId.get(id) as RowResult;
             reportIds.push(r.reportId);
-            if (r.state === 'discarded') ops.push(['discard', id, now, r.message]);
+            if (r.state === 'discarded') ops.push(['discard', id, now, r.message, r.reason ?? 'pcm']);
+            if (r.at === undefined) continue;
+            const day = brtDay(r.at);
+            let counts = perDay.get(day);
+            if (!counts) perDay.set(day, (counts = [0, 0, 0]));
+            if (r.state === 'discarded') counts[2]++;
+            else {
+              counts[0]++;
+              if (now <= dayDeadline(day)) counts[1]++;
+            }
           }
           ops.push(['delivery', a, b, a, now, reportIds.some((x) => x !== null) ? JSON.stringify(reportIds) : null]);
           this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
         }
+        for (const [day, [delivered, onTime, discarded]] of perDay) ops.push(['days', day, ledger.no, delivered, onTime, discarded, 0]);
       }
     });
   }
 
   /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
   release(ids: readonly number[]): void {
-    const now = Date.now();
+    const now = this.now();
     void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf(ids)) {
         for (const [a, b] of runs) {
@@ -485,6 +576,21 @@ export class Spool {
       this.loadLedger(false);
       throw err;
     }
+  }
+
+  /** The per-day counters (days.ts) from `fromDay` on, per lane, oldest day first. */
+  days(fromDay: number): DayCounts[] {
+    return this.statements.days.all(fromDay) as DayCounts[];
+  }
+
+  /** Dead letters (DISCARDED, refused, too old), newest first; `reason` and `since` (epoch ms) narrow the list. */
+  deadLetters(filter: { reason?: DeadLetterReason | undefined; since?: number | undefined; limit: number; beforeId?: number | undefined }): DeadLetter[] {
+    return this.statements.deadLetters.all({
+      reason: filter.reason ?? null,
+      since: filter.since ?? null,
+      before: filter.beforeId ?? null,
+      limit: filter.limit,
+    }) as DeadLetter[];
   }
 
   /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap at any spool size. */

@@ -18,6 +18,8 @@ export interface NewReport {
   /** Identity for de-duplication; the window keeps the first 16 bytes of its SHA-256. */
   dedupKey: string;
   fapiInteractionId: string | null;
+  /** The report's own timestamp (epoch ms): its day for the SLA, and its age limit at the PCM. */
+  at?: number | undefined;
   json: string;
   /** Normalisation repairs applied to this report (src/report/normalise.ts), kept for inspection. */
   repairs: readonly string[];

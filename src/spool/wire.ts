@@ -9,6 +9,8 @@ export interface WireGroup {
   text: string;
   /** Per report: JSON length, dedup key length. */
   lengths: Uint32Array<ArrayBuffer>;
+  /** Per report: its timestamp (epoch ms), NaN when not given. */
+  times: Float64Array<ArrayBuffer>;
   /** Per report: index into `lanes`. */
   laneIndex: Uint16Array<ArrayBuffer>;
   lanes: [Stream, string][];
@@ -25,6 +27,7 @@ export function encodeGroup(requests: readonly WriteRequest[]): WireGroup {
   for (const r of requests) total += r.reports.length;
   const lengths = new Uint32Array(total * 2);
   const laneIndex = new Uint16Array(total);
+  const times = new Float64Array(total);
   const counts = new Uint32Array(requests.length);
   const lanes: [Stream, string][] = [];
   const laneNo = new Map<string, number>();
@@ -43,6 +46,7 @@ export function encodeGroup(requests: readonly WriteRequest[]): WireGroup {
         lanes.push([report.stream, report.orgId]);
       }
       laneIndex[i] = no;
+      times[i] = report.at ?? Number.NaN;
       jsons[i] = report.json;
       keys[i] = report.dedupKey;
       lengths[2 * i] = report.json.length;
@@ -51,7 +55,7 @@ export function encodeGroup(requests: readonly WriteRequest[]): WireGroup {
       i++;
     }
   });
-  return { text: jsons.join('') + keys.join(''), lengths, laneIndex, lanes, counts, notes, rejected: requests.map((r) => r.rejected) };
+  return { text: jsons.join('') + keys.join(''), lengths, times, laneIndex, lanes, counts, notes, rejected: requests.map((r) => r.rejected) };
 }
 
 export function decodeGroup(group: WireGroup): WriteRequest[] {
@@ -72,6 +76,7 @@ export function decodeGroup(group: WireGroup): WriteRequest[] {
       json: group.text.slice(jsonAt, jsonAt + jsonLength),
       dedupKey: group.text.slice(keyAt, keyAt + keyLength),
       fapiInteractionId: null,
+      at: Number.isNaN(group.times[i]) ? undefined : group.times[i],
       repairs: note?.repairs ?? [],
       findings: note?.findings ?? null,
     };

@@ -107,7 +107,7 @@ export class WriterThread {
     const group = encodeGroup(requests);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { counts: group.counts, resolve, reject });
-      this.worker.postMessage({ type: 'commit', id, group }, [group.lengths.buffer, group.laneIndex.buffer]);
+      this.worker.postMessage({ type: 'commit', id, group }, [group.lengths.buffer, group.laneIndex.buffer, group.times.buffer]);
     });
   }
 
