@@ -33,6 +33,20 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'pcm_sidecar_' });
   }
 
+  /** A counter whose totals are read from `read` at each scrape (the source keeps them, monotonic). */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => { labels: Record<L, string>; value: number }[]): void {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { labels, value } of read()) this.inc(labels as Partial<Record<L, string | number>>, value);
+      },
+    });
+  }
+
   /** A gauge whose values are read from `read` at each scrape. */
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => { labels: Record<L, string>; value: number }[]): void {
     new Gauge({

@@ -1,7 +1,9 @@
 import { createSecureContext } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import { TokenError } from '../errors.js';
+import { parseRetryAfter } from './backoff.js';
 import type { ClientCredential } from './credentials.js';
+import type { RateBudget } from './rate-budget.js';
 
 /**
  * Bearer tokens from `POST {authUrl}/token/` over mTLS (client_credentials, no secret: the certificate authenticates).
@@ -16,6 +18,8 @@ export interface TokenOptions {
   timeoutMs: number;
   connectTimeoutMs: number;
   ca: Buffer | undefined;
+  /** The process's budget of PCM calls: token requests spend permits like report POSTs do. */
+  budget: RateBudget;
   now?: () => number;
 }
 
@@ -50,10 +54,11 @@ export class TokenProvider {
     });
   }
 
-  async get(): Promise<string> {
+  /** `signal` ends a wait for the rate budget (RateWaitAbortedError); callers sharing one fetch share the first signal. */
+  async get(signal?: AbortSignal): Promise<string> {
     if (this.cached && this.now() < this.cached.refreshAt) return this.cached.value;
     if (!this.inflight) {
-      this.inflight = this.fetch().finally(() => {
+      this.inflight = this.fetch(signal).finally(() => {
         this.inflight = null;
       });
     }
@@ -73,11 +78,11 @@ export class TokenProvider {
     await this.agent.close();
   }
 
-  private async fetch(): Promise<string> {
-    const token = await this.request('/token/');
+  private async fetch(signal: AbortSignal | undefined): Promise<string> {
+    const token = await this.request('/token/', signal);
     if (token !== this.refused) return token;
     try {
-      return await this.request('/token-fresh/');
+      return await this.request('/token-fresh/', signal);
     } catch (err) {
       // A PCM without /token-fresh/ (before release 2026A): the same token is all there is.
       if (err instanceof TokenError && err.status === 404) return token;
@@ -85,7 +90,8 @@ export class TokenProvider {
     }
   }
 
-  private async request(path: '/token/' | '/token-fresh/'): Promise<string> {
+  private async request(path: '/token/' | '/token-fresh/', signal: AbortSignal | undefined): Promise<string> {
+    await this.options.budget.take('token', signal);
     const { clientId } = this.credential;
     const json = this.options.requestFormat === 'json';
     const body = json
@@ -111,6 +117,7 @@ export class TokenProvider {
       });
     }
     const text = await response.body.text();
+    this.options.budget.observe('token', response.statusCode, parseRetryAfter(response.headers['retry-after']));
     if (response.statusCode !== 200) {
       // 4xx means this credential or client_id is refused: waiting will not fix it, but the operator may.
       const retryable = response.statusCode >= 500 || response.statusCode === 429;
