@@ -20,6 +20,8 @@ const config = configSchema.parse({
   pcm: { apiUrl: options.pcmUrl, authUrl: options.authUrl ?? options.pcmUrl, caFile: options.pki.caCert },
   organisations: ORGS.map((o) => ({ ...o, certFile: options.pki.clients[o.orgId].cert, keyFile: options.pki.clients[o.orgId].key })),
   sender: options.sender ?? {},
+  // A fleet of one, so the drain measures the sender, not a 500th of the participant's rate budget.
+  rate: { fleetSize: 1, ...options.rate },
   log: { level: options.logLevel ?? 'warn' },
 });
 await tell({ type: 'ready', pid: process.pid });

@@ -105,6 +105,8 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
     // The server organisation is the data provider: it also sends opendata reports.
     opendataOrgId: DEMO_SERVER_ORG,
     sender: { maxBatchDelayMs: 250 },
+    // The demo is a fleet of one: the participant's whole budget, so a posted report shows up at once.
+    rate: { fleetSize: 1 },
   });
   let sidecar: RunningSidecar;
   try {

@@ -68,6 +68,15 @@ export class DeliveryError extends SidecarError {
   }
 }
 
+/** A call gave up waiting for its turn under the rate budget (the lane is stopping): it was not made. */
+export class RateWaitAbortedError extends SidecarError {
+  readonly call: string;
+  constructor(call: string) {
+    super('PCM_RATE_WAIT_ABORTED', `gave up waiting for the rate budget before a ${call} call; the call was not made`);
+    this.call = call;
+  }
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';

@@ -7,6 +7,7 @@ import { Metrics } from './metrics.js';
 import { loadCatalog } from './report/catalog.js';
 import { reportRules, rulesInputOf } from './report/context.js';
 import type { LaneStatus } from './sender/lane.js';
+import { RATE_CALLS, type RateBudgetStatus, type RateCall } from './sender/rate-budget.js';
 import { Sender, opendataOrgOf } from './sender/sender.js';
 import { Spool } from './spool/spool.js';
 
@@ -99,6 +100,23 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       { labels: { lane: l.lane, outcome: 'discarded' }, value: l.reportsDiscarded },
     ]),
   );
+  metrics.gauge(
+    'pcm_sidecar_rate_limit_requests_per_second',
+    'PCM calls per second the rate budget allows this process: now (lowered by 429s, recovering with 2xx) and as configured.',
+    ['limit'],
+    () => {
+      const rate = sender.rate();
+      return [
+        { labels: { limit: 'current' }, value: rate.rate },
+        { labels: { limit: 'configured' }, value: rate.configuredRate },
+      ];
+    },
+  );
+  const perCall = (pick: (rate: RateBudgetStatus) => Record<RateCall, number>) => () =>
+    RATE_CALLS.map((call) => ({ labels: { call }, value: pick(sender.rate())[call] }));
+  metrics.counter('pcm_sidecar_rate_limit_wait_seconds_total', 'Seconds PCM calls waited for the rate budget, by call (report, token, reconcile).', ['call'], perCall((r) => r.waitSeconds));
+  metrics.counter('pcm_sidecar_rate_limit_calls_total', 'PCM calls made under the rate budget, by call.', ['call'], perCall((r) => r.calls));
+  metrics.counter('pcm_sidecar_rate_limit_throttled_total', 'PCM answers 429 (Too Many Requests), by call.', ['call'], perCall((r) => r.throttled));
   metrics.gauge('pcm_sidecar_lane_ready', '1 when the lane can deliver: a usable certificate, a token, no 403, no stall (GET /readyz says why not).', ['lane'], () =>
     sender.status().map((l) => ({ labels: { lane: l.lane }, value: l.ready ? 1 : 0 })),
   );
@@ -155,6 +173,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         body: {
           spool: { path: spool.path, ...spool.counts(), recoveredInflight: spool.recoveredInflight, movedAside: spool.movedAside },
           organisations: sender.status(),
+          rateBudget: sender.rate(),
         },
       }),
     },

@@ -95,6 +95,29 @@ export const DEFAULTS = {
     /** A batch refused this many times (a 4xx that waiting does not fix) is split to set the refused report apart. */
     maxRefusals: 5,
   },
+  rate: {
+    /**
+     * Sidecar processes that send for one participant at the same time: every replica, a rolling update's surge
+     * included. The PCM answers 429 above 300 requests/s for the whole participant, so each process gets
+     * fleetLimit / fleetSize (README, "Rate budget"). 500 by default: 0.48 requests/s each, which at full batches
+     * (5000) still carries 2400 reports/s per process, and a fleet of 500 that starts together stays under 300/s.
+     */
+    fleetSize: 500,
+    /** Requests/s the whole fleet may make: 80 % of the PCM's 300, the rest a margin for processes in step. */
+    fleetLimit: 240,
+    /** Requests/s of this process (report POSTs, token requests, reconciliation); none: fleetLimit / fleetSize. */
+    limit: undefined as number | undefined,
+    /** Permits saved up while idle. 1: processes that go busy together cannot spike the participant's second. */
+    burst: 1,
+    /** A 429 multiplies the rate by this (AIMD's multiplicative decrease) … */
+    decrease: 0.5,
+    /** … at most once per this long: the PCM counts per second, so the 429s of one second are one overload. */
+    decreaseHoldMs: 1000,
+    /** Each 2xx adds back this share of the configured rate, up to it (additive increase). */
+    increase: 0.05,
+    /** The rate never falls below this many requests/s: one call every 50 s, 100 reports/s at full batches. */
+    min: 0.02,
+  },
   token: {
     /** JSON body as in the integration manual (seed 000), or form-encoded as in the v3.1.0 spec. */
     requestFormat: 'json' as const,
@@ -227,6 +250,18 @@ export const configSchema = z.strictObject({
       maxRefusals: z.coerce.number().int().min(1).default(DEFAULTS.sender.maxRefusals),
     })
     .prefault({}),
+  rate: z
+    .strictObject({
+      fleetSize: z.coerce.number().int().min(1).default(DEFAULTS.rate.fleetSize),
+      fleetLimit: z.coerce.number().positive().default(DEFAULTS.rate.fleetLimit),
+      limit: z.coerce.number().positive().optional(),
+      burst: z.coerce.number().int().min(1).default(DEFAULTS.rate.burst),
+      decrease: z.coerce.number().gt(0).lt(1).default(DEFAULTS.rate.decrease),
+      decreaseHoldMs: z.coerce.number().int().min(0).default(DEFAULTS.rate.decreaseHoldMs),
+      increase: z.coerce.number().gt(0).max(1).default(DEFAULTS.rate.increase),
+      min: z.coerce.number().positive().default(DEFAULTS.rate.min),
+    })
+    .prefault({}),
   token: z
     .strictObject({
       requestFormat: z.enum(['json', 'form']).default(DEFAULTS.token.requestFormat),
@@ -262,6 +297,11 @@ export const configSchema = z.strictObject({
 /** PCM_INGEST_SKIP_PATHS as a pattern; `none` (an empty variable means "default") skips nothing. */
 export function skipPathsOf(text: string): RegExp | null {
   return text === '' || text === 'none' ? null : new RegExp(text);
+}
+
+/** Requests/s of this process: PCM_RATE_LIMIT, or the fleet rule — the fleet's budget shared by its processes. */
+export function rateLimitOf(rate: Config['rate']): number {
+  return rate.limit ?? rate.fleetLimit / rate.fleetSize;
 }
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Organisation } from '../config/schema.js';
-import { CredentialError, DeliveryError, TokenError, errorMessage } from '../errors.js';
+import { CredentialError, DeliveryError, RateWaitAbortedError, TokenError, errorMessage } from '../errors.js';
 import { laneOf, type AddedRows, type DeadLetterReason, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
 import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
+import type { RateBudget } from './rate-budget.js';
 import { LaneReadiness, type ReadinessView } from './readiness.js';
 import { ReportClient } from './report-client.js';
 import { TokenProvider } from './token.js';
@@ -12,7 +13,8 @@ import { TokenProvider } from './token.js';
 /**
  * One organisation's path to the PCM: its credential, its token, and `maxConcurrentBatches` workers that lease the
  * oldest pending rows, POST them, and record the answer. Rows leave the spool's pending set only by lease, and come
- * back to it on any failure — a batch is never dropped.
+ * back to it on every failure — a batch is never dropped. Every call (POST or token request) waits for a permit of the
+ * process's one RateBudget, shared by all lanes; the retry backoff below comes on top of it.
  */
 
 /**
@@ -110,6 +112,7 @@ export class OrgLane {
     readonly stream: Stream,
     private readonly spool: Spool,
     private readonly options: LaneOptions,
+    private readonly budget: RateBudget,
     private readonly log: Logger,
   ) {
     this.orgId = organisation.orgId.toLowerCase();
@@ -188,6 +191,7 @@ export class OrgLane {
           connectTimeoutMs: o.connectTimeoutMs,
           ca,
           onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, this.organisation.clientId),
+          budget: this.budget,
         }),
         client: new ReportClient({
           apiUrl: o.apiUrl,
@@ -195,6 +199,7 @@ export class OrgLane {
           exportTimeoutMs: o.exportTimeoutMs,
           connectTimeoutMs: o.connectTimeoutMs,
           ca,
+          budget: this.budget,
         }),
       };
       if (this.credentialError) this.log.info({ lane: this.lane }, 'credential is usable now; sending resumes');
@@ -287,7 +292,8 @@ export class OrgLane {
         // The transport of this moment: a rotated certificate takes effect on the next attempt.
         const transport = this.ensureTransport();
         if (!transport) throw new TokenError(`no usable credential: ${this.credentialError ?? 'unknown'}`, false);
-        const token = await transport.tokens.get();
+        // The token before the report's permit: a token request spends a permit of its own, one interval earlier.
+        const token = await transport.tokens.get(this.aborting.signal);
         const answer = await transport.client.send(body, rows.length, token, this.aborting.signal);
         if (answer.kind === 'results') {
           this.readiness.answered();
@@ -305,6 +311,8 @@ export class OrgLane {
         }
         throw new DeliveryError('PCM_DELIVERY_TOO_LARGE', 'report API answered 413', 413);
       } catch (err) {
+        // The grace is over while waiting for a permit: nothing was sent, the loop's first check releases the rows.
+        if (err instanceof RateWaitAbortedError) continue;
         lastError = errorMessage(err);
         this.lastError = lastError;
         if (err instanceof DeliveryError && err.status === 403) this.readiness.forbiddenBy(lastError);

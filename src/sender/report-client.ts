@@ -2,6 +2,7 @@ import { createSecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
 import { DeliveryError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
+import type { RateBudget } from './rate-budget.js';
 
 /** One POST of a batch to the PCM report API, and the classification of its answer. */
 
@@ -22,6 +23,8 @@ export interface ReportClientOptions {
   exportTimeoutMs: number;
   connectTimeoutMs: number;
   ca: Buffer | undefined;
+  /** The process's budget of PCM calls: every POST waits for its permit and reports the answer back. */
+  budget: RateBudget;
 }
 
 export class ReportClient {
@@ -39,6 +42,8 @@ export class ReportClient {
 
   /** Sends `body` (a JSON array of `count` reports). Throws DeliveryError for anything worth retrying later. */
   async send(body: string, count: number, token: string, signal?: AbortSignal): Promise<BatchAnswer> {
+    // Outside the try: a wait cut short by `signal` is RateWaitAbortedError, not a network failure.
+    await this.options.budget.take('report', signal);
     let statusCode: number;
     let headers: Record<string, string | string[] | undefined>;
     let text: string;
@@ -61,12 +66,13 @@ export class ReportClient {
       });
     }
 
+    const retryAfterMs = parseRetryAfter(headers['retry-after']);
+    this.options.budget.observe('report', statusCode, retryAfterMs);
     if (statusCode === 200 || statusCode === 207) {
       return { kind: 'results', status: statusCode, items: parseItems(text, count, statusCode) };
     }
     if (statusCode === 401) return { kind: 'unauthorized' };
     if (statusCode === 413) return { kind: 'too-large' };
-    const retryAfterMs = parseRetryAfter(headers['retry-after']);
     const code = statusCode === 429 ? 'PCM_DELIVERY_THROTTLED' : statusCode >= 500 ? 'PCM_DELIVERY_SERVER_ERROR' : 'PCM_DELIVERY_REFUSED';
     throw new DeliveryError(code, `report API answered ${statusCode}: ${text.slice(0, 300)}`, statusCode, retryAfterMs);
   }

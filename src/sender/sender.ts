@@ -1,17 +1,35 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
+import { rateLimitOf, type Config } from '../config/schema.js';
 import type { Spool, Stream } from '../spool/spool.js';
 import { OrgLane, type LaneStatus } from './lane.js';
+import { RateBudget, type RateBudgetOptions, type RateBudgetStatus, type RateClock } from './rate-budget.js';
 
 export const REPORT_PATHS: Record<Stream, string> = {
   private: '/report-api/v1/private/report',
   opendata: '/report-api/v1/opendata/report',
 };
 
-/** Drains the spool to the PCM: one lane per configured organisation, woken by each commit. */
+/** The rate budget the settings describe (PCM_RATE_*, PCM_FLEET_*); the fleet simulation builds its sidecars' from it too. */
+export function rateBudgetOptions(config: Pick<Config, 'rate'>, clock?: RateClock, random?: () => number): RateBudgetOptions {
+  const { rate } = config;
+  return {
+    rate: rateLimitOf(rate),
+    burst: rate.burst,
+    decrease: rate.decrease,
+    decreaseHoldMs: rate.decreaseHoldMs,
+    increase: rate.increase,
+    minRate: rate.min,
+    ...(clock ? { clock } : {}),
+    ...(random ? { random } : {}),
+  };
+}
+
+/** Drains the spool to the PCM: one lane per configured organisation, woken by each commit, all under one rate budget. */
 export class Sender {
   private readonly lanes = new Map<string, OrgLane>();
   private unsubscribe: (() => void) | null = null;
+  /** Every call of this process to the PCM, whichever lane or host, spends a permit of this one budget. */
+  readonly budget: RateBudget;
 
   constructor(
     private readonly config: Config,
@@ -19,6 +37,7 @@ export class Sender {
     private readonly log: Logger,
   ) {
     const { sender, token, pcm } = config;
+    this.budget = new RateBudget(rateBudgetOptions(config));
     const opendataOrgId = opendataOrgOf(config);
     config.organisations.forEach((organisation, index) => {
       const streams: Stream[] = organisation.orgId.toLowerCase() === opendataOrgId ? ['private', 'opendata'] : ['private'];
@@ -39,6 +58,7 @@ export class Sender {
             tokenTimeoutMs: token.timeoutMs,
             credentialRetryMs: token.credentialRetryMs,
           },
+          this.budget,
           log.child({ component: 'sender' }),
         );
         this.lanes.set(lane.lane, lane);
@@ -50,6 +70,8 @@ export class Sender {
     this.unsubscribe = this.spool.onCommitted((added) => {
       for (const [lane, rows] of added) this.lanes.get(lane)?.notify(rows);
     });
+    const { rate, burst } = this.budget.status();
+    this.log.info({ rateLimit: rate, burst, fleetSize: this.config.rate.fleetSize }, 'rate budget: this process makes at most rateLimit PCM calls per second');
     for (const lane of this.lanes.values()) lane.start();
     const orphaned = this.spool.pendingLanes().filter((lane) => !this.lanes.has(lane));
     if (orphaned.length > 0) {
@@ -59,6 +81,11 @@ export class Sender {
 
   status(): LaneStatus[] {
     return [...this.lanes.values()].map((lane) => lane.status());
+  }
+
+  /** The shared rate budget: allowed rate now (after 429s), calls, waits. */
+  rate(): RateBudgetStatus {
+    return this.budget.status();
   }
 
   async stop(graceMs: number): Promise<void> {

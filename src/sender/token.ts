@@ -1,7 +1,9 @@
 import { createSecureContext } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import { TokenError } from '../errors.js';
+import { parseRetryAfter } from './backoff.js';
 import type { ClientCredential } from './credentials.js';
+import type { RateBudget } from './rate-budget.js';
 
 /**
  * Bearer tokens from `POST {authUrl}/token/` over mTLS (client_credentials, no secret: the certificate authenticates).
@@ -16,6 +18,8 @@ export interface TokenOptions {
   timeoutMs: number;
   connectTimeoutMs: number;
   ca: Buffer | undefined;
+  /** The process's budget of PCM calls: token requests spend permits like report POSTs do. */
+  budget: RateBudget;
   now?: () => number;
   /** Told the outcome of each refresh (one /token/ call, with its /token-fresh/ follow-up): readiness and metrics. */
   onRefresh?: (outcome: TokenRefresh) => void;
@@ -64,10 +68,11 @@ export class TokenProvider {
     return this.cached?.expiresAt ?? null;
   }
 
-  async get(): Promise<string> {
+  /** `signal` ends a wait for the rate budget (RateWaitAbortedError); callers sharing one fetch share the first signal. */
+  async get(signal?: AbortSignal): Promise<string> {
     if (this.cached && this.now() < this.cached.refreshAt) return this.cached.value;
     if (!this.inflight) {
-      this.inflight = this.refresh().finally(() => {
+      this.inflight = this.refresh(signal).finally(() => {
         this.inflight = null;
       });
     }
@@ -87,10 +92,10 @@ export class TokenProvider {
     await this.agent.close();
   }
 
-  private async refresh(): Promise<string> {
+  private async refresh(signal: AbortSignal | undefined): Promise<string> {
     const report = this.options.onRefresh;
     try {
-      const token = await this.fetch();
+      const token = await this.fetch(signal);
       report?.({ result: 'ok', expiresAt: this.cached?.expiresAt ?? this.now() });
       return token;
     } catch (err) {
@@ -99,11 +104,11 @@ export class TokenProvider {
     }
   }
 
-  private async fetch(): Promise<string> {
-    const token = await this.request('/token/');
+  private async fetch(signal: AbortSignal | undefined): Promise<string> {
+    const token = await this.request('/token/', signal);
     if (token !== this.refused) return token;
     try {
-      return await this.request('/token-fresh/');
+      return await this.request('/token-fresh/', signal);
     } catch (err) {
       // A PCM without /token-fresh/ (before release 2026A): the same token is all there is.
       if (err instanceof TokenError && err.status === 404) return token;
@@ -111,7 +116,8 @@ export class TokenProvider {
     }
   }
 
-  private async request(path: '/token/' | '/token-fresh/'): Promise<string> {
+  private async request(path: '/token/' | '/token-fresh/', signal: AbortSignal | undefined): Promise<string> {
+    await this.options.budget.take('token', signal);
     const { clientId } = this.credential;
     const json = this.options.requestFormat === 'json';
     const body = json
@@ -137,6 +143,7 @@ export class TokenProvider {
       });
     }
     const text = await response.body.text();
+    this.options.budget.observe('token', response.statusCode, parseRetryAfter(response.headers['retry-after']));
     if (response.statusCode !== 200) {
       // 4xx means this credential or client_id is refused: waiting will not fix it, but the operator may.
       const retryable = response.statusCode >= 500 || response.statusCode === 429;

@@ -94,6 +94,7 @@ describe("seed 000's six scenarios through sidecar and emulator", () => {
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       sender: { maxBatchDelayMs: 50, retryInitialDelayMs: 50, retryMaxDelayMs: 500 },
+      rate: { fleetSize: 1 },
       organisations: [BV, CAIXA, BANRISUL, GERENCIANET].map((orgId) => ({
         orgId,
         clientId: `ss-${orgId.slice(0, 8)}`,

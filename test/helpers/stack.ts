@@ -42,6 +42,8 @@ export function sidecarEnv(
     PCM_MAX_BATCH_DELAY_MS: '100',
     PCM_RETRY_INITIAL_DELAY_MS: '50',
     PCM_RETRY_MAX_DELAY_MS: '500',
+    // One sidecar at its emulator: the whole fleet budget (240 requests/s), not the default 500th of it.
+    PCM_FLEET_SIZE: '1',
     ...extra,
   };
 }

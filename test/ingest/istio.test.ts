@@ -206,6 +206,7 @@ describe('Istio stock lines through the sidecar to the emulator', () => {
         { orgId: SERVER_ORG, clientId: 'server-ss', certFile: pki.clients[SERVER_ORG]!.cert, keyFile: pki.clients[SERVER_ORG]!.key },
       ],
       sender: { maxBatchDelayMs: 10, retryInitialDelayMs: 20, retryMaxDelayMs: 200 },
+      rate: { fleetSize: 1 },
     });
     sidecar = await startSidecar(config, createLogger('silent'));
   }, 30_000);

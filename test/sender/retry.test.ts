@@ -39,6 +39,8 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],
       sender: { maxBatchDelayMs: 10, maxConcurrentBatches: 1, retryInitialDelayMs: 10, retryMaxDelayMs: 100 },
+      // One sidecar alone at this PCM: the whole fleet budget (240 requests/s), not a 500th of it.
+      rate: { fleetSize: 1 },
     });
     sidecar = await startSidecar(config, createLogger('silent'));
   });

@@ -34,6 +34,7 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],
       sender: { maxBatchDelayMs: 10, retryInitialDelayMs: 20, retryMaxDelayMs: 200, ...sender },
+      rate: { fleetSize: 1 },
       token,
     });
     return startSidecar(config, createLogger('silent'));
