@@ -9,6 +9,7 @@ import { reportRules, rulesInputOf } from './report/context.js';
 import type { LaneStatus } from './sender/lane.js';
 import { RATE_CALLS, type RateBudgetStatus, type RateCall } from './sender/rate-budget.js';
 import { Sender, opendataOrgOf } from './sender/sender.js';
+import { SlaTracker } from './sla/tracker.js';
 import { Spool } from './spool/spool.js';
 
 /** The running pipeline: ingest → spool → sender, with an orderly stop. */
@@ -22,6 +23,8 @@ export interface RunningSidecar {
 
 /** How often delivered rows past their retention are deleted; each pass deletes in bounded chunks. */
 const PRUNE_INTERVAL_MS = 60_000;
+/** How often the SLA is judged without being asked (an SLA.AT_RISK change is logged then). */
+const SLA_INTERVAL_MS = 30_000;
 const PRUNE_CHUNK_ROWS = 5000;
 
 /** Deletes in bounded chunks, so each transaction stays short; a large first pass finishes over the next intervals. */
@@ -137,6 +140,25 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       return left.length === 0 ? [] : [{ labels: { org }, value: Math.min(...left) }];
     }),
   );
+  const sla = new SlaTracker((fromDay) => spool.days(fromDay), log.child({ component: 'sla' }));
+  // The day's figures by outcome; `pending` is received and not yet answered.
+  metrics.gauge('pcm_sidecar_day_reports', "Reports of each of the last 8 days (BRT, of the report's timestamp) by outcome: received, delivered, on_time (delivered by 08:00 BRT of D+1), discarded, too_old, pending.", ['day', 'outcome'], () =>
+    sla.status().days.flatMap((d) =>
+      (
+        [
+          ['received', d.received],
+          ['delivered', d.delivered],
+          ['on_time', d.onTime],
+          ['discarded', d.discarded],
+          ['too_old', d.tooOld],
+          ['pending', d.pending],
+        ] as const
+      ).map(([outcome, value]) => ({ labels: { day: d.day, outcome }, value })),
+    ),
+  );
+  metrics.gauge('pcm_sidecar_sla_at_risk', '1 while the day, before its deadline (08:00 BRT of D+1), cannot reach 95 % at the PCM at the current drain rate (event SLA.AT_RISK).', ['day'], () =>
+    sla.status().days.flatMap((d) => (d.projectedShare === null ? [] : [{ labels: { day: d.day }, value: d.atRisk ? 1 : 0 }])),
+  );
   const ingest = createIngestServer({
     spool,
     validation: () => rules.validation(),
@@ -174,6 +196,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
           spool: { path: spool.path, ...spool.counts(), recoveredInflight: spool.recoveredInflight, movedAside: spool.movedAside },
           organisations: sender.status(),
           rateBudget: sender.rate(),
+          sla: sla.status(),
         },
       }),
     },
@@ -187,6 +210,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     });
   });
   sender.start();
+  sla.start(SLA_INTERVAL_MS);
   const pruner = setInterval(() => pruneSpool(spool, config, log), PRUNE_INTERVAL_MS);
   pruner.unref();
   const address = server.address() as AddressInfo;
@@ -202,6 +226,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);
+        sla.stop();
         await ingest.close(graceMs);
         await sender.stop(graceMs);
         await spool.close();

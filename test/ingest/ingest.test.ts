@@ -165,9 +165,20 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
 
   it('reports the spool in /v1/status and is not ready without usable certificates', async () => {
     const status = await request(`${sidecar.ingestUrl}/v1/status`);
-    const body = (await status.body.json()) as { spool: { pending: number; quarantined: number } };
+    const body = (await status.body.json()) as {
+      spool: { pending: number; quarantined: number };
+      sla: { atRisk: boolean; days: { day: string; received: number; pending: number }[] };
+    };
     expect(body.spool.pending).toBeGreaterThan(0);
     expect(body.spool.quarantined).toBeGreaterThan(0);
+    // Counted on the day of each report's timestamp; nothing was delivered (no usable certificates).
+    const received = body.sla.days.reduce((n, d) => n + d.received, 0);
+    expect(received).toBe(body.spool.pending);
+    expect(body.sla.days.reduce((n, d) => n + d.pending, 0)).toBe(received);
+    const metrics = await (await request(`${sidecar.ingestUrl}/metrics`)).body.text();
+    const today = body.sla.days.at(-1)?.day;
+    expect(metrics).toMatch(new RegExp(`pcm_sidecar_day_reports\\{day="${today}",outcome="received"\\} \\d+`));
+    expect(metrics).toMatch(new RegExp(`pcm_sidecar_sla_at_risk\\{day="${today}"\\} [01]`));
     const ready = await request(`${sidecar.ingestUrl}/readyz`);
     await ready.body.text();
     expect(ready.statusCode).toBe(503);
