@@ -128,6 +128,7 @@ const MIGRATION_4 = `
 ALTER TABLE log ADD COLUMN ts INTEGER;
 ALTER TABLE discarded ADD COLUMN reason TEXT NOT NULL DEFAULT 'pcm';
 UPDATE discarded SET reason = 'refused' WHERE message LIKE 'Refused by the PCM, not sent again:%';
+ALTER TABLE discarded ADD COLUMN replayed_at INTEGER;
 CREATE TABLE days (
   day       INTEGER NOT NULL,
   lane      INTEGER NOT NULL,

@@ -94,6 +94,8 @@ export interface DeadLetter {
   body: string;
   /** The report's timestamp (epoch ms). */
   reportAt: number;
+  /** When `deadletter replay` stored it again (epoch ms); null if it was not. */
+  replayedAt: number | null;
 }
 
 export interface QuarantinedItem {
@@ -257,11 +259,13 @@ export class Spool {
          FROM days d JOIN lanes n ON n.no = d.lane WHERE d.day >= ? ORDER BY d.day, n.name`,
       ),
       deadLetters: db.prepare(
-        `SELECT x.id, n.name AS lane, x.reason, x.message, x.at, l.body, coalesce(l.ts, l.created_at) AS reportAt
+        `SELECT x.id, n.name AS lane, x.reason, x.message, x.at, l.body, coalesce(l.ts, l.created_at) AS reportAt, x.replayed_at AS replayedAt
          FROM discarded x JOIN log l ON l.id = x.id JOIN lanes n ON n.no = (x.id >> ${LANE_BITS})
          WHERE (:reason IS NULL OR x.reason = :reason) AND (:since IS NULL OR x.at >= :since) AND (:before IS NULL OR x.id < :before)
+           AND (:unreplayed = 0 OR x.replayed_at IS NULL)
          ORDER BY x.id DESC LIMIT :limit`,
       ),
+      markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
       keyblockSizes: db.prepare('SELECT seq, n FROM keyblocks ORDER BY seq DESC').raw(),
       keyblocksPrune: db.prepare('DELETE FROM keyblocks WHERE seq IN (SELECT seq FROM keyblocks WHERE seq < ? ORDER BY seq LIMIT ?)'),
     };
@@ -584,13 +588,37 @@ export class Spool {
   }
 
   /** Dead letters (DISCARDED, refused, too old), newest first; `reason` and `since` (epoch ms) narrow the list. */
-  deadLetters(filter: { reason?: DeadLetterReason | undefined; since?: number | undefined; limit: number; beforeId?: number | undefined }): DeadLetter[] {
+  deadLetters(filter: {
+    reason?: DeadLetterReason | undefined;
+    since?: number | undefined;
+    limit: number;
+    beforeId?: number | undefined;
+    /** Leave out those already replayed. */
+    unreplayed?: boolean;
+  }): DeadLetter[] {
     return this.statements.deadLetters.all({
       reason: filter.reason ?? null,
       since: filter.since ?? null,
       before: filter.beforeId ?? null,
+      unreplayed: filter.unreplayed === true ? 1 : 0,
       limit: filter.limit,
     }) as DeadLetter[];
+  }
+
+  /**
+   * Stores dead letters again as new reports (after a fix, validated again by the caller) and marks them replayed,
+   * in one transaction. The new copy gets a key of its own: the dead letter's key would make an identical report a
+   * duplicate of the discarded one. Safe next to a running sidecar: its lanes pick the rows up from the file.
+   */
+  replayDeadLetters(items: readonly { deadLetterId: number; report: NewReport }[]): WriteOutcome {
+    this.appender ??= new Appender(this.db, this.appenderOptions);
+    const appender = this.appender;
+    const now = this.now();
+    const result = this.db.transaction(() => {
+      for (const item of items) this.statements.markReplayed.run(now, item.deadLetterId);
+      return appender.commit([{ reports: items.map((i) => ({ ...i.report, dedupKey: `${i.report.dedupKey}|replay:${i.deadLetterId}` })), rejected: [] }]);
+    }).immediate();
+    return this.committed(result)[0] as WriteOutcome;
   }
 
   /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap at any spool size. */
