@@ -45,6 +45,13 @@ export class SpoolFullError extends SidecarError {
   }
 }
 
+/** The backlog reached PCM_SPOOL_MAX_PENDING_REPORTS: ingest answers 503 until it drains. */
+export class BacklogFullError extends SidecarError {
+  constructor(message: string) {
+    super('PCM_SPOOL_BACKLOG_FULL', message);
+  }
+}
+
 /** The token endpoint refused or failed. `retryable` tells the sender whether waiting can help. */
 export class TokenError extends SidecarError {
   readonly retryable: boolean;

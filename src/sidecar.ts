@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
 import { skipPathsOf, type Config } from './config/schema.js';
 import { createIngestServer } from './ingest/server.js';
@@ -25,25 +26,31 @@ export interface RunningSidecar {
 const PRUNE_INTERVAL_MS = 60_000;
 /** How often the SLA is judged without being asked (an SLA.AT_RISK change is logged then). */
 const SLA_INTERVAL_MS = 30_000;
-const PRUNE_CHUNK_ROWS = 5000;
+/** Rows one pruning transaction deletes at most: a few milliseconds of the writer's lock, then the event loop runs. */
+const PRUNE_CHUNK_ROWS = 1000;
+/** Chunks per table per interval; a large first pass finishes over the next intervals. */
+const PRUNE_CHUNKS_PER_RUN = 100;
 
-/** Deletes in bounded chunks, so each transaction stays short; a large first pass finishes over the next intervals. */
-function pruneInChunks(prune: (limit: number) => number): number {
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Deletes in bounded chunks with a turn of the event loop between them, so ingest is never held up for long. */
+export async function pruneInChunks(prune: (limit: number) => number, stopped: () => boolean = () => false): Promise<number> {
   let total = 0;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < PRUNE_CHUNKS_PER_RUN && !stopped(); i++) {
     const deleted = prune(PRUNE_CHUNK_ROWS);
     total += deleted;
     if (deleted < PRUNE_CHUNK_ROWS) break;
+    await turn();
   }
   return total;
 }
 
-function pruneSpool(spool: Spool, config: Config, log: Logger): void {
+async function pruneSpool(spool: Spool, config: Config, log: Logger, stopped: () => boolean): Promise<void> {
   const now = Date.now();
-  const delivered = pruneInChunks((limit) => spool.pruneDelivered(now - config.spool.retainDeliveredMs, limit));
+  const delivered = await pruneInChunks((limit) => spool.pruneDelivered(now - config.spool.retainDeliveredMs, limit), stopped);
   if (delivered > 0) log.info({ rows: delivered }, 'deleted delivered reports past their retention');
-  pruneInChunks((limit) => spool.pruneKeys(limit));
-  const quarantined = pruneInChunks((limit) => spool.pruneQuarantine(now - config.spool.retainQuarantineMs, limit));
+  await pruneInChunks((limit) => spool.pruneKeys(limit), stopped);
+  const quarantined = await pruneInChunks((limit) => spool.pruneQuarantine(now - config.spool.retainQuarantineMs, limit), stopped);
   if (quarantined > 0) log.warn({ items: quarantined }, 'deleted quarantined items past their retention (PCM_SPOOL_RETAIN_QUARANTINE_MS)');
 }
 
@@ -166,6 +173,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     metrics,
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
+    maxPendingReports: config.spool.maxPendingReports,
     partialStatus: config.ingest.partialStatus,
     skipPaths: skipPathsOf(config.ingest.skipPaths),
     // The brackets of the batch body: one report alone must fit in a request.
@@ -211,7 +219,14 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   });
   sender.start();
   sla.start(SLA_INTERVAL_MS);
-  const pruner = setInterval(() => pruneSpool(spool, config, log), PRUNE_INTERVAL_MS);
+  let pruning: Promise<void> | null = null;
+  let closing = false;
+  const pruner = setInterval(() => {
+    // One pass at a time; a pass still running when the next is due simply carries on.
+    pruning ??= pruneSpool(spool, config, log, () => closing)
+      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'pruning the spool failed; tried again at the next interval'))
+      .finally(() => (pruning = null));
+  }, PRUNE_INTERVAL_MS);
   pruner.unref();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -226,6 +241,8 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);
+        closing = true;
+        await pruning;
         sla.stop();
         await ingest.close(graceMs);
         await sender.stop(graceMs);

@@ -71,6 +71,12 @@ export const DEFAULTS = {
      * repeat is stored and sent again (a duplicate at the PCM).
      */
     dedupWindow: 1_000_000,
+    /**
+     * Reports waiting to be sent (pending and in flight) past which ingest answers 503 with Retry-After, as it does
+     * when the spool is full: a long PCM outage fills the disk slowly and predictably rather than all at once. About
+     * 5 GB of spool at ~500 bytes a report; it recovers by itself as the backlog drains.
+     */
+    maxPendingReports: 10_000_000,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -201,6 +207,7 @@ export const configSchema = z.strictObject({
       quarantineMaxRows: z.coerce.number().int().positive().default(DEFAULTS.spool.quarantineMaxRows),
       quarantineMaxBytes: z.coerce.number().int().min(64 * 1024).default(DEFAULTS.spool.quarantineMaxBytes),
       dedupWindow: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULTS.spool.dedupWindow),
+      maxPendingReports: z.coerce.number().int().positive().default(DEFAULTS.spool.maxPendingReports),
     })
     .prefault({}),
   pcm: z.strictObject({

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
-import { IngestError, SpoolFullError } from '../errors.js';
+import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
@@ -44,6 +44,8 @@ export interface IngestOptions {
   metrics: Metrics;
   /** Extra read-only routes (health, status) answered as JSON or text. */
   routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
+  /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
+  maxPendingReports?: number | undefined;
   /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
   listener?: Partial<ListenerLimits>;
 }
@@ -92,6 +94,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   const { spool, validation, maxBodyBytes, maxItemsPerRequest, maxReportBytes, log, metrics } = options;
   const partialStatus = options.partialStatus ?? 207;
   let closing = false;
+  let lastBacklogLog = 0;
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
@@ -115,6 +118,10 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   }
 
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
+    // Refused before the body is read: a gateway retries later, nothing of this request was taken.
+    if (options.maxPendingReports !== undefined && spool.undelivered() >= options.maxPendingReports) {
+      throw new BacklogFullError(`the backlog holds ${options.maxPendingReports} reports or more (PCM_SPOOL_MAX_PENDING_REPORTS); nothing from this request was stored`);
+    }
     const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${redactUrl(req.url ?? '/')}`;
     let body: Buffer | null = null;
     let items: BodyItem[];
@@ -226,6 +233,15 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         // Stop reading a body we refused, and close so the client does not keep streaming it.
         if (err.status === 413) res.setHeader('connection', 'close');
         return send(res, err.status, { error: err.message, code: err.code });
+      }
+      if (err instanceof BacklogFullError) {
+        // Every request says so while it lasts: one line per 10 s is enough.
+        if (Date.now() - lastBacklogLog > 10_000) {
+          lastBacklogLog = Date.now();
+          log.warn({ code: err.code }, err.message);
+        }
+        res.setHeader('connection', 'close');
+        return send(res, 503, { error: err.message, code: err.code }, { 'retry-after': '5' });
       }
       if (err instanceof SpoolFullError) {
         log.error({ code: err.code }, err.message);

@@ -214,10 +214,15 @@ function writeKeyblocks(db: Database.Database): void {
   }
 }
 
+/** The WAL file is truncated back to this size when a checkpoint has emptied it (SQLite keeps its largest size). */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export interface OpenOptions {
   path: string;
   sync: 'full' | 'normal';
   maxBytes?: number | undefined;
+  /** WAL_SIZE_LIMIT_BYTES unless given (tests use a small one). */
+  walLimitBytes?: number | undefined;
 }
 
 export interface Opened {
@@ -232,6 +237,7 @@ export function openDatabase(options: OpenOptions): Opened {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
+    db.pragma(`journal_size_limit = ${options.walLimitBytes ?? WAL_SIZE_LIMIT_BYTES}`);
     if (options.maxBytes !== undefined) {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(16, Math.ceil(options.maxBytes / pageSize))}`);

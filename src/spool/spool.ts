@@ -52,6 +52,8 @@ export interface SpoolOptions {
    * dead letter (`too-old`). Undefined: no limit (commands that never lease).
    */
   maxAgeMs?: number | undefined;
+  /** WAL size kept after a checkpoint empties it (schema.ts WAL_SIZE_LIMIT_BYTES unless given). */
+  walLimitBytes?: number | undefined;
   /** The clock of leases, answers and the age limit (tests drive it). */
   now?: () => number;
   /** Told when the writer thread stops unexpectedly (nothing more can be stored). */
@@ -206,7 +208,7 @@ export class Spool {
     this.now = options.now ?? Date.now;
     this.maxAgeMs = options.maxAgeMs;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-    this.openOptions = { path: options.path, sync: options.sync, maxBytes: options.maxBytes };
+    this.openOptions = { path: options.path, sync: options.sync, maxBytes: options.maxBytes, walLimitBytes: options.walLimitBytes };
     let opened: ReturnType<typeof openDatabase>;
     try {
       opened = openDatabase(this.openOptions);
@@ -619,6 +621,13 @@ export class Spool {
       return appender.commit([{ reports: items.map((i) => ({ ...i.report, dedupKey: `${i.report.dedupKey}|replay:${i.deadLetterId}` })), rejected: [] }]);
     }).immediate();
     return this.committed(result)[0] as WriteOutcome;
+  }
+
+  /** Reports not yet delivered (pending and in flight), from the ledger alone: cheap enough for every request. */
+  undelivered(): number {
+    let n = 0;
+    for (const l of this.lanes.values()) n += l.pending + l.leased.size;
+    return n;
   }
 
   /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap at any spool size. */
