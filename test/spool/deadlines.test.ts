@@ -167,7 +167,7 @@ describe('schema 3 → 4', () => {
     await spool.close();
     // Back to version 3: what this file would have looked like before.
     const db = new Database(path);
-    db.exec(`DROP VIEW reports; ALTER TABLE log DROP COLUMN ts; ALTER TABLE discarded DROP COLUMN reason; DROP TABLE days;`);
+    db.exec(`DROP VIEW reports; ALTER TABLE log DROP COLUMN ts; ALTER TABLE discarded DROP COLUMN reason; ALTER TABLE discarded DROP COLUMN replayed_at; DROP TABLE days;`);
     db.pragma('user_version = 3');
     db.close();
 
