@@ -28,11 +28,11 @@ export async function getJson<T = unknown>(url: string, ca?: Buffer): Promise<Ht
   }
 }
 
-export async function postTls<T = unknown>(url: string, body: unknown, ca: Buffer): Promise<HttpAnswer<T>> {
+export async function postTls<T = unknown>(url: string, body: unknown, ca: Buffer, method: 'POST' | 'PUT' = 'POST'): Promise<HttpAnswer<T>> {
   const dispatcher = new Agent({ connect: { ca } });
   try {
     const res = await request(url, {
-      method: 'POST',
+      method,
       dispatcher,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
