@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS reports (
 );
 CREATE INDEX IF NOT EXISTS reports_fapi ON reports (fapi);
 CREATE INDEX IF NOT EXISTS reports_identity ON reports (identity);
-CREATE INDEX IF NOT EXISTS reports_waiting ON reports (received_at) WHERE status IN ('ACCEPTED', 'UNPAIRED');
+CREATE INDEX IF NOT EXISTS reports_fresh ON reports (received_at) WHERE status = 'ACCEPTED';
+DROP INDEX IF EXISTS reports_waiting;
 `;
 
 function toStored(row: Row): StoredReport {
@@ -114,6 +115,8 @@ export class ReportStore {
   private readonly db: Database.Database;
   /** Rows held, counted as they are added; the bound is applied on a fresh count. */
   private rows: number;
+  /** Reports the last reconcile pass looked at (its cost). */
+  lastExamined = 0;
 
   constructor(
     file = ':memory:',
@@ -175,12 +178,14 @@ export class ReportStore {
 
   /**
    * Reconciles reports whose window has closed (received before `before`): pairs them with a counterpart of the
-   * other role, or marks them UNPAIRED / SINGLE. UNPAIRED reports keep looking, so a late counterpart still pairs.
+   * other role, or marks them UNPAIRED / SINGLE. Only reports not yet reconciled are looked at: an UNPAIRED one is
+   * found as the counterpart when its late counterpart is reconciled, so it still pairs — and a pass costs what
+   * arrived since the last one, not everything ever left unpaired (a soak of one-sided traffic made every pass
+   * re-read the whole store).
    */
   reconcile(before: number, now: number): number {
-    const waiting = this.db
-      .prepare(`SELECT * FROM reports WHERE status IN ('ACCEPTED', 'UNPAIRED') AND received_at <= ? ORDER BY received_at`)
-      .all(before) as Row[];
+    const waiting = this.db.prepare(`SELECT * FROM reports WHERE status = 'ACCEPTED' AND received_at <= ? ORDER BY received_at`).all(before) as Row[];
+    this.lastExamined = waiting.length;
     const counterpart = this.db.prepare(
       `SELECT * FROM reports WHERE fapi = ? AND role = ? AND stream = 'private' AND status NOT IN ('DISCARDED')
        AND report_id != ? ORDER BY received_at LIMIT 1`,

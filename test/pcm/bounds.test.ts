@@ -26,6 +26,28 @@ describe('emulator bounds', () => {
     }
   });
 
+  it('a reconcile pass looks only at reports not reconciled yet; an UNPAIRED one still pairs with a late counterpart', () => {
+    const store = new ReportStore(':memory:');
+    const fapi = (i: number): string => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    const client = (i: number) => ({ role: 'CLIENT', fapiInteractionId: fapi(i), endpoint: '/e', httpMethod: 'GET', timestamp: 't', statusCode: 200 });
+    try {
+      const at = (i: number, receivedAt: number) => ({ reportId: `r${i}`, stream: 'private' as const, status: 'ACCEPTED' as const, message: null, senderOrgId: null, receivedAt, report: client(i) });
+      store.add(Array.from({ length: 1000 }, (_, i) => at(i, 1)));
+      store.reconcile(10, 10);
+      expect(store.lastExamined).toBe(1000);
+      expect(store.list({ status: 'UNPAIRED', offset: 0, limit: 1 }).total).toBe(1000);
+      // Later passes cost what arrived since, not the thousand left unpaired.
+      store.reconcile(20, 20);
+      expect(store.lastExamined).toBe(0);
+      store.add([{ reportId: 's7', stream: 'private', status: 'ACCEPTED', message: null, senderOrgId: null, receivedAt: 30, report: { ...client(7), role: 'SERVER' } }]);
+      store.reconcile(40, 40);
+      expect(store.lastExamined).toBe(1);
+      expect(store.list({ fapiInteractionId: fapi(7), offset: 0, limit: 5 }).data.map((r) => r.status)).toEqual(['PAIRED', 'PAIRED']);
+    } finally {
+      store.close();
+    }
+  });
+
   it('closes a client that never finishes its headers on the report API host (408 or close)', async () => {
     const pki = await testPki(await tempDir('emulator-bounds'));
     const emulator = await startInProcessEmulator(pki, { listener: { headersTimeoutMs: 500, requestTimeoutMs: 1000 } });
