@@ -174,6 +174,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
     maxPendingReports: config.spool.maxPendingReports,
+    maxInflightBytes: config.ingest.maxInflightBytes,
     partialStatus: config.ingest.partialStatus,
     skipPaths: skipPathsOf(config.ingest.skipPaths),
     // The brackets of the batch body: one report alone must fit in a request.

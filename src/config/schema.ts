@@ -25,6 +25,12 @@ export const DEFAULTS = {
     maxBodyBytes: 10 * MiB,
     /** Most items in one ingest body (a PCM request holds 5000); more is 413, so one body cannot exhaust memory. */
     maxItemsPerRequest: 5000,
+    /**
+     * Bytes of bodies held at once by all requests being read, parsed and committed (src/ingest/body-budget.ts): past
+     * it, requests wait their turn, the oldest always proceeding. Bounds ingest's memory by construction: about 3× this
+     * plus one largest body. Ordinary traffic (32 connections of 100-report arrays ≈ 2 MB) never reaches it.
+     */
+    maxInflightBytes: 8 * MiB,
     /** Listener limits, so a slow, idle or greedy client cannot hold connections: headers arrive within this or 408. */
     headersTimeoutMs: 10_000,
     /** The whole request, body included, arrives within this or 408 (Node's default is 300 s). */
@@ -181,6 +187,7 @@ export const configSchema = z.strictObject({
       port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port),
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
       maxItemsPerRequest: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxItemsPerRequest),
+      maxInflightBytes: z.coerce.number().int().min(64 * 1024).default(DEFAULTS.ingest.maxInflightBytes),
       headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.headersTimeoutMs),
       requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.requestTimeoutMs),
       keepAliveTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.keepAliveTimeoutMs),

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { IngestError } from '../errors.js';
+import type { BudgetTicket } from './body-budget.js';
 
 /** One item of an ingest body: parsed JSON, or the text of an NDJSON line that did not parse. */
 export type BodyItem = { ok: true; value: unknown } | { ok: false; text: string; error: string };
@@ -20,20 +21,29 @@ export function bodyFormatOf(contentType: string | undefined): BodyFormat {
   );
 }
 
-/** Reads the body, refusing with 413 as soon as it passes `maxBytes` (by Content-Length or by counting). */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads the body, refusing with 413 as soon as it passes `maxBytes` (by Content-Length or by counting). With a
+ * ticket, every chunk is charged to the ingest body budget and reading waits while the budget is spent (body-budget.ts).
+ */
+export async function readBody(req: IncomingMessage, maxBytes: number, ticket?: BudgetTicket): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new IngestError('PCM_INGEST_TOO_LARGE', 413, `Payload Too Large: ${declared} bytes, the limit is ${maxBytes}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
+  if (ticket) await ticket.turn();
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > maxBytes) {
       throw new IngestError('PCM_INGEST_TOO_LARGE', 413, `Payload Too Large: more than ${maxBytes} bytes`);
     }
     chunks.push(chunk);
+    if (ticket) {
+      ticket.charge(chunk.length);
+      // Not pulling the next chunk while waiting: the stream pauses the socket, and the client's TCP window fills.
+      await ticket.turn();
+    }
   }
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }

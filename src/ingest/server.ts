@@ -8,6 +8,7 @@ import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import { spoolEntry, withinSize, type ValidationContext } from '../report/validate.js';
 import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
+import { BodyBudget, type BudgetTicket } from './body-budget.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { keepableText, problemsText, quarantineText, slim, type ItemProblem } from './quarantine-view.js';
 import { redactUrl } from './redact.js';
@@ -44,6 +45,8 @@ export interface IngestOptions {
   metrics: Metrics;
   /** Extra read-only routes (health, status) answered as JSON or text. */
   routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
+  /** Bytes of bodies held at once (body-budget.ts); DEFAULTS.ingest.maxInflightBytes when not given. */
+  maxInflightBytes?: number | undefined;
   /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
   maxPendingReports?: number | undefined;
   /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
@@ -117,7 +120,19 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     }
   }
 
+  const budget = new BodyBudget(options.maxInflightBytes ?? DEFAULTS.ingest.maxInflightBytes);
+
+  /** One ingest request, its bytes charged to the budget until it is answered or fails. */
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
+    const ticket = budget.ticket();
+    try {
+      await ingestBody(req, res, route, toReport, query, ticket);
+    } finally {
+      ticket.release();
+    }
+  }
+
+  async function ingestBody(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams, ticket: BudgetTicket): Promise<void> {
     // Refused before the body is read: a gateway retries later, nothing of this request was taken.
     if (options.maxPendingReports !== undefined && spool.undelivered() >= options.maxPendingReports) {
       throw new BacklogFullError(`the backlog holds ${options.maxPendingReports} reports or more (PCM_SPOOL_MAX_PENDING_REPORTS); nothing from this request was stored`);
@@ -127,7 +142,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     let items: BodyItem[];
     try {
       const format = bodyFormatOf(req.headers['content-type']);
-      body = await readBody(req, maxBodyBytes);
+      body = await readBody(req, maxBodyBytes, ticket);
       items = parseBody(body, format);
       if (items.length > maxItemsPerRequest) {
         throw new IngestError('PCM_INGEST_TOO_MANY_ITEMS', 413, `Payload Too Large: ${items.length} items, the limit is ${maxItemsPerRequest}`);
