@@ -70,6 +70,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     writerThread: true,
     dedupWindow: config.spool.dedupWindow,
     maxAgeMs: config.rules.maxAgeMs,
+    lateArrivalMs: config.spool.lateArrivalMs,
     onWriterFailure: (err) => {
       writerFailure = err.message;
       log.fatal({ err: err.message, code: 'PCM_SPOOL_WRITER' }, 'the spool can no longer store reports; /healthz fails so the process is restarted');

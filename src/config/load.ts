@@ -26,6 +26,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_SPOOL_RETAIN_DELIVERED_MS: 'spool.retainDeliveredMs',
   PCM_SPOOL_MAX_BYTES: 'spool.maxBytes',
   PCM_SPOOL_MAX_PENDING_REPORTS: 'spool.maxPendingReports',
+  PCM_SPOOL_LATE_ARRIVAL_MS: 'spool.lateArrivalMs',
   PCM_SPOOL_RETAIN_QUARANTINE_MS: 'spool.retainQuarantineMs',
   PCM_SPOOL_QUARANTINE_MAX_ROWS: 'spool.quarantineMaxRows',
   PCM_SPOOL_QUARANTINE_MAX_BYTES: 'spool.quarantineMaxBytes',

@@ -83,6 +83,12 @@ export const DEFAULTS = {
      * 5 GB of spool at ~500 bytes a report; it recovers by itself as the backlog drains.
      */
     maxPendingReports: 10_000_000,
+    /**
+     * A report stored this long after its own timestamp is late (a log shipper catching up, a gateway back from an
+     * outage). Oldest first is arrival order, which is timestamp order for everything else; a late report is sent
+     * before the lane's oldest waiting report when its timestamp is older, so it reaches the PCM before its 7 days.
+     */
+    lateArrivalMs: 60 * 60 * 1000,
   },
   sender: {
     /** PCM limit: at most 5000 items per request. */
@@ -215,6 +221,7 @@ export const configSchema = z.strictObject({
       quarantineMaxBytes: z.coerce.number().int().min(64 * 1024).default(DEFAULTS.spool.quarantineMaxBytes),
       dedupWindow: z.coerce.number().int().min(0).max(100_000_000).default(DEFAULTS.spool.dedupWindow),
       maxPendingReports: z.coerce.number().int().positive().default(DEFAULTS.spool.maxPendingReports),
+      lateArrivalMs: z.coerce.number().int().positive().default(DEFAULTS.spool.lateArrivalMs),
     })
     .prefault({}),
   pcm: z.strictObject({

@@ -20,6 +20,8 @@ export interface AppenderOptions {
   maxBytes: number | null;
   quarantineMaxRows: number;
   quarantineMaxBytes: number;
+  /** A report stored this long after its own timestamp is late (the `late` table): it may be sent before older arrivals. */
+  lateArrivalMs: number;
 }
 
 /** Delivered reports deleted at once when the spool is full, before the write is tried again. */
@@ -75,12 +77,15 @@ export class Appender {
   constructor(
     private readonly db: Database.Database,
     private readonly options: AppenderOptions,
+    /** Arrival time of what is stored (the writer thread's is the wall clock; an in-process spool's, its own). */
+    private readonly now: () => number = Date.now,
   ) {
     this.statements = {
       lane: db.prepare('SELECT no, next FROM lanes WHERE name = ?'),
       newLane: db.prepare('INSERT INTO lanes (name, stream, org_id) VALUES (?, ?, ?) RETURNING no, next'),
       laneNext: db.prepare('UPDATE lanes SET next = ? WHERE no = ?'),
       append: db.prepare('INSERT INTO log (id, created_at, bytes, k, body, ts) VALUES (?, ?, ?, ?, ?, ?)'),
+      late: db.prepare('INSERT INTO late (id, ts) VALUES (?, ?)'),
       received: db.prepare('INSERT INTO days (day, lane, received) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET received = received + excluded.received'),
       keyblock: db.prepare('INSERT INTO keyblocks (n, ids, ks) VALUES (?, ?, ?)'),
       note: db.prepare('INSERT INTO notes (id, repairs, findings) VALUES (?, ?, ?)'),
@@ -138,7 +143,7 @@ export class Appender {
   /** Commits a group of requests in one transaction; throws SpoolFullError when there is no room even after pruning. */
   commit(requests: readonly WriteRequest[]): CommitResult {
     if (!this.windowBuilt) this.buildWindow();
-    const now = Date.now();
+    const now = this.now();
     const attempt = (): CommitResult => {
       this.evictedInCommit = 0;
       const lanes = new Map<string, LaneCursor>();
@@ -232,6 +237,7 @@ export class Appender {
       const bytes = Buffer.byteLength(report.json);
       const at = report.at ?? null;
       s.append.run(id, now, bytes, k, report.json, at);
+      if (at !== null && now - at > this.options.lateArrivalMs) s.late.run(id, at);
       const day = brtDay(at ?? now);
       cursor.days.set(day, (cursor.days.get(day) ?? 0) + 1);
       this.blockIds.push(id);

@@ -13,7 +13,8 @@ export type LedgerOp =
   | ['laneCursor', cursor: number, no: number]
   | ['delivery', first: number, last: number, origin: number, at: number, reportIds: string | null]
   | ['discard', id: number, at: number, message: string | null, reason: DeadLetterReason]
-  | ['days', day: number, lane: number, delivered: number, onTime: number, discarded: number, tooOld: number];
+  | ['days', day: number, lane: number, delivered: number, onTime: number, discarded: number, tooOld: number]
+  | ['answeredLate', first: number, last: number];
 
 /**
  * Why a report is a dead letter: `pcm`, the PCM answered DISCARDED; `refused`, the PCM refused every request that
@@ -32,6 +33,7 @@ export class LedgerStore {
       laneCursor: db.prepare('UPDATE lanes SET cursor = ? WHERE no = ?'),
       delivery: db.prepare('INSERT INTO deliveries (first, last, origin, at, report_ids) VALUES (?, ?, ?, ?, ?)'),
       discard: db.prepare('INSERT OR REPLACE INTO discarded (id, at, message, reason) VALUES (?, ?, ?, ?)'),
+      answeredLate: db.prepare('DELETE FROM late WHERE id BETWEEN ? AND ?'),
       days: db.prepare(
         `INSERT INTO days (day, lane, delivered, on_time, discarded, too_old) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET
            delivered = delivered + excluded.delivered, on_time = on_time + excluded.on_time,

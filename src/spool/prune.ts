@@ -14,6 +14,7 @@ export class DeliveredPruner {
       deleteLog: db.prepare('DELETE FROM log WHERE id BETWEEN ? AND ?'),
       deleteNotes: db.prepare('DELETE FROM notes WHERE id BETWEEN ? AND ?'),
       deleteDiscarded: db.prepare('DELETE FROM discarded WHERE id BETWEEN ? AND ?'),
+      deleteLate: db.prepare('DELETE FROM late WHERE id BETWEEN ? AND ?'),
       deleteResends: db.prepare('DELETE FROM resends WHERE first BETWEEN ? AND ? AND last <= ?'),
       deletePiece: db.prepare('DELETE FROM deliveries WHERE first = ?'),
       shrinkPiece: db.prepare('UPDATE deliveries SET first = ? WHERE first = ?'),
@@ -33,6 +34,7 @@ export class DeliveredPruner {
         const gone = s.deleteLog.run(piece.first, upTo).changes;
         s.deleteNotes.run(piece.first, upTo);
         s.deleteDiscarded.run(piece.first, upTo);
+        s.deleteLate.run(piece.first, upTo);
         s.deleteResends.run(piece.first, upTo, upTo);
         if (upTo === piece.last) s.deletePiece.run(piece.first);
         else s.shrinkPiece.run(upTo + 1, piece.first);

@@ -20,6 +20,8 @@ import Database from 'better-sqlite3';
  *   deadline, discarded and too old (days.ts): the figures the daily SLA is judged on, kept as counters so that
  *   reading them never scans the log. Counted from version 4 on.
  * - `log.ts`: the report's own timestamp (epoch ms), for its age limit and its day; null in rows from version 3.
+ * - `late`: reports that arrived long after their timestamp (a log shipper catching up), with it, until answered:
+ *   the few a lease may send before older arrivals, so they reach the PCM before its age limit.
  * - `reports`: a read-only view with one row per report and its state, for people and tests, not for the hot path.
  */
 
@@ -139,6 +141,11 @@ CREATE TABLE days (
   too_old   INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (day, lane)
 ) WITHOUT ROWID;
+CREATE TABLE late (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL
+);
+CREATE INDEX late_ts ON late (ts);
 DROP VIEW IF EXISTS reports;
 ${REPORTS_VIEW}
 `;

@@ -52,6 +52,8 @@ export interface SpoolOptions {
    * dead letter (`too-old`). Undefined: no limit (commands that never lease).
    */
   maxAgeMs?: number | undefined;
+  /** A report stored this long after its timestamp is late: sent before older arrivals whose timestamp is newer. */
+  lateArrivalMs?: number | undefined;
   /** WAL size kept after a checkpoint empties it (schema.ts WAL_SIZE_LIMIT_BYTES unless given). */
   walLimitBytes?: number | undefined;
   /** The clock of leases, answers and the age limit (tests drive it). */
@@ -225,6 +227,7 @@ export class Spool {
       maxBytes: options.maxBytes ?? null,
       quarantineMaxRows: options.quarantineMaxRows ?? Number.POSITIVE_INFINITY,
       quarantineMaxBytes: options.quarantineMaxBytes ?? Number.POSITIVE_INFINITY,
+      lateArrivalMs: options.lateArrivalMs ?? DEFAULTS.spool.lateArrivalMs,
     };
     this.onQuarantineEvicted = options.onQuarantineEvicted;
     this.statements = {
@@ -235,6 +238,12 @@ export class Spool {
       firstId: db.prepare('SELECT id FROM log WHERE id > ? ORDER BY id LIMIT 1').pluck(),
       idsBetween: db.prepare('SELECT id FROM log WHERE id BETWEEN ? AND ? ORDER BY id').pluck(),
       rows: db.prepare('SELECT id, body, bytes, coalesce(ts, created_at) FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?').raw(),
+      atOf: db.prepare('SELECT coalesce(ts, created_at) FROM log WHERE id = ?').pluck(),
+      lateRows: db
+        .prepare(
+          'SELECT g.id, g.body, g.bytes, coalesce(g.ts, g.created_at) FROM late l JOIN log g ON g.id = l.id WHERE l.id BETWEEN ? AND ? AND l.ts < ? ORDER BY l.ts LIMIT ?',
+        )
+        .raw(),
       // Summed in SQLite: a page of 5000 rows is never walked in JavaScript just to be counted.
       heads: db.prepare(
         'SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(created_at) AS t FROM (SELECT bytes, created_at FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?)',
@@ -277,7 +286,7 @@ export class Spool {
     this.committer = new GroupCommitter(
       (requests) => {
         if (this.writer) return this.writer.commit(requests).then((result) => this.committed(result));
-        this.appender ??= new Appender(this.db, this.appenderOptions);
+        this.appender ??= new Appender(this.db, this.appenderOptions, this.now);
         return this.committed(this.appender.commit(requests));
       },
       { weigh: weightOf, max: MAX_GROUP_CHARS },
@@ -312,7 +321,10 @@ export class Spool {
         }
         if (from < cursor) this.addRunsOf(gaps, from, cursor - 1);
       }
-      this.lanes.set(name, new LaneLedger(name, no, gaps, leased, cursor, top));
+      // Taken out of order above the cursor (late reports sent first): answered or, still, leased.
+      const ahead = new RangeSet();
+      for (const [a, b] of [...done, ...leased]) if (b >= cursor) ahead.add(Math.max(a, cursor), Math.min(b, top));
+      this.lanes.set(name, new LaneLedger(name, no, gaps, leased, cursor, top, ahead));
     }
     return recovered;
   }
@@ -373,7 +385,7 @@ export class Spool {
     dropped: readonly number[] = [],
   ): WriteOutcome {
     const { quarantineDelete, quarantineProblems, quarantineProblemsUnfolded, quarantineRow } = this.statements;
-    this.appender ??= new Appender(this.db, this.appenderOptions);
+    this.appender ??= new Appender(this.db, this.appenderOptions, this.now);
     const appender = this.appender;
     const result = this.db.transaction(() => {
       for (const f of stillFailing) {
@@ -427,9 +439,10 @@ export class Spool {
   }
 
   /**
-   * Leases the oldest pending rows of one lane, up to `maxItems` rows and `maxBytes` of body
-   * (always at least one row). Reads one bounded page; never the whole backlog. Rows past the age limit on the way
-   * are taken too, but as dead letters (`too-old`): the PCM would refuse them.
+   * Leases the oldest pending rows of one lane, up to `maxItems` rows and `maxBytes` of body (always at least one
+   * row). Oldest is arrival order, with one exception: late reports (the `late` table) whose timestamp is older than
+   * the lane's oldest waiting report go first, oldest timestamp first. Rows past the age limit on the way are taken
+   * too, but as dead letters (`too-old`): the PCM would refuse them. Reads bounded pages; never the whole backlog.
    */
   lease(lane: string, maxItems: number, maxBytes: number): LeasedBatch | null {
     // A writer thread that stopped cannot record leases or answers: sending now would only make duplicates.
@@ -439,61 +452,104 @@ export class Spool {
     const now = this.now();
     const oldest = this.maxAgeMs === undefined ? Number.NEGATIVE_INFINITY : now - this.maxAgeMs;
     const rows: LeasedRow[] = [];
-    const ids: number[] = [];
     const tooOld: LeasedRow[] = [];
+    const seen = new Set<number>();
     let bytes = 2; // the brackets of the array
-    // A page of nothing but too-old rows leases nothing: read on, a bounded number of pages.
-    for (let page = 0; rows.length === 0 && page < MAX_TOO_OLD_PAGES && ledger.pending > 0; page++) {
-      let full = false;
-      for (const [a, b] of ledger.pendingRanges()) {
-        for (const [id, body, size, at] of this.statements.rows.iterate(a, b, maxItems - rows.length) as Iterable<[number, string, number, number]>) {
-          if (at < oldest) {
-            tooOld.push({ id, body, at });
-            if (tooOld.length >= maxItems) break;
-            continue;
-          }
-          const added = size + (rows.length > 0 ? 1 : 0);
-          if (rows.length > 0 && bytes + added > maxBytes) {
-            full = true;
-            break;
-          }
-          rows.push({ id, body, at });
-          ids.push(id);
-          bytes += added;
-        }
-        if (full || rows.length >= maxItems || tooOld.length >= maxItems) break;
+    /** Takes a row into the batch, or says it does not fit (then the batch is complete). */
+    const add = (id: number, body: string, size: number, at: number): boolean => {
+      seen.add(id);
+      if (at < oldest) {
+        tooOld.push({ id, body, at });
+        return true;
       }
-      if (tooOld.length > 0) this.deadLetterTooOld(ledger, tooOld.splice(0), now);
+      const added = size + (rows.length > 0 ? 1 : 0);
+      if (rows.length > 0 && bytes + added > maxBytes) return false;
+      rows.push({ id, body, at });
+      bytes += added;
+      return true;
+    };
+    const full = (): boolean => rows.length >= maxItems || tooOld.length >= maxItems;
+    let complete = false;
+    for (const [id, body, size, at] of this.lateFirst(ledger, maxItems)) {
+      if (full()) break;
+      if (!add(id, body, size, at)) {
+        complete = true;
+        break;
+      }
     }
-    if (rows.length === 0) return null;
-    const runs = runsOf(ids);
+    for (let page = 1; ; page++) {
+      if (!complete && !full()) {
+        for (const [a, b] of ledger.pendingRanges()) {
+          for (const [id, body, size, at] of this.statements.rows.iterate(a, b, maxItems - rows.length + seen.size) as Iterable<[number, string, number, number]>) {
+            if (seen.has(id)) continue;
+            if (full() || !add(id, body, size, at)) {
+              complete = true;
+              break;
+            }
+          }
+          if (complete || full()) break;
+        }
+      }
+      // A page of nothing but too-old rows leases nothing: dead-letter them and read on, a bounded number of pages.
+      if (rows.length > 0 || tooOld.length === 0 || page >= MAX_TOO_OLD_PAGES) break;
+      this.deadLetterTooOld(ledger, tooOld.splice(0), now);
+      seen.clear();
+      complete = false;
+    }
+    if (rows.length === 0) {
+      if (tooOld.length > 0) this.deadLetterTooOld(ledger, tooOld, now);
+      return null;
+    }
+    const ids = rows.map((r) => r.id).sort((x, y) => x - y);
+    const taken = runsOf([...ids, ...tooOld.map((r) => r.id)].sort((x, y) => x - y));
     const cursor = ledger.cursor;
     const recorded = this.ledgerWrite((ops) => {
-      for (const [a, b] of ledger.take(runs)) ops.push(['resend', a, b]);
+      for (const [a, b] of ledger.take(taken)) ops.push(['resend', a, b]);
       if (ledger.cursor !== cursor) ops.push(['laneCursor', ledger.cursor - laneBase(ledger.no), ledger.no]);
-      for (const [a, b] of runs) this.mirrorLeases(ops, ledger.leased.add(a, b), now);
+      for (const [a, b] of runsOf(ids)) this.mirrorLeases(ops, ledger.leased.add(a, b), now);
+      this.tooOldOps(ledger, tooOld, now, ops);
     });
     return { lane, rows, bytes, recorded };
   }
 
+  /** Pending late rows of the lane whose timestamp is older than its oldest waiting report's, oldest first. */
+  private lateFirst(ledger: LaneLedger, maxItems: number): [number, string, number, number][] {
+    const head = ledger.pendingRanges().next();
+    if (head.done) return [];
+    const headAt = this.statements.atOf.get(head.value[0]) as number | undefined;
+    if (headAt === undefined) return [];
+    const base = laneBase(ledger.no);
+    // Leased or answered ones may still be listed (they leave when answered): read a little more, keep the pending.
+    const rows = this.statements.lateRows.all(base, base + LANE_SPAN - 1, headAt, 2 * maxItems) as [number, string, number, number][];
+    return rows.filter(([id]) => ledger.isPending(id)).slice(0, maxItems);
+  }
+
   /** Takes rows past the age limit out of pending as answered dead letters, counted on their day. */
   private deadLetterTooOld(ledger: LaneLedger, rows: readonly LeasedRow[], now: number): void {
-    const runs = runsOf(rows.map((r) => r.id));
+    if (rows.length === 0) return;
     const cursor = ledger.cursor;
-    const limit = this.maxAgeMs ?? 0;
     void this.ledgerWrite((ops) => {
-      ledger.take(runs);
+      for (const [a, b] of ledger.take(runsOf(rows.map((r) => r.id).sort((x, y) => x - y)))) ops.push(['resend', a, b]);
       if (ledger.cursor !== cursor) ops.push(['laneCursor', ledger.cursor - laneBase(ledger.no), ledger.no]);
-      const perDay = new Map<number, number>();
-      for (const row of rows) {
-        const message = `Not sent: older than ${Math.round(limit / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(row.at).toISOString()}`;
-        ops.push(['discard', row.id, now, message, 'too-old']);
-        const day = brtDay(row.at);
-        perDay.set(day, (perDay.get(day) ?? 0) + 1);
-      }
-      for (const [a, b] of runs) ops.push(['delivery', a, b, a, now, null]);
-      for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
+      this.tooOldOps(ledger, rows, now, ops);
     });
+  }
+
+  private tooOldOps(ledger: LaneLedger, rows: readonly LeasedRow[], now: number, ops: LedgerOp[]): void {
+    if (rows.length === 0) return;
+    const limit = this.maxAgeMs ?? 0;
+    const perDay = new Map<number, number>();
+    for (const row of rows) {
+      const message = `Not sent: older than ${Math.round(limit / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(row.at).toISOString()}`;
+      ops.push(['discard', row.id, now, message, 'too-old']);
+      const day = brtDay(row.at);
+      perDay.set(day, (perDay.get(day) ?? 0) + 1);
+    }
+    for (const [a, b] of runsOf(rows.map((r) => r.id).sort((x, y) => x - y))) {
+      ops.push(['delivery', a, b, a, now, null]);
+      ops.push(['answeredLate', a, b]);
+    }
+    for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
   }
 
   private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {
@@ -545,6 +601,7 @@ export class Spool {
             }
           }
           ops.push(['delivery', a, b, a, now, reportIds.some((x) => x !== null) ? JSON.stringify(reportIds) : null]);
+          ops.push(['answeredLate', a, b]);
           this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
         }
         for (const [day, [delivered, onTime, discarded]] of perDay) ops.push(['days', day, ledger.no, delivered, onTime, discarded, 0]);
@@ -559,7 +616,7 @@ export class Spool {
       for (const [ledger, runs] of this.leasedRunsOf(ids)) {
         for (const [a, b] of runs) {
           this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
-          ledger.gaps.add(a, b);
+          ledger.giveBack(a, b);
         }
       }
     });
@@ -613,7 +670,7 @@ export class Spool {
    * duplicate of the discarded one. Safe next to a running sidecar: its lanes pick the rows up from the file.
    */
   replayDeadLetters(items: readonly { deadLetterId: number; report: NewReport }[]): WriteOutcome {
-    this.appender ??= new Appender(this.db, this.appenderOptions);
+    this.appender ??= new Appender(this.db, this.appenderOptions, this.now);
     const appender = this.appender;
     const now = this.now();
     const result = this.db.transaction(() => {

@@ -68,9 +68,9 @@ for (const writerThread of [false, true]) {
       try {
         // 0: six days old; 1: an hour old; 2: 6 days 23 h old.
         await spool.write({ reports: [report(0, t0 - 6 * DAY), report(1, t0 - HOUR), report(2, t0 - 7 * DAY + HOUR)], rejected: [] });
-        clock.t = t0 + 30 * 60_000; // report 2 is 6 d 23 h 30 min old: still sent
+        clock.t = t0 + 30 * 60_000; // report 2 is 6 d 23 h 30 min old: still sent, and first (nearest its cut-off)
         const first = spool.lease(LANE, 1, 1 << 20);
-        expect(first?.rows.map((r) => JSON.parse(r.body).i)).toEqual([0]);
+        expect(first?.rows.map((r) => JSON.parse(r.body).i)).toEqual([2]);
         spool.release(first?.rows.map((r) => r.id) ?? []);
         clock.t = t0 + 1.5 * DAY; // 0 is 7.5 days old, 2 is 8.5 days old; 1 is 1.5 days old
         const batch = spool.lease(LANE, 10, 1 << 20);
@@ -155,6 +155,50 @@ for (const writerThread of [false, true]) {
   });
 }
 
+describe('late reports go first', () => {
+  it('a report stored long after its timestamp is sent before older arrivals, once, across releases and a restart', async () => {
+    const t0 = Date.parse('2026-12-05T12:00:00Z');
+    const clock = new Clock(t0);
+    const path = join(await tempDir('late'), 'spool.db');
+    const open = (): Spool => new Spool({ path, sync: 'normal', maxAgeMs: MAX_AGE, now: clock.now });
+    const order = (batch: { rows: { body: string }[] } | null): number[] => (batch?.rows ?? []).map((r) => JSON.parse(r.body).i as number);
+    let spool = open();
+    try {
+      const fresh = (i: number): NewReport => report(i, t0 - 60_000);
+      await spool.write({ reports: [1, 2, 3, 4, 5].map(fresh), rejected: [] });
+      // 5 days old on arrival: late (PCM_SPOOL_LATE_ARRIVAL_MS, 1 h), and older than the lane's oldest waiting report.
+      await spool.write({ reports: [report(6, t0 - 5 * DAY)], rejected: [] });
+      // Late by 2 h but newer than the head: arrival order is right for it.
+      await spool.write({ reports: [report(7, t0 - 2 * HOUR + 30 * 60_000), fresh(8)], rejected: [] });
+      // 7's timestamp (t0 − 1.5 h) is older than the head's (t0 − 1 min): it goes first too, after 6.
+      const first = spool.lease(LANE, 3, 1 << 20);
+      expect(order(first)).toEqual([6, 7, 1]);
+      spool.release((first?.rows ?? []).map((r) => r.id));
+      expect(spool.counts().pending).toBe(8);
+      const again = spool.lease(LANE, 2, 1 << 20);
+      expect(order(again)).toEqual([6, 7]);
+      spool.complete((again?.rows ?? []).map((r) => ({ id: r.id, state: 'accepted' as const, reportId: `r${r.id}`, message: null, at: r.at })));
+      expect(spool.counts()).toMatchObject({ pending: 6, inflight: 0, accepted: 2 });
+      const next = spool.lease(LANE, 2, 1 << 20);
+      expect(order(next)).toEqual([1, 2]);
+      // Stopped with 1 and 2 in flight: at the restart they are pending again; 6 and 7 stay answered.
+      await spool.close();
+      spool = open();
+      expect(spool.counts()).toMatchObject({ pending: 6, inflight: 0, accepted: 2 });
+      const rest = spool.lease(LANE, 10, 1 << 20);
+      expect(order(rest)).toEqual([1, 2, 3, 4, 5, 8]);
+      spool.complete((rest?.rows ?? []).map((r) => ({ id: r.id, state: 'accepted' as const, reportId: null, message: null, at: r.at })));
+      expect(spool.lease(LANE, 10, 1 << 20)).toBeNull();
+      expect(spool.counts()).toMatchObject({ pending: 0, inflight: 0, accepted: 8 });
+      // The lane's cursor passed over what was taken ahead of it; new reports still come in order.
+      await spool.write({ reports: [fresh(9), fresh(10)], rejected: [] });
+      expect(order(spool.lease(LANE, 10, 1 << 20))).toEqual([9, 10]);
+    } finally {
+      await spool.close();
+    }
+  });
+});
+
 describe('schema 3 → 4', () => {
   it('a version-3 file gains the columns and the day table, keeps its pending reports in order, and counts from then on', async () => {
     const t0 = Date.parse('2026-12-01T12:00:00Z');
@@ -167,7 +211,7 @@ describe('schema 3 → 4', () => {
     await spool.close();
     // Back to version 3: what this file would have looked like before.
     const db = new Database(path);
-    db.exec(`DROP VIEW reports; ALTER TABLE log DROP COLUMN ts; ALTER TABLE discarded DROP COLUMN reason; ALTER TABLE discarded DROP COLUMN replayed_at; DROP TABLE days;`);
+    db.exec(`DROP VIEW reports; ALTER TABLE log DROP COLUMN ts; ALTER TABLE discarded DROP COLUMN reason; ALTER TABLE discarded DROP COLUMN replayed_at; DROP TABLE days; DROP TABLE late;`);
     db.pragma('user_version = 3');
     db.close();
 
