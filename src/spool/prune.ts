@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { LANE_BITS } from './schema.js';
 
 /**
  * Deleting delivered reports: the oldest delivery pieces first, whole or in part, so one call deletes at most
@@ -10,7 +11,13 @@ export class DeliveredPruner {
 
   constructor(private readonly db: Database.Database) {
     this.statements = {
-      oldest: db.prepare('SELECT first, last FROM deliveries WHERE at < ? ORDER BY at, first LIMIT ?'),
+      // Not a piece above its lane's cursor (late reports answered ahead of it): the ledger finds those answered by
+      // their delivery row at the next start, and without it would count their ids as never sent.
+      oldest: db.prepare(
+        `SELECT d.first, d.last FROM deliveries d WHERE d.at < ?
+           AND d.last < (SELECT (n.no << ${LANE_BITS}) + n.cursor FROM lanes n WHERE n.no = (d.first >> ${LANE_BITS}))
+         ORDER BY d.at, d.first LIMIT ?`,
+      ),
       deleteLog: db.prepare('DELETE FROM log WHERE id BETWEEN ? AND ?'),
       deleteNotes: db.prepare('DELETE FROM notes WHERE id BETWEEN ? AND ?'),
       deleteDiscarded: db.prepare('DELETE FROM discarded WHERE id BETWEEN ? AND ?'),

@@ -241,7 +241,7 @@ export class Spool {
       atOf: db.prepare('SELECT coalesce(ts, created_at) FROM log WHERE id = ?').pluck(),
       lateRows: db
         .prepare(
-          'SELECT g.id, g.body, g.bytes, coalesce(g.ts, g.created_at) FROM late l JOIN log g ON g.id = l.id WHERE l.id BETWEEN ? AND ? AND l.ts < ? ORDER BY l.ts LIMIT ?',
+          'SELECT g.id, g.body, g.bytes, coalesce(g.ts, g.created_at) FROM late l JOIN log g ON g.id = l.id WHERE l.id BETWEEN ? AND ? AND l.ts < ? ORDER BY l.ts',
         )
         .raw(),
       // Summed in SQLite: a page of 5000 rows is never walked in JavaScript just to be counted.
@@ -519,9 +519,14 @@ export class Spool {
     const headAt = this.statements.atOf.get(head.value[0]) as number | undefined;
     if (headAt === undefined) return [];
     const base = laneBase(ledger.no);
-    // Leased or answered ones may still be listed (they leave when answered): read a little more, keep the pending.
-    const rows = this.statements.lateRows.all(base, base + LANE_SPAN - 1, headAt, 2 * maxItems) as [number, string, number, number][];
-    return rows.filter(([id]) => ledger.isPending(id)).slice(0, maxItems);
+    // Leased ones are still listed (they leave when answered): stepped through lazily, only pending ones kept.
+    const out: [number, string, number, number][] = [];
+    for (const row of this.statements.lateRows.iterate(base, base + LANE_SPAN - 1, headAt) as Iterable<[number, string, number, number]>) {
+      if (!ledger.isPending(row[0])) continue;
+      out.push(row);
+      if (out.length >= maxItems) break;
+    }
+    return out;
   }
 
   /** Takes rows past the age limit out of pending as answered dead letters, counted on their day. */

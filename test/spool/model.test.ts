@@ -10,7 +10,9 @@ import { V2_DDL } from '../helpers/spool-v2.js';
 /**
  * Model-based test of the spool (reliability-lessons.md, test 2): random sequences of write, lease, complete,
  * release, prune and crash-and-reopen, compared after every step with a plain in-memory model of what must hold.
- * Odd sequences commit through the writer thread; every third one starts from a version-2 file (migrate).
+ * Odd sequences commit through the writer thread; every third one starts from a version-2 file (migrate). One
+ * report in five is late (stored hours after its timestamp): the model expects it before the lane's oldest waiting
+ * report when its timestamp is older (spool.ts lease).
  */
 
 type State = 'pending' | 'inflight' | 'accepted' | 'discarded';
@@ -19,8 +21,11 @@ const LANES = ORGS.map((o) => laneOf('private', o));
 const SEQUENCES = 25;
 const STEPS = 120;
 
-function report(key: number, orgId: string): NewReport {
-  return { stream: 'private', orgId, dedupKey: `k${key}`, fapiInteractionId: `id-${key}`, json: `{"k":${key}}`, repairs: [] };
+/** Timestamps of late reports: hours before the test runs, older for higher keys. */
+const LATE_BASE = Date.now() - 3 * 3_600_000;
+
+function report(key: number, orgId: string, at?: number): NewReport {
+  return { stream: 'private', orgId, dedupKey: `k${key}`, fapiInteractionId: `id-${key}`, json: `{"k":${key}}`, repairs: [], ...(at === undefined ? {} : { at }) };
 }
 
 const V2_STATES = ['pending', 'inflight', 'accepted', 'discarded'] as const;
@@ -56,12 +61,12 @@ describe('spool model check', () => {
       const writerThread = seq % 2 === 1;
       const open = (): Promise<Spool> => Spool.open({ path, sync: 'normal', writerThread });
       // The model: state per key, which key lives in which lane, and the batches currently leased.
-      const model = new Map<number, { state: State; lane: string; id: number | null }>();
+      const model = new Map<number, { state: State; lane: string; id: number | null; late?: number; migrated?: boolean }>();
       let nextKey = 0;
       if (seq % 3 === 0) {
         const migrated = versionTwoFile(path, Math.floor(rand() * 30), rand);
         nextKey = 30;
-        for (const [k, e] of migrated) model.set(k, { ...e, id: null });
+        for (const [k, e] of migrated) model.set(k, { ...e, id: null, migrated: true });
       }
       let spool = await open();
       let leases: LeasedBatch[] = [];
@@ -82,14 +87,15 @@ describe('spool model check', () => {
         if (action === 'write') {
           // Some keys repeat: the spool must store them once.
           const keys = Array.from({ length: 1 + Math.floor(rand() * 5) }, () => (rand() < 0.2 && nextKey > 0 ? Math.floor(rand() * nextKey) : nextKey++));
-          const reports = keys.map((k) => report(k, model.get(k) ? ORGS[LANES.indexOf(model.get(k)!.lane)]! : pick(ORGS)));
+          const lateAt = new Map(keys.filter(() => rand() < 0.2).map((k) => [k, model.get(k)?.late ?? LATE_BASE - k * 1000]));
+          const reports = keys.map((k) => report(k, model.get(k) ? ORGS[LANES.indexOf(model.get(k)!.lane)]! : pick(ORGS), model.has(k) ? model.get(k)!.late : lateAt.get(k)));
           const outcome = await spool.write({ reports, rejected: [] });
           const seen = new Set<number>();
           keys.forEach((k, i) => {
             const duplicate = model.has(k) || seen.has(k);
             expect(outcome[i], trace.join(' ')).toBe(duplicate ? 'duplicate' : 'stored');
             seen.add(k);
-            if (!model.has(k)) model.set(k, { state: 'pending', lane: laneOf('private', reports[i]!.orgId), id: null });
+            if (!model.has(k)) model.set(k, { state: 'pending', lane: laneOf('private', reports[i]!.orgId), id: null, ...(lateAt.has(k) ? { late: lateAt.get(k)! } : {}) });
           });
         } else if (action === 'lease') {
           const lane = pick(LANES);
@@ -99,8 +105,13 @@ describe('spool model check', () => {
           if (!batch) {
             expect(pendingInLane, trace.join(' ')).toEqual([]);
           } else {
-            // Oldest first: the first `max` pending keys of the lane, in insertion order.
-            const expectedKeys = pendingInLane.slice(0, max).map(([k]) => k);
+            // Oldest first, in insertion order — after the late ones whose timestamp is older than the head's.
+            const [head] = pendingInLane;
+            // Rows migrated from version 2 keep its created_at (1, see versionTwoFile); fresh ones are newer than late ones.
+            const headAt = head?.[1].late ?? (head?.[1].migrated === true ? 1 : Number.POSITIVE_INFINITY);
+            const lateFirst = pendingInLane.filter(([, e]) => e.late !== undefined && e.late < headAt).sort((a, b) => a[1].late! - b[1].late!);
+            const rest = pendingInLane.filter((entry) => !lateFirst.includes(entry));
+            const expectedKeys = [...lateFirst, ...rest].slice(0, max).map(([k]) => k);
             expect(batch.rows.map((r) => Number(JSON.parse(r.body).k)), trace.join(' ')).toEqual(expectedKeys);
             batch.rows.forEach((r, i) => Object.assign(model.get(expectedKeys[i]!)!, { state: 'inflight', id: r.id }));
             leases.push(batch);
@@ -123,10 +134,18 @@ describe('spool model check', () => {
           for (const e of model.values()) if (e.state === 'inflight') e.state = 'pending';
           leases = [];
         } else if (action === 'prune') {
+          // Delivered rows go, except pieces answered ahead of their lane's cursor (late ones), kept until it passes.
           const deleted = spool.pruneDelivered(Number.POSITIVE_INFINITY, 1000);
-          const delivered = [...model.entries()].filter(([, e]) => e.state === 'accepted' || e.state === 'discarded');
-          expect(deleted, trace.join(' ')).toBe(delivered.length);
-          for (const [k] of delivered) model.delete(k);
+          const reader = new Database(path, { readonly: true });
+          const present = new Set((reader.prepare('SELECT body FROM log').pluck().all() as string[]).map((b) => Number(JSON.parse(b).k)));
+          reader.close();
+          const gone = [...model.entries()].filter(([k]) => !present.has(k));
+          for (const [, e] of gone) expect(e.state === 'accepted' || e.state === 'discarded', trace.join(' ')).toBe(true);
+          expect(deleted, trace.join(' ')).toBe(gone.length);
+          const delivered = [...model.values()].filter((e) => e.state === 'accepted' || e.state === 'discarded').length;
+          // Only late sequences keep some back.
+          if (![...model.values()].some((e) => e.late !== undefined)) expect(deleted, trace.join(' ')).toBe(delivered);
+          for (const [k] of gone) model.delete(k);
         }
         await check();
       }
