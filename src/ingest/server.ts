@@ -6,11 +6,12 @@ import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
-import { spoolEntry, withinSize, type ValidationContext } from '../report/validate.js';
-import type { NewReport, RejectedItem, Spool } from '../spool/spool.js';
+import type { ValidationContext } from '../report/validate.js';
+import type { Spool } from '../spool/spool.js';
 import { BodyBudget, type BudgetTicket } from './body-budget.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
-import { keepableText, problemsText, quarantineText, slim, type ItemProblem } from './quarantine-view.js';
+import { checkItems, type CheckedBody, type ItemResult } from './check-items.js';
+import { keepableText, problemsText, quarantineText, type ItemProblem } from './quarantine-view.js';
 import { redactUrl } from './redact.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
@@ -55,15 +56,6 @@ export interface IngestOptions {
 
 
 /**
- * One item of an answer. `warnings` are quality findings (src/report/rules.ts): the report was stored and will be
- * sent; the PCM may open a data-quality ticket for it.
- */
-export type ItemResult =
-  | { index: number; status: 'accepted' | 'duplicate'; repairs?: string[]; warnings?: ItemProblem[] }
-  | { index: number; status: 'rejected'; errors: ItemProblem[]; warnings?: ItemProblem[] }
-  | { index: number; status: 'skipped'; reason: string };
-
-/**
  * A body refused as a whole, as the quarantine keeps it: when it is JSON after all (too many items, too deep), its
  * secrets are redacted by structure, wherever and however they are written; otherwise by pattern.
  */
@@ -76,7 +68,7 @@ function refusedBodyText(body: Buffer): string {
   }
 }
 
-export type { ItemProblem };
+export type { ItemProblem, ItemResult };
 
 /** `?partialStatus=` (or PCM_INGEST_PARTIAL_STATUS): the status of an answer in which some items were refused. */
 function partialStatusOf(query: URLSearchParams, fallback: PartialStatus): PartialStatus {
@@ -151,48 +143,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       if (err instanceof IngestError) await recordRefusedBody(err, body, route, source);
       throw err;
     }
-    const context = validation();
+    const checked = checkItems(items, toReport, validation(), query, { source, route, maxReportBytes });
+    await answer(res, route, query, source, checked);
+  }
 
-    const reports: NewReport[] = [];
-    const rejected: RejectedItem[] = [];
-    const results: ItemResult[] = [];
-    const storedAt: number[] = [];
-    const findingsOf: ReportProblem[][] = [];
-    let skipped = 0;
-    /** Items of this body whose result carries warnings, whatever their status. */
-    let warned = 0;
-    items.forEach((item, index) => {
-      if (!item.ok) {
-        const errors = [{ field: '', rule: 'json', message: `Invalid payload format: ${item.error}` }];
-        results.push({ index, status: 'rejected', errors });
-        rejected.push({ source, route, item: keepableText(item.text), problems: problemsText(errors) });
-        return;
-      }
-      const checked = withinSize(toReport(item.value, context, query), maxReportBytes);
-      if ('skipped' in checked) {
-        skipped++;
-        results.push({ index, status: 'skipped', reason: checked.skipped });
-        return;
-      }
-      if (!checked.ok) {
-        const remarks = checked.findings ?? [];
-        if (remarks.length > 0) warned++;
-        results.push({ index, status: 'rejected', errors: slim(checked.problems), ...(remarks.length > 0 ? { warnings: slim(remarks) } : {}) });
-        rejected.push({ source, route, item: quarantineText(item.value), problems: problemsText(checked.problems, remarks) });
-        return;
-      }
-      storedAt.push(results.length);
-      if (checked.findings.length > 0) warned++;
-      results.push({
-        index,
-        status: 'accepted',
-        ...(checked.repairs.length > 0 ? { repairs: checked.repairs } : {}),
-        ...(checked.findings.length > 0 ? { warnings: slim(checked.findings) } : {}),
-      });
-      reports.push(spoolEntry(checked));
-      findingsOf.push(checked.findings);
-    });
-
+  /** Stores what a body's items became and answers the gateway with one result per item where needed. */
+  async function answer(res: ServerResponse, route: string, query: URLSearchParams, source: string, checked: CheckedBody): Promise<void> {
+    const { reports, rejected, results, storedAt, findingRules, skipped, warned } = checked;
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
     let duplicates = 0;
     outcome.forEach((o, i) => {
@@ -203,7 +160,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         results[at] = { index: result.index, status: 'duplicate', ...(result.warnings ? { warnings: result.warnings } : {}) };
       } else {
         for (const kind of reports[i]?.repairs ?? []) metrics.repairs.inc({ kind });
-        for (const finding of findingsOf[i] ?? []) metrics.qualityFindings.inc({ rule: finding.rule });
+        for (const rule of findingRules[i] ?? []) metrics.qualityFindings.inc({ rule });
       }
     });
     const accepted = reports.length - duplicates;
