@@ -43,7 +43,10 @@ export interface IngestOptions {
   log: Logger;
   metrics: Metrics;
   /** Extra read-only routes (health, status) answered as JSON or text. */
-  routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
+  routes?: Record<
+    string,
+    (query: URLSearchParams) => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }
+  >;
   /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
   listener?: Partial<ListenerLimits>;
 }
@@ -212,7 +215,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       const route = req.method === 'GET' ? options.routes?.[path] : undefined;
       if (route) {
-        const { status, body, contentType } = await route();
+        const { status, body, contentType } = await route(url.searchParams);
         if (contentType) {
           if (closing) res.shouldKeepAlive = false;
           res.writeHead(status, { 'content-type': contentType });
