@@ -114,3 +114,29 @@ export class LaneNotReadyError extends SidecarError {
     this.since = since;
   }
 }
+
+/** Stable codes of reconciliation failures (src/reconcile/): an ask that got no usable answer, or the store. */
+export type ReconcileErrorCode =
+  | 'PCM_RECONCILE_NETWORK'
+  | 'PCM_RECONCILE_THROTTLED'
+  | 'PCM_RECONCILE_REFUSED'
+  | 'PCM_RECONCILE_BAD_ANSWER'
+  /** The reconciliation file could not be read: moved aside, a new one started. */
+  | 'PCM_RECONCILE_STORE_UNREADABLE'
+  /** The reconciliation file could not be opened at all: the sidecar runs without reconciliation. */
+  | 'PCM_RECONCILE_STORE_UNAVAILABLE';
+
+/**
+ * A GET of a report's reconciliation status that gave no status (the report is asked again later), or the
+ * reconciliation file failing. Reconciliation is an estimate, so none of these ever touches delivery.
+ */
+export class ReconcileError extends SidecarError {
+  declare readonly code: ReconcileErrorCode;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(code: ReconcileErrorCode, message: string, status?: number, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}

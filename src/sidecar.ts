@@ -1,10 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
-import { skipPathsOf, type Config } from './config/schema.js';
+import { reconcilePathOf, skipPathsOf, type Config } from './config/schema.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { registerReconcileMetrics } from './reconcile/metrics.js';
+import { Reconciler, divergentQueryOf, type ReconciliationOff } from './reconcile/reconciler.js';
 import { loadCatalog } from './report/catalog.js';
 import { reportRules, rulesInputOf } from './report/context.js';
 import type { LaneStatus } from './sender/lane.js';
@@ -18,6 +20,8 @@ export interface RunningSidecar {
   ingestUrl: string;
   spool: Spool;
   sender: Sender;
+  /** Reconciliation (§9); null when PCM_RECONCILE_SHARE is 0. */
+  reconciler: Reconciler | null;
   /** Stops accepting, answers requests in flight, finishes or releases batches in flight, closes the spool. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -99,7 +103,20 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       'reports that were in flight when the previous process stopped are pending again; the PCM may receive them twice',
     );
   }
-  const sender = new Sender(config, spool, log);
+  // The sender tells the reconciler of accepted batches through a hook: it never imports the floor above it.
+  let reconciler: Reconciler | null = null;
+  let reconcileOff: ReconciliationOff = { enabled: false, reason: 'PCM_RECONCILE_SHARE is 0' };
+  const sender = new Sender(config, spool, log, { onAccepted: (batch) => reconciler?.accepted(batch) });
+  if (config.reconcile.share > 0) {
+    const opened = Reconciler.open(
+      { settings: config.reconcile, path: reconcilePathOf(config), apiUrl: config.pcm.apiUrl, caFile: config.pcm.caFile, connectTimeoutMs: config.sender.connectTimeoutMs },
+      { budget: sender.budget, tokens: (lane) => sender.tokenSource(lane), log: log.child({ component: 'reconcile' }) },
+    );
+    if (opened instanceof Reconciler) {
+      reconciler = opened;
+      registerReconcileMetrics(metrics, reconciler);
+    } else reconcileOff = opened;
+  }
   const rules = reportRules(rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile)), catalog);
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
   metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
@@ -207,8 +224,14 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
           organisations: sender.status(),
           rateBudget: sender.rate(),
           sla: sla.status(),
+          reconciliation: reconciler?.status() ?? reconcileOff,
         },
       }),
+      '/v1/reconciliation': (query) => {
+        if (!reconciler) return { status: 404, body: { error: `reconciliation is off: ${reconcileOff.reason}` } };
+        const parsed = divergentQueryOf(query);
+        return 'error' in parsed ? { status: 400, body: { error: parsed.error } } : { status: 200, body: reconciler.divergent(parsed) };
+      },
     },
   });
   const { server } = ingest;
@@ -220,6 +243,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     });
   });
   sender.start();
+  reconciler?.start();
   sla.start(SLA_INTERVAL_MS);
   let pruning: Promise<void> | null = null;
   let closing = false;
@@ -240,6 +264,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     ingestUrl,
     spool,
     sender,
+    reconciler,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);
@@ -247,7 +272,10 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         await pruning;
         sla.stop();
         await ingest.close(graceMs);
+        // Asking stops first (it uses the lanes' tokens); batches the sender still records are sampled until close.
+        await reconciler?.stop();
         await sender.stop(graceMs);
+        await reconciler?.close();
         await spool.close();
         log.info('pcm-sidecar stopped');
       })();

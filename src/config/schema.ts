@@ -136,6 +136,44 @@ export const DEFAULTS = {
     /** The rate never falls below this many requests/s: one call every 50 s, 100 reports/s at full batches. */
     min: 0.02,
   },
+  reconcile: {
+    /**
+     * Share of the rate budget that reconciliation GETs (§9) may use, at most: report delivery keeps the rest even
+     * when reconciliation has a backlog. 0 turns reconciliation off.
+     */
+    share: 0.2,
+    /** A report is first asked about this long after the PCM accepted it: its counterpart needs time to report. */
+    delayMs: 60 * 60_000,
+    /** UNPAIRED reports (and ones not reconciled or not visible yet) are asked again after this: the PCM's Fechamento re-runs pairing. */
+    retryMs: 6 * 60 * 60_000,
+    /** A GET that got no status (network, 5xx, 429, 401) is tried again after this. */
+    errorRetryMs: 60_000,
+    /** No ask later than this after the report's timestamp: the PCM's D+7 window (§10). */
+    stopAfterMs: 7 * 24 * 60 * 60 * 1000,
+    /** Entries of days (BRT) older than this are deleted: the file stays bounded. */
+    retainMs: 8 * 24 * 60 * 60 * 1000,
+    /**
+     * Most reports followed at once (≈ 480 bytes each in the file: ~100 MB). The defaults follow ~50,000 over the 8
+     * days kept; a large budget reaches the cap, and while full nothing more is sampled (the day's sample rate shows it).
+     */
+    maxEntries: 200_000,
+    /** When sampling, this part of the GET capacity is kept for asking UNPAIRED reports again; the rest plans first asks. */
+    reaskReserve: 0.25,
+    /** The sample rate is recomputed from the accepted rate and the budget this often (old days pruned too). */
+    sampleIntervalMs: 10_000,
+    /** Sampled reports and answers are written together this often: a crash loses at most this much of them. */
+    flushMs: 1000,
+    /** Timeout of one GET. */
+    timeoutMs: 15_000,
+    /** GETs in flight at once. */
+    concurrency: 4,
+    /** Due reports read from the file per pass. */
+    pageSize: 64,
+    /** Divergent reports (UNPAIRED, PAIRED_INCONSISTENT) listed in /v1/status, last answered first. */
+    statusListed: 20,
+    /** The reconciliation file; none: `<spool path>.reconcile.db`. */
+    path: undefined as string | undefined,
+  },
   token: {
     /** JSON body as in the integration manual (seed 000), or form-encoded as in the v3.1.0 spec. */
     requestFormat: 'json' as const,
@@ -283,6 +321,26 @@ export const configSchema = z.strictObject({
       min: z.coerce.number().positive().default(DEFAULTS.rate.min),
     })
     .prefault({}),
+  reconcile: z
+    .strictObject({
+      share: z.coerce.number().min(0).max(0.5).default(DEFAULTS.reconcile.share),
+      delayMs: z.coerce.number().int().min(0).default(DEFAULTS.reconcile.delayMs),
+      retryMs: z.coerce.number().int().positive().default(DEFAULTS.reconcile.retryMs),
+      errorRetryMs: z.coerce.number().int().positive().default(DEFAULTS.reconcile.errorRetryMs),
+      stopAfterMs: z.coerce.number().int().positive().default(DEFAULTS.reconcile.stopAfterMs),
+      retainMs: z.coerce.number().int().positive().default(DEFAULTS.reconcile.retainMs),
+      maxEntries: z.coerce.number().int().min(1).default(DEFAULTS.reconcile.maxEntries),
+      reaskReserve: z.coerce.number().min(0).max(0.9).default(DEFAULTS.reconcile.reaskReserve),
+      sampleIntervalMs: z.coerce.number().int().min(10).default(DEFAULTS.reconcile.sampleIntervalMs),
+      flushMs: z.coerce.number().int().min(10).default(DEFAULTS.reconcile.flushMs),
+      timeoutMs: z.coerce.number().int().positive().default(DEFAULTS.reconcile.timeoutMs),
+      concurrency: z.coerce.number().int().min(1).max(64).default(DEFAULTS.reconcile.concurrency),
+      pageSize: z.coerce.number().int().min(1).max(10_000).default(DEFAULTS.reconcile.pageSize),
+      statusListed: z.coerce.number().int().min(0).max(1000).default(DEFAULTS.reconcile.statusListed),
+      path: z.string().min(1).optional(),
+    })
+    .refine((r) => r.retainMs >= r.stopAfterMs, { message: 'retainMs must be at least stopAfterMs: a report is kept while it is still asked about', path: ['retainMs'] })
+    .prefault({}),
   token: z
     .strictObject({
       requestFormat: z.enum(['json', 'form']).default(DEFAULTS.token.requestFormat),
@@ -318,6 +376,12 @@ export const configSchema = z.strictObject({
 /** PCM_INGEST_SKIP_PATHS as a pattern; `none` (an empty variable means "default") skips nothing. */
 export function skipPathsOf(text: string): RegExp | null {
   return text === '' || text === 'none' ? null : new RegExp(text);
+}
+
+/** The reconciliation file: PCM_RECONCILE_PATH, or next to the spool. */
+export function reconcilePathOf(config: Pick<Config, 'reconcile' | 'spool'>): string {
+  if (config.reconcile.path) return config.reconcile.path;
+  return config.spool.path === ':memory:' ? ':memory:' : `${config.spool.path}.reconcile.db`;
 }
 
 /** Requests/s of this process: PCM_RATE_LIMIT, or the fleet rule — the fleet's budget shared by its processes. */

@@ -45,7 +45,10 @@ export interface IngestOptions {
   log: Logger;
   metrics: Metrics;
   /** Extra read-only routes (health, status) answered as JSON or text. */
-  routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
+  routes?: Record<
+    string,
+    (query: URLSearchParams) => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }
+  >;
   /** Bytes of bodies held at once (body-budget.ts); DEFAULTS.ingest.maxInflightBytes when not given. */
   maxInflightBytes?: number | undefined;
   /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
@@ -191,7 +194,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       const route = req.method === 'GET' ? options.routes?.[path] : undefined;
       if (route) {
-        const { status, body, contentType } = await route();
+        const { status, body, contentType } = await route(url.searchParams);
         if (contentType) {
           if (closing) res.shouldKeepAlive = false;
           res.writeHead(status, { 'content-type': contentType });

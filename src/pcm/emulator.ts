@@ -437,7 +437,10 @@ export class PcmEmulator {
   }
 
   private reportById(req: IncomingMessage, res: ServerResponse, route: string, fapiInteractionId: string): void {
-    const token = this.tokens.verify(req.headers.authorization, Date.now());
+    const now = Date.now();
+    // The PCM's 300 requests/s hold for every call of the report API (the GET lists 429 too): one limiter, one peak.
+    if (!this.limiter.admit(now)) return this.reply(res, route, 429, { message: 'Too Many Requests' }, this.options.retryAfter ? { 'retry-after': '1' } : {});
+    const token = this.tokens.verify(req.headers.authorization, now);
     if (!token) return this.reply(res, route, 401, { message: 'Unauthorized' });
     const found = this.store.visibleTo(fapiInteractionId, token.orgId);
     if (!found) return this.reply(res, route, 404, { message: 'Not Found' });

@@ -47,6 +47,26 @@ export interface LaneOptions {
   tokenRefreshMarginMs: number;
   tokenTimeoutMs: number;
   credentialRetryMs: number;
+  /** Told of each batch with ACCEPTED reports once its answer is in the spool; must be quick and must not throw. */
+  onAccepted?: AcceptedHook | undefined;
+}
+
+/** A batch the PCM answered, as the lane recorded it: for observers above the sender (reconciliation). */
+export interface AcceptedBatch {
+  lane: string;
+  orgId: string;
+  stream: Stream;
+  rows: readonly LeasedRow[];
+  /** One per row, in order: ACCEPTED rows carry the PCM's reportId. */
+  results: readonly RowResult[];
+}
+export type AcceptedHook = (batch: AcceptedBatch) => void;
+
+/** An organisation's bearer token for other calls made on its behalf (reconciliation GETs), shared with its lane. */
+export interface TokenSource {
+  token(signal?: AbortSignal): Promise<string>;
+  /** The PCM refused `token`: the next request fetches another. */
+  invalidateToken(token: string): void;
 }
 
 export interface LaneStatus extends ReadinessView {
@@ -88,7 +108,7 @@ class Wakeup {
   }
 }
 
-export class OrgLane {
+export class OrgLane implements TokenSource {
   readonly orgId: string;
   readonly lane: string;
   private transport: Transport | null = null;
@@ -147,6 +167,17 @@ export class OrgLane {
       tokenExpiresInSeconds: expiresAt === null ? null : Math.max(0, (expiresAt - Date.now()) / 1000),
       ...this.counters,
     };
+  }
+
+  /** The token the lane's own POSTs use (fetched if needed; a token request spends a budget permit). */
+  async token(signal?: AbortSignal): Promise<string> {
+    const transport = this.ensureTransport();
+    if (!transport) throw new TokenError(`no usable credential: ${this.credentialError ?? 'unknown'}`, false);
+    return transport.tokens.get(signal);
+  }
+
+  invalidateToken(token: string): void {
+    this.transport?.tokens.invalidate(token);
   }
 
   /** Stops leasing; lets batches in flight finish for up to `graceMs`, then aborts them and returns their rows. */
@@ -385,6 +416,14 @@ export class OrgLane {
     this.counters.reportsDiscarded += discarded;
     if (discarded > 0) {
       this.log.warn({ lane: this.lane, discarded, first: results.find((r) => r.state === 'discarded')?.message }, 'PCM discarded reports');
+    }
+    if (this.options.onAccepted && discarded < results.length) {
+      try {
+        this.options.onAccepted({ lane: this.lane, orgId: this.orgId, stream: this.stream, rows, results });
+      } catch (err) {
+        // An observer's failure is its own: delivery goes on.
+        this.log.warn({ lane: this.lane, err: errorMessage(err) }, 'an observer of accepted reports failed');
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { rateLimitOf, type Config } from '../config/schema.js';
 import type { Spool, Stream } from '../spool/spool.js';
-import { OrgLane, type LaneStatus } from './lane.js';
+import { OrgLane, type AcceptedHook, type LaneStatus, type TokenSource } from './lane.js';
 import { RateBudget, type RateBudgetOptions, type RateBudgetStatus, type RateClock } from './rate-budget.js';
 
 export const REPORT_PATHS: Record<Stream, string> = {
@@ -24,6 +24,12 @@ export function rateBudgetOptions(config: Pick<Config, 'rate'>, clock?: RateCloc
   };
 }
 
+/** Hooks for the floors above the sender, which the sidecar connects (the sender imports none of them). */
+export interface SenderHooks {
+  /** Each lane's batches with ACCEPTED reports, once recorded (reconciliation samples them). */
+  onAccepted?: AcceptedHook | undefined;
+}
+
 /** Drains the spool to the PCM: one lane per configured organisation, woken by each commit, all under one rate budget. */
 export class Sender {
   private readonly lanes = new Map<string, OrgLane>();
@@ -35,6 +41,7 @@ export class Sender {
     private readonly config: Config,
     private readonly spool: Spool,
     private readonly log: Logger,
+    hooks: SenderHooks = {},
   ) {
     const { sender, token, pcm } = config;
     this.budget = new RateBudget(rateBudgetOptions(config));
@@ -57,6 +64,7 @@ export class Sender {
             tokenRefreshMarginMs: token.refreshMarginMs,
             tokenTimeoutMs: token.timeoutMs,
             credentialRetryMs: token.credentialRetryMs,
+            onAccepted: hooks.onAccepted,
           },
           this.budget,
           log.child({ component: 'sender' }),
@@ -81,6 +89,11 @@ export class Sender {
 
   status(): LaneStatus[] {
     return [...this.lanes.values()].map((lane) => lane.status());
+  }
+
+  /** A lane's organisation token, for calls made on its behalf above the sender; undefined for an unknown lane. */
+  tokenSource(lane: string): TokenSource | undefined {
+    return this.lanes.get(lane);
   }
 
   /** The shared rate budget: allowed rate now (after 429s), calls, waits. */

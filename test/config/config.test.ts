@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_SETTINGS, loadConfig } from '../../src/config/load.js';
+import { reconcilePathOf } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/pki.js';
 import { startCli } from '../helpers/processes.js';
@@ -51,6 +52,17 @@ describe('configuration', () => {
     expect(opendata.message).toContain('must be one of the configured organisations');
   });
 
+  it('reconciliation: on by default with a fifth of the budget, its file next to the spool, its bounds checked', () => {
+    const config = loadConfig({ env: { ...BASE, PCM_SPOOL_PATH: '/data/spool.db' } });
+    expect(config.reconcile).toMatchObject({ share: 0.2, delayMs: 3_600_000, retryMs: 21_600_000, stopAfterMs: 604_800_000, retainMs: 691_200_000 });
+    expect(reconcilePathOf(config)).toBe('/data/spool.db.reconcile.db');
+    expect(reconcilePathOf(loadConfig({ env: { ...BASE, PCM_RECONCILE_PATH: '/var/r.db' } }))).toBe('/var/r.db');
+    expect(loadConfig({ env: { ...BASE, PCM_RECONCILE_SHARE: '0' } }).reconcile.share).toBe(0);
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_RECONCILE_SHARE: '0.8' } })).setting).toBe('PCM_RECONCILE_SHARE');
+    // Kept at least as long as it is asked about.
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_RECONCILE_RETAIN_MS: '1000' } })).setting).toBe('PCM_RECONCILE_RETAIN_MS');
+  });
+
   it('reads a JSON file, resolves its paths against the file, and lets variables win', async () => {
     const dir = await tempDir('config');
     const file = join(dir, 'pcm.json');
@@ -59,6 +71,7 @@ describe('configuration', () => {
       JSON.stringify({
         pcm: { apiUrl: 'https://api.pcm.example', authUrl: 'https://auth.pcm.example', caFile: 'ca.pem' },
         spool: { path: 'data/spool.db', sync: 'normal' },
+        reconcile: { path: 'data/reconcile.db' },
         organisations: [
           { orgId: ORG, clientId: 'a', certFile: 'a.pem', keyFile: 'a-key.pem' },
           { orgId: 'c160a6f5-e5df-5067-9e97-ec6fba62fd87', clientId: 'b', certFile: '/abs/b.pem', keyFile: 'b-key.pem' },
@@ -68,6 +81,7 @@ describe('configuration', () => {
     const config = loadConfig({ env: { PCM_SPOOL_SYNC: 'full' }, configFile: file });
     expect(config.spool).toMatchObject({ path: join(dir, 'data/spool.db'), sync: 'full' });
     expect(config.pcm.caFile).toBe(join(dir, 'ca.pem'));
+    expect(config.reconcile.path).toBe(join(dir, 'data/reconcile.db'));
     expect(config.organisations.map((o) => o.certFile)).toEqual([join(dir, 'a.pem'), '/abs/b.pem']);
     await writeFile(file, JSON.stringify({ pcm: { apiUrl: 'ftp://x', authUrl: 'https://a' }, organisations: [] }));
     expect(errorOf(() => loadConfig({ env: {}, configFile: file })).setting).toContain('pcm.apiUrl');
