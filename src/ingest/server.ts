@@ -42,14 +42,30 @@ export interface IngestOptions {
   skipPaths?: RegExp | null;
   log: Logger;
   metrics: Metrics;
-  /** Extra read-only routes (health, status) answered as JSON or text. */
-  routes?: Record<string, () => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }>;
+  /** Extra read-only GET routes (health, status, listings) answered as JSON or text, given the query string. */
+  routes?: Record<string, (query: URLSearchParams) => Promise<RouteAnswer> | RouteAnswer>;
+  /** Told, per request, the stored reports that carry quality findings (alerts); not called when none does. */
+  onQualityFindings?: (found: QualityFindings) => void;
   /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
   maxPendingReports?: number | undefined;
   /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
   listener?: Partial<ListenerLimits>;
 }
 
+/** What an extra route answers; `headers` are added to the answer (a listing's paging headers). */
+export interface RouteAnswer {
+  status: number;
+  body: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** Reports of one request stored with quality findings: how many, the findings per rule, their fapiInteractionIds. */
+export interface QualityFindings {
+  reports: number;
+  byRule: Record<string, number>;
+  fapiInteractionIds: string[];
+}
 
 /**
  * One item of an answer. `warnings` are quality findings (src/report/rules.ts): the report was stored and will be
@@ -180,6 +196,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
 
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
     let duplicates = 0;
+    const found: QualityFindings = { reports: 0, byRule: {}, fapiInteractionIds: [] };
     outcome.forEach((o, i) => {
       const at = storedAt[i] as number;
       const result = results[at] as Extract<ItemResult, { status: 'accepted' | 'duplicate' }>;
@@ -188,9 +205,19 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         results[at] = { index: result.index, status: 'duplicate', ...(result.warnings ? { warnings: result.warnings } : {}) };
       } else {
         for (const kind of reports[i]?.repairs ?? []) metrics.repairs.inc({ kind });
-        for (const finding of findingsOf[i] ?? []) metrics.qualityFindings.inc({ rule: finding.rule });
+        const findings = findingsOf[i] ?? [];
+        for (const finding of findings) {
+          metrics.qualityFindings.inc({ rule: finding.rule });
+          found.byRule[finding.rule] = (found.byRule[finding.rule] ?? 0) + 1;
+        }
+        if (findings.length > 0) {
+          found.reports++;
+          const fapi = reports[i]?.fapiInteractionId;
+          if (fapi) found.fapiInteractionIds.push(fapi);
+        }
       }
     });
+    if (found.reports > 0) options.onQualityFindings?.(found);
     const accepted = reports.length - duplicates;
     metrics.ingestItems.inc({ route, outcome: 'accepted' }, accepted);
     metrics.ingestItems.inc({ route, outcome: 'duplicate' }, duplicates);
@@ -219,13 +246,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       const route = req.method === 'GET' ? options.routes?.[path] : undefined;
       if (route) {
-        const { status, body, contentType } = await route();
+        const { status, body, contentType, headers } = await route(url.searchParams);
         if (contentType) {
           if (closing) res.shouldKeepAlive = false;
-          res.writeHead(status, { 'content-type': contentType });
+          res.writeHead(status, { ...headers, 'content-type': contentType });
           return void res.end(String(body));
         }
-        return send(res, status, body);
+        return send(res, status, body, headers);
       }
       send(res, 404, { error: 'Not Found' });
     } catch (err) {

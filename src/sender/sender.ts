@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { rateLimitOf, type Config } from '../config/schema.js';
 import type { Spool, Stream } from '../spool/spool.js';
-import { OrgLane, type LaneStatus } from './lane.js';
+import { OrgLane, type LaneHooks, type LaneStatus } from './lane.js';
 import { RateBudget, type RateBudgetOptions, type RateBudgetStatus, type RateClock } from './rate-budget.js';
 
 export const REPORT_PATHS: Record<Stream, string> = {
@@ -35,6 +35,8 @@ export class Sender {
     private readonly config: Config,
     private readonly spool: Spool,
     private readonly log: Logger,
+    /** Listeners of every lane (alerts): discarded reports, readiness changes. */
+    hooks: LaneHooks = {},
   ) {
     const { sender, token, pcm } = config;
     this.budget = new RateBudget(rateBudgetOptions(config));
@@ -60,6 +62,7 @@ export class Sender {
           },
           this.budget,
           log.child({ component: 'sender' }),
+          hooks,
         );
         this.lanes.set(lane.lane, lane);
       }

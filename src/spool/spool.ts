@@ -52,6 +52,8 @@ export interface SpoolOptions {
    * dead letter (`too-old`). Undefined: no limit (commands that never lease).
    */
   maxAgeMs?: number | undefined;
+  /** Told the rows of a lane that just became `too-old` dead letters, with the message recorded for them (alerts). */
+  onTooOld?: (lane: string, bodies: readonly string[], message: string) => void;
   /** WAL size kept after a checkpoint empties it (schema.ts WAL_SIZE_LIMIT_BYTES unless given). */
   walLimitBytes?: number | undefined;
   /** The clock of leases, answers and the age limit (tests drive it). */
@@ -140,6 +142,10 @@ const MAX_GROUP_CHARS = 32 * 1024 * 1024;
 /** Pages of too-old rows one lease call dead-letters before it gives up for this call (each is one bounded read). */
 const MAX_TOO_OLD_PAGES = 8;
 
+function tooOldMessage(limitMs: number, at: number): string {
+  return `Not sent: older than ${Math.round(limitMs / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(at).toISOString()}`;
+}
+
 function weightOf(request: WriteRequest): number {
   let n = 0;
   for (const r of request.reports) n += r.json.length + r.dedupKey.length;
@@ -177,6 +183,7 @@ export class Spool {
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
   private readonly onQuarantineEvicted: ((items: number) => void) | undefined;
+  private readonly onTooOld: SpoolOptions['onTooOld'];
   private appender: Appender | null = null;
   private writer: WriterThread | null = null;
   private readonly now: () => number;
@@ -227,6 +234,7 @@ export class Spool {
       quarantineMaxBytes: options.quarantineMaxBytes ?? Number.POSITIVE_INFINITY,
     };
     this.onQuarantineEvicted = options.onQuarantineEvicted;
+    this.onTooOld = options.onTooOld;
     this.statements = {
       lanes: db.prepare('SELECT no, name, next, cursor FROM lanes'),
       laneNext: db.prepare('SELECT next FROM lanes WHERE no = ?').pluck(),
@@ -486,7 +494,7 @@ export class Spool {
       if (ledger.cursor !== cursor) ops.push(['laneCursor', ledger.cursor - laneBase(ledger.no), ledger.no]);
       const perDay = new Map<number, number>();
       for (const row of rows) {
-        const message = `Not sent: older than ${Math.round(limit / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(row.at).toISOString()}`;
+        const message = tooOldMessage(limit, row.at);
         ops.push(['discard', row.id, now, message, 'too-old']);
         const day = brtDay(row.at);
         perDay.set(day, (perDay.get(day) ?? 0) + 1);
@@ -494,6 +502,8 @@ export class Spool {
       for (const [a, b] of runs) ops.push(['delivery', a, b, a, now, null]);
       for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
     });
+    const first = rows[0];
+    if (first) this.onTooOld?.(ledger.name, rows.map((r) => r.body), tooOldMessage(limit, first.at));
   }
 
   private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {
