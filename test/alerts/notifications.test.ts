@@ -40,9 +40,13 @@ describe('GET /v1/notifications and QUALITY.FINDINGS', () => {
         aggregateMs: 0,
         pageMax: PAGE_MAX,
         retryIntervalMs: 60_000,
+        // The sender of this configuration never sends: every report stored stays in the backlog.
+        backlogMaxReports: 1,
+        checkIntervalMs: 50,
         subscriptions: [
           { id: 'ops', events: ['REPORT.UNPAIRED'], url: hook.url },
           { id: 'quality', events: ['QUALITY.FINDINGS'], url: hook.url },
+          { id: 'backlog', events: ['SPOOL.BACKLOG_HIGH'], url: hook.url },
         ],
       },
     });
@@ -118,5 +122,16 @@ describe('GET /v1/notifications and QUALITY.FINDINGS', () => {
     expect(metrics).toMatch(/pcm_sidecar_alerts_notifications_total\{event="QUALITY.FINDINGS",result="delivered"\} 1\n/);
     expect(metrics).toMatch(/pcm_sidecar_alerts_notifications_pending\{subscription="ops"\} 7\n/);
     expect(metrics).toMatch(/pcm_sidecar_alerts_notifications_pending\{subscription="quality"\} 0\n/);
+  });
+
+  it('SPOOL.BACKLOG_HIGH is raised once the backlog is above PCM_ALERTS_BACKLOG_MAX_REPORTS, with its size and oldest lane', async () => {
+    // The two reports of the test before wait for ever here.
+    const got = await eventually(async () => hook.accepted.find((r) => r.body.eventoNotificacao === 'SPOOL.BACKLOG_HIGH'), 10_000, 50);
+    expect(meta(got.body, 'state')).toBe('raised');
+    expect(meta(got.body, 'count')).toBe('2');
+    expect(meta(got.body, 'message')).toBe('backlog above its threshold: 2 reports wait');
+    expect(meta(got.body, 'oldestLane')).toMatch(/^private:(062c5edb-4e83-5002-9981-e2a96c5ad41e|c160a6f5-e5df-5067-9e97-ec6fba62fd87)$/);
+    expect(meta(got.body, 'maxReports')).toBe('1');
+    expect(hook.accepted.filter((r) => r.body.eventoNotificacao === 'SPOOL.BACKLOG_HIGH')).toHaveLength(1);
   });
 });
