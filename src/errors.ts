@@ -140,3 +140,36 @@ export class ReconcileError extends SidecarError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** Stable codes of a webhook notification attempt that did not succeed (src/alerts/). */
+export type AlertDeliveryCode =
+  /** The receiver answered, but not with the status the subscription expects (201 by default). */
+  | 'PCM_ALERT_UNEXPECTED_STATUS'
+  /** No answer: connection refused or reset, DNS, TLS, timeout. */
+  | 'PCM_ALERT_UNREACHABLE'
+  /** The OAuth2 token endpoint refused the client (a 4xx): a wrong client id, secret or scope. */
+  | 'PCM_ALERT_TOKEN_REFUSED'
+  /** The token endpoint failed otherwise: unreachable, a 5xx, an answer without access_token. */
+  | 'PCM_ALERT_TOKEN_FAILED'
+  /** The client secret file cannot be read. */
+  | 'PCM_ALERT_SECRET_UNREADABLE';
+
+/** One webhook attempt failed; the notification stays pending and is tried again (or given up after the window). */
+export class AlertDeliveryError extends SidecarError {
+  declare readonly code: AlertDeliveryCode;
+  /** The HTTP status that came back, when one did. */
+  readonly status: number | undefined;
+  constructor(code: AlertDeliveryCode, message: string, status?: number, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.status = status;
+  }
+}
+
+/** A listing request with paging parameters that do not hold: 400, or 412 for a page above the largest (seed 003). */
+export class PageRequestError extends SidecarError {
+  readonly status: 400 | 412;
+  constructor(code: 'PCM_PAGE_INVALID' | 'PCM_PAGE_TOO_LARGE', status: 400 | 412, message: string) {
+    super(code, message);
+    this.status = status;
+  }
+}

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { Alerts } from './alerts/alerts.js';
 import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
 import { reconcilePathOf, skipPathsOf, type Config } from './config/schema.js';
@@ -22,6 +23,8 @@ export interface RunningSidecar {
   sender: Sender;
   /** Reconciliation (§9); null when PCM_RECONCILE_SHARE is 0. */
   reconciler: Reconciler | null;
+  /** Webhook alerts; `alerts.sink` (or `alerts.pairing`) is what reconciliation reports through. */
+  alerts: Alerts;
   /** Stops accepting, answers requests in flight, finishes or releases batches in flight, closes the spool. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -69,12 +72,15 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   // The catalogue first: a bad catalogue file stops the start before anything is opened.
   const catalog = loadCatalog(config.catalog.file);
   const metrics = new Metrics();
+  // Before the spool, whose age limit reports too-old dead letters to it; a bad subscription stops the start here.
+  const alerts = Alerts.open({ settings: config.alerts, storePath: config.alerts.storePath ?? `${config.spool.path}.alerts.db`, log: log.child({ component: 'alerts' }) });
   let writerFailure: string | null = null;
   const spool = await Spool.open({
     writerThread: true,
     dedupWindow: config.spool.dedupWindow,
     maxAgeMs: config.rules.maxAgeMs,
     lateArrivalMs: config.spool.lateArrivalMs,
+    onTooOld: (lane, bodies, message) => alerts.tooOld(lane, bodies, message),
     onWriterFailure: (err) => {
       writerFailure = err.message;
       log.fatal({ err: err.message, code: 'PCM_SPOOL_WRITER' }, 'the spool can no longer store reports; /healthz fails so the process is restarted');
@@ -106,7 +112,11 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   // The sender tells the reconciler of accepted batches through a hook: it never imports the floor above it.
   let reconciler: Reconciler | null = null;
   let reconcileOff: ReconciliationOff = { enabled: false, reason: 'PCM_RECONCILE_SHARE is 0' };
-  const sender = new Sender(config, spool, log, { onAccepted: (batch) => reconciler?.accepted(batch) });
+  const sender = new Sender(config, spool, log, {
+    onAccepted: (batch) => reconciler?.accepted(batch),
+    onDiscarded: (discarded) => alerts.discarded(discarded),
+    onReadinessChange: (change) => alerts.readinessChanged(change),
+  });
   if (config.reconcile.share > 0) {
     const opened = Reconciler.open(
       { settings: config.reconcile, path: reconcilePathOf(config), apiUrl: config.pcm.apiUrl, caFile: config.pcm.caFile, connectTimeoutMs: config.sender.connectTimeoutMs },
@@ -165,7 +175,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       return left.length === 0 ? [] : [{ labels: { org }, value: Math.min(...left) }];
     }),
   );
-  const sla = new SlaTracker((fromDay) => spool.days(fromDay), log.child({ component: 'sla' }));
+  const sla = new SlaTracker((fromDay) => spool.days(fromDay), log.child({ component: 'sla' }), Date.now, (verdict) => alerts.slaChanged(verdict));
   // The day's figures by outcome; `pending` is received and not yet answered.
   metrics.gauge('pcm_sidecar_day_reports', "Reports of each of the last 8 days (BRT, of the report's timestamp) by outcome: received, delivered, on_time (delivered by 08:00 BRT of D+1), discarded, too_old, pending.", ['day', 'outcome'], () =>
     sla.status().days.flatMap((d) =>
@@ -184,8 +194,13 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   metrics.gauge('pcm_sidecar_sla_at_risk', '1 while the day, before its deadline (08:00 BRT of D+1), cannot reach 95 % at the PCM at the current drain rate (event SLA.AT_RISK).', ['day'], () =>
     sla.status().days.flatMap((d) => (d.projectedShare === null ? [] : [{ labels: { day: d.day }, value: d.atRisk ? 1 : 0 }])),
   );
+  metrics.counter('pcm_sidecar_alerts_notifications_total', 'Webhook notifications by event and result: created, delivered, retried (an attempt failed), failed (given up after the retry window).', ['event', 'result'], () =>
+    alerts.notificationCounts(),
+  );
+  metrics.gauge('pcm_sidecar_alerts_notifications_pending', 'Webhook notifications not yet delivered nor given up, per subscription.', ['subscription'], () => alerts.pendingCounts());
   const ingest = createIngestServer({
     spool,
+    onQualityFindings: (found) => alerts.qualityFound(found),
     validation: () => rules.validation(),
     build: rules.build,
     metrics,
@@ -232,6 +247,8 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         const parsed = divergentQueryOf(query);
         return 'error' in parsed ? { status: 400, body: { error: parsed.error } } : { status: 200, body: reconciler.divergent(parsed) };
       },
+      // On the ingest listener until the admin listener exists; a plain function of the query, so it can move.
+      '/v1/notifications': (query) => alerts.listNotifications(query),
     },
   });
   const { server } = ingest;
@@ -245,6 +262,11 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   sender.start();
   reconciler?.start();
   sla.start(SLA_INTERVAL_MS);
+  alerts.start(() => {
+    const lanes = sender.status();
+    const oldest = lanes.reduce<{ age: number; lane: string | null }>((o, l) => (l.backlogOldestAgeSeconds > o.age ? { age: l.backlogOldestAgeSeconds, lane: l.lane } : o), { age: 0, lane: null });
+    return { count: spool.undelivered(), oldestAgeMs: oldest.age * 1000, oldestLane: oldest.lane };
+  });
   let pruning: Promise<void> | null = null;
   let closing = false;
   const pruner = setInterval(() => {
@@ -265,17 +287,23 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     spool,
     sender,
     reconciler,
+    alerts,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);
         closing = true;
         await pruning;
         sla.stop();
+        // Webhook attempts under way finish alongside, not after, the rest of the stop (one grace for all).
+        const deliveries = alerts.stopDeliveries(graceMs);
         await ingest.close(graceMs);
         // Asking stops first (it uses the lanes' tokens); batches the sender still records are sampled until close.
         await reconciler?.stop();
         await sender.stop(graceMs);
         await reconciler?.close();
+        await deliveries;
+        // After the sender, whose last answers may still raise events.
+        alerts.close();
         await spool.close();
         log.info('pcm-sidecar stopped');
       })();

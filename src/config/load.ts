@@ -88,6 +88,27 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_CREDENTIAL_RETRY_MS: 'token.credentialRetryMs',
   PCM_SHUTDOWN_GRACE_MS: 'shutdown.graceMs',
   PCM_LOG_LEVEL: 'log.level',
+  PCM_ALERTS_STORE_PATH: 'alerts.storePath',
+  PCM_ALERTS_AGGREGATE_MS: 'alerts.aggregateMs',
+  PCM_ALERTS_SAMPLE_SIZE: 'alerts.sampleSize',
+  PCM_ALERTS_RETRY_INTERVAL_MS: 'alerts.retryIntervalMs',
+  PCM_ALERTS_RETRY_WINDOW_MS: 'alerts.retryWindowMs',
+  PCM_ALERTS_TIMEOUT_MS: 'alerts.timeoutMs',
+  PCM_ALERTS_BACKLOG_MAX_AGE_MS: 'alerts.backlogMaxAgeMs',
+  PCM_ALERTS_BACKLOG_MAX_REPORTS: 'alerts.backlogMaxReports',
+  PCM_ALERTS_CHECK_INTERVAL_MS: 'alerts.checkIntervalMs',
+  PCM_ALERTS_PAGE_MAX: 'alerts.pageMax',
+  PCM_ALERTS_RETAIN_MS: 'alerts.retainMs',
+  // One subscription from the environment, as PCM_ORG_ID fills the first organisation; more go in the file.
+  PCM_ALERTS_URL: 'alerts.subscriptions.0.url',
+  PCM_ALERTS_EVENTS: 'alerts.subscriptions.0.events',
+  PCM_ALERTS_ID: 'alerts.subscriptions.0.id',
+  PCM_ALERTS_EXPECT_STATUS: 'alerts.subscriptions.0.expectStatus',
+  PCM_ALERTS_RATE_LIMIT_PER_MINUTE: 'alerts.subscriptions.0.rateLimitPerMinute',
+  PCM_ALERTS_OAUTH_TOKEN_URL: 'alerts.subscriptions.0.oauth2.tokenUrl',
+  PCM_ALERTS_OAUTH_CLIENT_ID: 'alerts.subscriptions.0.oauth2.clientId',
+  PCM_ALERTS_OAUTH_CLIENT_SECRET_FILE: 'alerts.subscriptions.0.oauth2.clientSecretFile',
+  PCM_ALERTS_OAUTH_SCOPE: 'alerts.subscriptions.0.oauth2.scope',
 };
 
 /** Variables that select the file rather than a setting. */
@@ -152,6 +173,13 @@ function resolveFilePaths(config: Config, baseDir: string, fromFile: Set<string>
       certFile: fix(`organisations.${i}.certFile`, org.certFile),
       keyFile: fix(`organisations.${i}.keyFile`, org.keyFile),
     })),
+    alerts: {
+      ...config.alerts,
+      ...(config.alerts.storePath ? { storePath: fix('alerts.storePath', config.alerts.storePath) } : {}),
+      subscriptions: config.alerts.subscriptions.map((sub, i) =>
+        sub.oauth2 ? { ...sub, oauth2: { ...sub.oauth2, clientSecretFile: fix(`alerts.subscriptions.${i}.oauth2.clientSecretFile`, sub.oauth2.clientSecretFile) } } : sub,
+      ),
+    },
   };
 }
 

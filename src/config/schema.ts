@@ -208,6 +208,39 @@ export const DEFAULTS = {
     graceMs: 25_000,
   },
   log: { level: 'info' as const },
+  alerts: {
+    /**
+     * The notification store (src/alerts/store.ts); none: `<spool path>.alerts.db`, next to the spool and apart from
+     * its schema.
+     */
+    storePath: undefined as string | undefined,
+    /** Events of one kind (and lane, day, state) within this long become one notification with their count; 0: each alone. */
+    aggregateMs: 60_000,
+    /** fapiInteractionIds a notification names at most, the first ones of its burst. */
+    sampleSize: 5,
+    /** A receiver that did not answer as expected is tried again after this long (seed 002: every 5 minutes) … */
+    retryIntervalMs: 5 * 60_000,
+    /** … for this long after the notification was made (seed 002: 24 hours); then it is given up (failed). */
+    retryWindowMs: 24 * 60 * 60_000,
+    /** Whole-request timeout of a webhook POST or a token request. */
+    timeoutMs: 10_000,
+    /** SPOOL.BACKLOG_HIGH when the oldest report not yet answered by the PCM waited longer than this; 0: off. */
+    backlogMaxAgeMs: 60 * 60_000,
+    /** … or when more reports than this wait (pending and in flight); 0: off. */
+    backlogMaxReports: 1_000_000,
+    /** How often the backlog is compared with those thresholds. */
+    checkIntervalMs: 30_000,
+    /** The largest page of GET /v1/notifications (its `acceptRange`); a larger `_limit` is 412 (seed 003). */
+    pageMax: 100,
+    /** Delivered and failed notifications are deleted this long after their end. */
+    retainMs: 7 * 24 * 60 * 60_000,
+    /** Requests per minute one subscription makes at most (seed 004's rate limit), retries included. */
+    rateLimitPerMinute: 60,
+    /** The answer that counts as received: 201 as seed 002 asks, another 2xx, or "2xx" for every 2xx. */
+    expectStatus: 201 as number | '2xx',
+    /** Webhook subscriptions (webhookSubscriptionSchema); none: no notification is made. */
+    subscriptions: [] as readonly never[],
+  },
 } as const;
 
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
@@ -223,6 +256,41 @@ export const organisationSchema = z.strictObject({
   /** Software statement (clientSSId) put on CLIENT reports built from raw interactions that do not carry one. */
   clientSSId: z.uuid().optional(),
 });
+
+/** `ENTITY.EVENT` (seed 002's event code), or `*` for every event; src/alerts/events.ts lists the known ones. */
+const eventCode = z.string().regex(/^(\*|[A-Z][A-Z_]*\.[A-Z][A-Z_]*)$/, 'must be an event code ENTITY.EVENT, e.g. REPORT.DISCARDED, or *');
+
+/** Headers the HTTP client sets itself: a subscription cannot replace them. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'content-type']);
+
+export const webhookSubscriptionSchema = z.strictObject({
+  /** Names the subscription in the store, logs and metrics; none: derived from the URL (which may hold a secret). */
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-", at most 64').optional(),
+  /** Event codes, a list in the file or comma-separated in PCM_ALERTS_EVENTS. */
+  events: z
+    .union([z.array(eventCode), z.string().transform((text) => text.split(',').map((e) => e.trim()).filter((e) => e !== '')).pipe(z.array(eventCode))])
+    .pipe(z.array(eventCode).min(1, 'name at least one event code')),
+  url: z.url({ protocol: /^https?$/ }),
+  /** Extra request headers (an API key, say); config file only. */
+  headers: z
+    .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'), z.string())
+    .refine((h) => Object.keys(h).every((name) => !RESERVED_HEADERS.has(name.toLowerCase())), 'host, content-length, transfer-encoding, connection and content-type are set by the sidecar')
+    .default({}),
+  rateLimitPerMinute: z.coerce.number().int().min(1).max(6000).default(DEFAULTS.alerts.rateLimitPerMinute),
+  expectStatus: z.union([z.literal('2xx'), z.coerce.number().int().min(200).max(299)]).default(DEFAULTS.alerts.expectStatus),
+  /** A receiver protected by OAuth2: a token by client_credentials, the secret in HTTP Basic auth (seed 001). */
+  oauth2: z
+    .strictObject({
+      tokenUrl: z.url({ protocol: /^https?$/ }),
+      clientId: z.string().min(1),
+      /** A file holding the client secret (its trailing newline dropped): the secret is never in the config itself. */
+      clientSecretFile: z.string().min(1),
+      scope: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
+export type WebhookSubscription = z.infer<typeof webhookSubscriptionSchema>;
 
 export const configSchema = z.strictObject({
   ingest: z
@@ -357,6 +425,22 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.log.level),
+    })
+    .prefault({}),
+  alerts: z
+    .strictObject({
+      storePath: z.string().min(1).optional(),
+      aggregateMs: z.coerce.number().int().min(0).default(DEFAULTS.alerts.aggregateMs),
+      sampleSize: z.coerce.number().int().min(0).max(100).default(DEFAULTS.alerts.sampleSize),
+      retryIntervalMs: z.coerce.number().int().positive().default(DEFAULTS.alerts.retryIntervalMs),
+      retryWindowMs: z.coerce.number().int().min(0).default(DEFAULTS.alerts.retryWindowMs),
+      timeoutMs: z.coerce.number().int().positive().default(DEFAULTS.alerts.timeoutMs),
+      backlogMaxAgeMs: z.coerce.number().int().min(0).default(DEFAULTS.alerts.backlogMaxAgeMs),
+      backlogMaxReports: z.coerce.number().int().min(0).default(DEFAULTS.alerts.backlogMaxReports),
+      checkIntervalMs: z.coerce.number().int().positive().default(DEFAULTS.alerts.checkIntervalMs),
+      pageMax: z.coerce.number().int().min(1).max(10_000).default(DEFAULTS.alerts.pageMax),
+      retainMs: z.coerce.number().int().positive().default(DEFAULTS.alerts.retainMs),
+      subscriptions: z.array(webhookSubscriptionSchema).default([...DEFAULTS.alerts.subscriptions]),
     })
     .prefault({}),
 }).superRefine((config, ctx) => {

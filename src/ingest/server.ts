@@ -44,11 +44,10 @@ export interface IngestOptions {
   skipPaths?: RegExp | null;
   log: Logger;
   metrics: Metrics;
-  /** Extra read-only routes (health, status) answered as JSON or text. */
-  routes?: Record<
-    string,
-    (query: URLSearchParams) => Promise<{ status: number; body: unknown; contentType?: string }> | { status: number; body: unknown; contentType?: string }
-  >;
+  /** Extra read-only GET routes (health, status, listings) answered as JSON or text, given the query string. */
+  routes?: Record<string, (query: URLSearchParams) => Promise<RouteAnswer> | RouteAnswer>;
+  /** Told, per request, the stored reports that carry quality findings (alerts); not called when none does. */
+  onQualityFindings?: (found: QualityFindings) => void;
   /** Bytes of bodies held at once (body-budget.ts); DEFAULTS.ingest.maxInflightBytes when not given. */
   maxInflightBytes?: number | undefined;
   /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
@@ -57,6 +56,20 @@ export interface IngestOptions {
   listener?: Partial<ListenerLimits>;
 }
 
+/** What an extra route answers; `headers` are added to the answer (a listing's paging headers). */
+export interface RouteAnswer {
+  status: number;
+  body: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/** Reports of one request stored with quality findings: how many, the findings per rule, their fapiInteractionIds. */
+export interface QualityFindings {
+  reports: number;
+  byRule: Record<string, number>;
+  fapiInteractionIds: string[];
+}
 
 /**
  * A body refused as a whole, as the quarantine keeps it: when it is JSON after all (too many items, too deep), its
@@ -155,6 +168,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     const { reports, rejected, results, storedAt, findingRules, skipped, warned } = checked;
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
     let duplicates = 0;
+    const found: QualityFindings = { reports: 0, byRule: {}, fapiInteractionIds: [] };
     outcome.forEach((o, i) => {
       const at = storedAt[i] as number;
       const result = results[at] as Extract<ItemResult, { status: 'accepted' | 'duplicate' }>;
@@ -163,9 +177,19 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         results[at] = { index: result.index, status: 'duplicate', ...(result.warnings ? { warnings: result.warnings } : {}) };
       } else {
         for (const kind of reports[i]?.repairs ?? []) metrics.repairs.inc({ kind });
-        for (const rule of findingRules[i] ?? []) metrics.qualityFindings.inc({ rule });
+        const rules = findingRules[i] ?? [];
+        for (const rule of rules) {
+          metrics.qualityFindings.inc({ rule });
+          found.byRule[rule] = (found.byRule[rule] ?? 0) + 1;
+        }
+        if (rules.length > 0) {
+          found.reports++;
+          const fapi = reports[i]?.fapiInteractionId;
+          if (fapi) found.fapiInteractionIds.push(fapi);
+        }
       }
     });
+    if (found.reports > 0) options.onQualityFindings?.(found);
     const accepted = reports.length - duplicates;
     metrics.ingestItems.inc({ route, outcome: 'accepted' }, accepted);
     metrics.ingestItems.inc({ route, outcome: 'duplicate' }, duplicates);
@@ -194,13 +218,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       const route = req.method === 'GET' ? options.routes?.[path] : undefined;
       if (route) {
-        const { status, body, contentType } = await route(url.searchParams);
+        const { status, body, contentType, headers } = await route(url.searchParams);
         if (contentType) {
           if (closing) res.shouldKeepAlive = false;
-          res.writeHead(status, { 'content-type': contentType });
+          res.writeHead(status, { ...headers, 'content-type': contentType });
           return void res.end(String(body));
         }
-        return send(res, status, body);
+        return send(res, status, body, headers);
       }
       send(res, 404, { error: 'Not Found' });
     } catch (err) {

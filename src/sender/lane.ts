@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
 import type { RateBudget } from './rate-budget.js';
-import { LaneReadiness, type ReadinessView } from './readiness.js';
+import { LaneReadiness, type ReadinessChange, type ReadinessView } from './readiness.js';
 import { ReportClient } from './report-client.js';
 import { TokenProvider } from './token.js';
 
@@ -84,6 +84,23 @@ export interface LaneStatus extends ReadinessView {
   retries: number;
 }
 
+/** Reports of one lane that will not be sent again, as recorded after a PCM answer or a refusal. */
+export interface DiscardedReports {
+  lane: string;
+  orgId: string;
+  reason: DeadLetterReason;
+  /** The first one's message (the PCM's, or why the sender stopped). */
+  message: string | null;
+  /** Their stored JSON, in order. */
+  bodies: readonly string[];
+}
+
+/** Listeners the sidecar wires (alerts); the sender works the same without them. */
+export interface LaneHooks {
+  onDiscarded?: (discarded: DiscardedReports) => void;
+  onReadinessChange?: (change: ReadinessChange) => void;
+}
+
 interface Transport {
   tokens: TokenProvider;
   client: ReportClient;
@@ -134,10 +151,11 @@ export class OrgLane implements TokenSource {
     private readonly options: LaneOptions,
     private readonly budget: RateBudget,
     private readonly log: Logger,
+    private readonly hooks: LaneHooks = {},
   ) {
     this.orgId = organisation.orgId.toLowerCase();
     this.lane = laneOf(stream, this.orgId);
-    this.readiness = new LaneReadiness(this.lane, options.laneStallMs, () => spool.oldestUndelivered(this.lane), log);
+    this.readiness = new LaneReadiness(this.lane, options.laneStallMs, () => spool.oldestUndelivered(this.lane), log, Date.now, hooks.onReadinessChange);
   }
 
   /** Loads the credential now so a bad certificate is reported at start; the lane retries it until it works. */
@@ -415,7 +433,10 @@ export class OrgLane implements TokenSource {
     this.counters.reportsAccepted += results.length - discarded;
     this.counters.reportsDiscarded += discarded;
     if (discarded > 0) {
-      this.log.warn({ lane: this.lane, discarded, first: results.find((r) => r.state === 'discarded')?.message }, 'PCM discarded reports');
+      const first = results.find((r) => r.state === 'discarded')?.message ?? null;
+      this.log.warn({ lane: this.lane, discarded, first }, 'PCM discarded reports');
+      const bodies = rows.filter((_, i) => results[i]?.state === 'discarded').map((r) => r.body);
+      this.hooks.onDiscarded?.({ lane: this.lane, orgId: this.orgId, reason, message: first, bodies });
     }
     if (this.options.onAccepted && discarded < results.length) {
       try {

@@ -22,6 +22,16 @@ export interface ReadinessView {
   backlogOldestAgeSeconds: number;
 }
 
+/** A change of a lane's readiness or of its cause, for a listener (the sidecar turns PCM_TOKEN_REFUSED into an alert). */
+export interface ReadinessChange {
+  lane: string;
+  ready: boolean;
+  /** The cause now (LaneNotReadyCode), and before this change; null: ready. */
+  code: string | null;
+  previousCode: string | null;
+  reason: string | null;
+}
+
 export class LaneReadiness {
   private credential: LaneNotReadyError | null = null;
   private tokenRefused: LaneNotReadyError | null = null;
@@ -29,7 +39,7 @@ export class LaneReadiness {
   private readonly refreshes = { ok: 0, refused: 0, error: 0 };
   /** The last time reports left the backlog (answered or dead-lettered): the stall clock. */
   private lastProgressAt: number;
-  private state: { ready: boolean; since: number };
+  private state: { ready: boolean; since: number; code: string | null };
 
   constructor(
     private readonly lane: string,
@@ -38,9 +48,11 @@ export class LaneReadiness {
     private readonly oldestUndelivered: () => number | null,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** Told each change of readiness or of its cause (the log has the ready/not ready ones). */
+    private readonly onChange?: (change: ReadinessChange) => void,
   ) {
     this.lastProgressAt = now();
-    this.state = { ready: true, since: this.lastProgressAt };
+    this.state = { ready: true, since: this.lastProgressAt, code: null };
   }
 
   credentialUnusable(message: string | null): void {
@@ -119,10 +131,18 @@ export class LaneReadiness {
   /** Records and logs a change between ready and not ready: since the cause began, or since now on recovery. */
   private settle(fault: LaneNotReadyError | null): void {
     const ready = fault === null;
-    if (ready === this.state.ready) return;
-    this.state = { ready, since: fault?.since ?? this.now() };
-    if (fault) this.log.warn({ lane: this.lane, code: fault.code, reason: fault.message }, `lane ${this.lane} is not ready`);
-    else this.log.info({ lane: this.lane }, `lane ${this.lane} is ready again`);
+    const code = fault?.code ?? null;
+    const previousCode = this.state.code;
+    if (ready === this.state.ready) {
+      // Not ready for another cause (a stall, then a refused token): no log line, but the listener hears it.
+      if (code === previousCode) return;
+      this.state.code = code;
+    } else {
+      this.state = { ready, since: fault?.since ?? this.now(), code };
+      if (fault) this.log.warn({ lane: this.lane, code: fault.code, reason: fault.message }, `lane ${this.lane} is not ready`);
+      else this.log.info({ lane: this.lane }, `lane ${this.lane} is ready again`);
+    }
+    this.onChange?.({ lane: this.lane, ready, code, previousCode, reason: fault?.message ?? null });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { rateLimitOf, type Config } from '../config/schema.js';
 import type { Spool, Stream } from '../spool/spool.js';
-import { OrgLane, type AcceptedHook, type LaneStatus, type TokenSource } from './lane.js';
+import { OrgLane, type AcceptedHook, type LaneHooks, type LaneStatus, type TokenSource } from './lane.js';
 import { RateBudget, type RateBudgetOptions, type RateBudgetStatus, type RateClock } from './rate-budget.js';
 
 export const REPORT_PATHS: Record<Stream, string> = {
@@ -25,7 +25,8 @@ export function rateBudgetOptions(config: Pick<Config, 'rate'>, clock?: RateCloc
 }
 
 /** Hooks for the floors above the sender, which the sidecar connects (the sender imports none of them). */
-export interface SenderHooks {
+/** Listeners of every lane: accepted batches (reconciliation), discarded reports and readiness changes (alerts). */
+export interface SenderHooks extends LaneHooks {
   /** Each lane's batches with ACCEPTED reports, once recorded (reconciliation samples them). */
   onAccepted?: AcceptedHook | undefined;
 }
@@ -68,6 +69,7 @@ export class Sender {
           },
           this.budget,
           log.child({ component: 'sender' }),
+          hooks,
         );
         this.lanes.set(lane.lane, lane);
       }

@@ -31,6 +31,8 @@ export class SlaTracker {
     private readonly days: (fromDay: number) => DayCounts[],
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    /** Told each time a day enters SLA.AT_RISK (`atRisk` true) or leaves it, when it is logged (alerts). */
+    private readonly onChange?: (verdict: DayVerdict) => void,
   ) {}
 
   /** Evaluates every `intervalMs` (unref'd: it never keeps the process up). */
@@ -54,8 +56,10 @@ export class SlaTracker {
       if (d.atRisk && !this.atRisk.has(d.day)) {
         this.atRisk.add(d.day);
         this.log.warn({ event: 'SLA.AT_RISK', ...d }, `day ${d.day} cannot reach 95 % at the PCM by ${d.deadline} at the current drain rate`);
+        this.onChange?.(d);
       } else if (!d.atRisk && this.atRisk.delete(d.day)) {
         this.log.info({ event: 'SLA.AT_RISK', cleared: true, ...d }, `day ${d.day} is no longer at risk`);
+        this.onChange?.(d);
       }
     }
     for (const day of this.atRisk) if (!days.some((d) => d.day === day)) this.atRisk.delete(day);

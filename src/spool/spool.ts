@@ -54,6 +54,8 @@ export interface SpoolOptions {
   maxAgeMs?: number | undefined;
   /** A report stored this long after its timestamp is late: sent before older arrivals whose timestamp is newer. */
   lateArrivalMs?: number | undefined;
+  /** Told the rows of a lane that just became `too-old` dead letters, with the message recorded for them (alerts). */
+  onTooOld?: (lane: string, bodies: readonly string[], message: string) => void;
   /** WAL size kept after a checkpoint empties it (schema.ts WAL_SIZE_LIMIT_BYTES unless given). */
   walLimitBytes?: number | undefined;
   /** The clock of leases, answers and the age limit (tests drive it). */
@@ -142,6 +144,10 @@ const MAX_GROUP_CHARS = 32 * 1024 * 1024;
 /** Pages of too-old rows one lease call dead-letters before it gives up for this call (each is one bounded read). */
 const MAX_TOO_OLD_PAGES = 8;
 
+function tooOldMessage(limitMs: number, at: number): string {
+  return `Not sent: older than ${Math.round(limitMs / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(at).toISOString()}`;
+}
+
 function weightOf(request: WriteRequest): number {
   let n = 0;
   for (const r of request.reports) n += r.json.length + r.dedupKey.length;
@@ -179,6 +185,7 @@ export class Spool {
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
   private readonly onQuarantineEvicted: ((items: number) => void) | undefined;
+  private readonly onTooOld: SpoolOptions['onTooOld'];
   private appender: Appender | null = null;
   private writer: WriterThread | null = null;
   private readonly now: () => number;
@@ -230,6 +237,7 @@ export class Spool {
       lateArrivalMs: options.lateArrivalMs ?? DEFAULTS.spool.lateArrivalMs,
     };
     this.onQuarantineEvicted = options.onQuarantineEvicted;
+    this.onTooOld = options.onTooOld;
     this.statements = {
       lanes: db.prepare('SELECT no, name, next, cursor FROM lanes'),
       laneNext: db.prepare('SELECT next FROM lanes WHERE no = ?').pluck(),
@@ -545,8 +553,7 @@ export class Spool {
     const limit = this.maxAgeMs ?? 0;
     const perDay = new Map<number, number>();
     for (const row of rows) {
-      const message = `Not sent: older than ${Math.round(limit / 3_600_000)} h (the PCM's age limit) before it could be sent; its timestamp is ${new Date(row.at).toISOString()}`;
-      ops.push(['discard', row.id, now, message, 'too-old']);
+      ops.push(['discard', row.id, now, tooOldMessage(limit, row.at), 'too-old']);
       const day = brtDay(row.at);
       perDay.set(day, (perDay.get(day) ?? 0) + 1);
     }
@@ -555,6 +562,7 @@ export class Spool {
       ops.push(['answeredLate', a, b]);
     }
     for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
+    this.onTooOld?.(ledger.name, rows.map((r) => r.body), tooOldMessage(limit, (rows[0] as LeasedRow).at));
   }
 
   private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {

@@ -87,6 +87,43 @@ describe('configuration', () => {
     expect(errorOf(() => loadConfig({ env: {}, configFile: file })).setting).toContain('pcm.apiUrl');
   });
 
+  it('alerts: subscriptions in the file (secret file relative to it), one from PCM_ALERTS_*, with the documented defaults', async () => {
+    const defaults = loadConfig({ env: BASE }).alerts;
+    expect(defaults).toMatchObject({ aggregateMs: 60_000, retryIntervalMs: 300_000, retryWindowMs: 86_400_000, pageMax: 100, subscriptions: [] });
+    expect(defaults.storePath).toBeUndefined();
+
+    const fromEnv = loadConfig({ env: { ...BASE, PCM_ALERTS_URL: 'https://hooks.example/pcm', PCM_ALERTS_EVENTS: 'REPORT.DISCARDED, TOKEN.FAILED', PCM_ALERTS_EXPECT_STATUS: '2xx' } });
+    expect(fromEnv.alerts.subscriptions).toEqual([
+      { url: 'https://hooks.example/pcm', events: ['REPORT.DISCARDED', 'TOKEN.FAILED'], expectStatus: '2xx', headers: {}, rateLimitPerMinute: 60 },
+    ]);
+    expect(loadConfig({ env: { ...BASE, PCM_ALERTS_URL: 'https://h.example/', PCM_ALERTS_EVENTS: '*', PCM_ALERTS_EXPECT_STATUS: '204' } }).alerts.subscriptions[0]?.expectStatus).toBe(204);
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_ALERTS_URL: 'https://h.example/', PCM_ALERTS_EVENTS: '*', PCM_ALERTS_EXPECT_STATUS: '302' } })).setting).toBe('PCM_ALERTS_EXPECT_STATUS');
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_ALERTS_URL: 'https://h.example/' } })).setting).toBe('PCM_ALERTS_EVENTS');
+    expect(errorOf(() => loadConfig({ env: { ...BASE, PCM_ALERTS_URL: 'https://h.example/', PCM_ALERTS_EVENTS: 'discarded' } })).setting).toBe('alerts.subscriptions.0.events.0');
+
+    const dir = await tempDir('config-alerts');
+    const file = join(dir, 'pcm.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        pcm: { apiUrl: 'https://api.pcm.example', authUrl: 'https://auth.pcm.example' },
+        organisations: [{ orgId: ORG, clientId: 'a', certFile: 'a.pem', keyFile: 'a-key.pem' }],
+        alerts: {
+          storePath: 'data/alerts.db',
+          subscriptions: [
+            { id: 'ops', events: ['SLA.AT_RISK'], url: 'https://hooks.example/ops', headers: { 'x-api-key': 'k' }, rateLimitPerMinute: 10 },
+            { events: ['*'], url: 'https://hooks.example/sec', oauth2: { tokenUrl: 'https://auth.example/token', clientId: 'c', clientSecretFile: 'secret.txt', scope: 'hooks' } },
+          ],
+        },
+      }),
+    );
+    const config = loadConfig({ env: { PCM_ALERTS_AGGREGATE_MS: '1000' }, configFile: file });
+    expect(config.alerts.aggregateMs).toBe(1000);
+    expect(config.alerts.storePath).toBe(join(dir, 'data/alerts.db'));
+    expect(config.alerts.subscriptions[0]).toMatchObject({ id: 'ops', headers: { 'x-api-key': 'k' }, rateLimitPerMinute: 10, expectStatus: 201 });
+    expect(config.alerts.subscriptions[1]?.oauth2).toEqual({ tokenUrl: 'https://auth.example/token', clientId: 'c', clientSecretFile: join(dir, 'secret.txt'), scope: 'hooks' });
+  });
+
   it('pcm-sidecar run stops at start with exit code 78 and the setting named', async () => {
     const proc = startCli(['run'], { ...BASE, PCM_SPOOL_SYNC: 'sometimes' });
     const { code } = await proc.exited;
