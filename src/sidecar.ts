@@ -120,7 +120,20 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   if (config.reconcile.share > 0) {
     const opened = Reconciler.open(
       { settings: config.reconcile, path: reconcilePathOf(config), apiUrl: config.pcm.apiUrl, caFile: config.pcm.caFile, connectTimeoutMs: config.sender.connectTimeoutMs },
-      { budget: sender.budget, tokens: (lane) => sender.tokenSource(lane), log: log.child({ component: 'reconcile' }) },
+      {
+        budget: sender.budget,
+        tokens: (lane) => sender.tokenSource(lane),
+        log: log.child({ component: 'reconcile' }),
+        onDivergent: (d) =>
+          alerts.pairing({
+            kind: d.kind,
+            lane: d.lane,
+            orgId: d.lane.slice(d.lane.indexOf(':') + 1),
+            count: 1,
+            fapiInteractionIds: [d.fapiInteractionId],
+            ...(d.differing && d.differing.length > 0 ? { message: `Inconsistent fields: ${d.differing.join(', ')}` } : {}),
+          }),
+      },
     );
     if (opened instanceof Reconciler) {
       reconciler = opened;

@@ -41,7 +41,21 @@ export interface StatusClient {
   close(): Promise<void>;
 }
 
+/** A divergent answer, told to the floor above (alerts: REPORT.UNPAIRED, REPORT.PAIRED_INCONSISTENT). */
+export interface DivergentAnswer {
+  kind: 'UNPAIRED' | 'PAIRED_INCONSISTENT';
+  lane: string;
+  fapiInteractionId: string;
+  /** For PAIRED_INCONSISTENT, the fields the answer names as differing. */
+  differing: readonly string[] | null;
+}
+
 export interface ReconcilerDeps {
+  /**
+   * Told each PAIRED_INCONSISTENT answer, and UNPAIRED when a report becomes so (asked again later, it may still
+   * pair; telling every re-ask would repeat the same news every 6 hours).
+   */
+  onDivergent?: (answer: DivergentAnswer) => void;
   /** The process's one rate budget (the sender's). */
   budget: RateBudget;
   /** The token of a lane's organisation (Sender.tokenSource). */
@@ -392,6 +406,9 @@ export class Reconciler {
         at,
         dueAt: isAskedAgain(status) ? this.within(entry, at + this.settings.retryMs) : null,
       });
+      if (status === 'PAIRED_INCONSISTENT' || (status === 'UNPAIRED' && entry.status !== 'UNPAIRED')) {
+        this.deps.onDivergent?.({ kind: status, lane: entry.lane, fapiInteractionId: entry.fapiInteractionId, differing: answer.kind === 'found' ? answer.differing : null });
+      }
       return;
     }
     if (answer.kind === 'unauthorized') {

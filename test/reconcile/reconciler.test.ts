@@ -4,7 +4,7 @@ import { DEFAULTS, type Config } from '../../src/config/schema.js';
 import { ReconcileError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { mulberry32 } from '../../src/random.js';
-import { Reconciler, type StatusClient } from '../../src/reconcile/reconciler.js';
+import { Reconciler, type DivergentAnswer, type StatusClient } from '../../src/reconcile/reconciler.js';
 import type { StatusAnswer } from '../../src/reconcile/report-status-client.js';
 import type { AcceptedBatch } from '../../src/sender/lane.js';
 import { RateBudget } from '../../src/sender/rate-budget.js';
@@ -39,7 +39,12 @@ interface Harness {
  * A reconciler on simulated time with a scripted PCM: each fapiInteractionId answers its script in order, the last
  * answer for good (PAIRED when it has none). Ticks and flushes once a simulated minute, so days of time run quickly.
  */
-async function harness(script: Record<string, StatusAnswer[]>, settings: Partial<Config['reconcile']> = {}, rate = 10): Promise<Harness> {
+async function harness(
+  script: Record<string, StatusAnswer[]>,
+  settings: Partial<Config['reconcile']> = {},
+  rate = 10,
+  onDivergent?: (answer: DivergentAnswer) => void,
+): Promise<Harness> {
   const path = join(await tempDir('reconciler'), 'spool.db.reconcile.db');
   const clock = new SimClock(T0);
   const budget = new RateBudget({ rate, burst: 1, decrease: 0.5, decreaseHoldMs: 1000, increase: 0.05, minRate: 0.01, clock, random: () => 0 });
@@ -81,6 +86,7 @@ async function harness(script: Record<string, StatusAnswer[]>, settings: Partial
           clock,
           random: mulberry32(11),
           client,
+          ...(onDivergent ? { onDivergent } : {}),
         },
       ),
   };
@@ -149,6 +155,26 @@ describe('reconciler on a simulated clock: when each report is asked', () => {
     expect(status.requests).toMatchObject({ ok: 31, error: 0 });
     expect(status.divergent.map((d) => [d.fapiInteractionId, d.status, d.final])).toEqual([['b', 'UNPAIRED', true]]);
     expect(h.budget.status().calls.reconcile).toBe(31);
+    await h.reconciler.close();
+  });
+
+  it('tells each PAIRED_INCONSISTENT answer and each report that becomes UNPAIRED, once, to the floor above (alerts)', async () => {
+    const told: DivergentAnswer[] = [];
+    const h = await harness(
+      { b: [found('UNPAIRED'), found('UNPAIRED'), found('PAIRED')], d: [found('PAIRED_INCONSISTENT')], e: [found('ACCEPTED'), found('UNPAIRED')] },
+      {},
+      10,
+      (answer) => told.push(answer),
+    );
+    h.reconciler.start();
+    h.reconciler.accepted(batch(['a', 'b', 'd', 'e'], T0));
+    await h.clock.runUntil(T0 + 2 * DAY);
+    expect(asksOf(h, 'b')).toBe(3);
+    expect(told.map((t) => [t.fapiInteractionId, t.kind, t.differing, t.lane])).toEqual([
+      ['b', 'UNPAIRED', null, LANE],
+      ['d', 'PAIRED_INCONSISTENT', ['statusCode'], LANE],
+      ['e', 'UNPAIRED', null, LANE],
+    ]);
     await h.reconciler.close();
   });
 
