@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Organisation } from '../config/schema.js';
-import { CredentialError, DeliveryError, TokenError, errorMessage } from '../errors.js';
+import { CredentialError, DeliveryError, ForwardRefusedError, TokenError, errorMessage } from '../errors.js';
 import { laneOf, type AddedRows, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
 import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
+import { forwardTransport, type ForwardTarget } from './forward.js';
 import { LaneReadiness, type ReadinessView } from './readiness.js';
 import { ReportClient } from './report-client.js';
 import { TokenProvider } from './token.js';
@@ -12,7 +13,7 @@ import { TokenProvider } from './token.js';
 /**
  * One organisation's path to the PCM: its credential, its token, and `maxConcurrentBatches` workers that lease the
  * oldest pending rows, POST them, and record the answer. Rows leave the spool's pending set only by lease, and come
- * back to it on any failure — a batch is never dropped.
+ * back to it on every failure — a batch is never dropped. On an agent the far end is its aggregator (forward.ts).
  */
 
 /**
@@ -45,6 +46,8 @@ export interface LaneOptions {
   tokenRefreshMarginMs: number;
   tokenTimeoutMs: number;
   credentialRetryMs: number;
+  /** Set on an agent: deliver to this aggregator instead of the PCM, with no organisation certificate (forward.ts). */
+  forward?: ForwardTarget | undefined;
 }
 
 export interface LaneStatus extends ReadinessView {
@@ -62,9 +65,10 @@ export interface LaneStatus extends ReadinessView {
   retries: number;
 }
 
+/** The PCM's token and report API, or an aggregator's (forward.ts) in the same shape. */
 interface Transport {
-  tokens: TokenProvider;
-  client: ReportClient;
+  tokens: Pick<TokenProvider, 'get' | 'invalidate' | 'close' | 'expiresAt' | 'fetched'>;
+  client: Pick<ReportClient, 'send' | 'close'>;
 }
 
 /** Wakes sleeping workers when new rows arrive. */
@@ -157,7 +161,10 @@ export class OrgLane {
 
   /** Modification times of the credential files, to notice a rotated certificate without a restart. */
   private credentialStamp(): string {
-    const files = [this.organisation.certFile, this.organisation.keyFile, this.options.caFile].filter((f): f is string => !!f);
+    const forward = this.options.forward;
+    const files = (
+      forward ? [forward.tokenFile, forward.certFile, forward.keyFile, forward.caFile] : [this.organisation.certFile, this.organisation.keyFile, this.options.caFile]
+    ).filter((f): f is string => !!f);
     return files.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 'missing')).join('|');
   }
 
@@ -176,27 +183,7 @@ export class OrgLane {
     try {
       this.loadedStamp = this.credentialStamp();
       this.nextCredentialCheck = Date.now() + this.options.credentialRetryMs;
-      const ca = loadCa(this.options.caFile);
-      const credential = loadClientCredential(this.organisation, this.index);
-      const o = this.options;
-      this.transport = {
-        tokens: new TokenProvider(credential, {
-          authUrl: o.authUrl,
-          requestFormat: o.tokenRequestFormat,
-          refreshMarginMs: o.tokenRefreshMarginMs,
-          timeoutMs: o.tokenTimeoutMs,
-          connectTimeoutMs: o.connectTimeoutMs,
-          ca,
-          onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, this.organisation.clientId),
-        }),
-        client: new ReportClient({
-          apiUrl: o.apiUrl,
-          path: o.reportPath,
-          exportTimeoutMs: o.exportTimeoutMs,
-          connectTimeoutMs: o.connectTimeoutMs,
-          ca,
-        }),
-      };
+      this.transport = this.options.forward ? forwardTransport(this.options.forward, this.orgId, this.options) : this.pcmTransport();
       if (this.credentialError) this.log.info({ lane: this.lane }, 'credential is usable now; sending resumes');
       this.credentialError = null;
       this.readiness.credentialUnusable(null);
@@ -213,6 +200,31 @@ export class OrgLane {
       this.readiness.credentialUnusable(err.message);
       return null;
     }
+  }
+
+  /** The organisation's token over mTLS and the PCM's report API. */
+  private pcmTransport(): Transport {
+    const ca = loadCa(this.options.caFile);
+    const credential = loadClientCredential(this.organisation, this.index);
+    const o = this.options;
+    return {
+      tokens: new TokenProvider(credential, {
+        authUrl: o.authUrl,
+        requestFormat: o.tokenRequestFormat,
+        refreshMarginMs: o.tokenRefreshMarginMs,
+        timeoutMs: o.tokenTimeoutMs,
+        connectTimeoutMs: o.connectTimeoutMs,
+        ca,
+        onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, credential.clientId),
+      }),
+      client: new ReportClient({
+        apiUrl: o.apiUrl,
+        path: o.reportPath,
+        exportTimeoutMs: o.exportTimeoutMs,
+        connectTimeoutMs: o.connectTimeoutMs,
+        ca,
+      }),
+    };
   }
 
   private refreshEstimate(): void {
@@ -307,7 +319,8 @@ export class OrgLane {
       } catch (err) {
         lastError = errorMessage(err);
         this.lastError = lastError;
-        if (err instanceof DeliveryError && err.status === 403) this.readiness.forbiddenBy(lastError);
+        if (err instanceof ForwardRefusedError) this.readiness.forbiddenBy(lastError, 'PCM_FORWARD_REFUSED');
+        else if (err instanceof DeliveryError && err.status === 403) this.readiness.forbiddenBy(lastError);
         attempt++;
         this.counters.retries++;
         if (this.stopping.signal.aborted) continue;

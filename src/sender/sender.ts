@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
-import type { Spool, Stream } from '../spool/spool.js';
+import type { Config, Organisation } from '../config/schema.js';
+import { laneOf, type Spool, type Stream } from '../spool/spool.js';
 import { OrgLane, type LaneStatus } from './lane.js';
 
 export const REPORT_PATHS: Record<Stream, string> = {
@@ -18,39 +18,59 @@ export class Sender {
     private readonly spool: Spool,
     private readonly log: Logger,
   ) {
-    const { sender, token, pcm } = config;
     const opendataOrgId = opendataOrgOf(config);
     config.organisations.forEach((organisation, index) => {
       const streams: Stream[] = organisation.orgId.toLowerCase() === opendataOrgId ? ['private', 'opendata'] : ['private'];
-      for (const stream of streams) {
-        const lane = new OrgLane(
-          organisation,
-          index,
-          stream,
-          spool,
-          {
-            apiUrl: pcm.apiUrl,
-            authUrl: pcm.authUrl,
-            caFile: pcm.caFile,
-            reportPath: REPORT_PATHS[stream],
-            ...sender,
-            tokenRequestFormat: token.requestFormat,
-            tokenRefreshMarginMs: token.refreshMarginMs,
-            tokenTimeoutMs: token.timeoutMs,
-            credentialRetryMs: token.credentialRetryMs,
-          },
-          log.child({ component: 'sender' }),
-        );
-        this.lanes.set(lane.lane, lane);
-      }
+      for (const stream of streams) this.addLane(organisation, index, stream);
     });
+  }
+
+  private addLane(organisation: Organisation, index: number, stream: Stream): OrgLane {
+    const { sender, token, pcm, forward } = this.config;
+    const lane = new OrgLane(
+      organisation,
+      index,
+      stream,
+      this.spool,
+      {
+        // Absent only on an agent, whose lanes forward instead (the schema asks for them otherwise).
+        apiUrl: pcm.apiUrl ?? '',
+        authUrl: pcm.authUrl ?? '',
+        caFile: pcm.caFile,
+        reportPath: REPORT_PATHS[stream],
+        ...sender,
+        tokenRequestFormat: token.requestFormat,
+        tokenRefreshMarginMs: token.refreshMarginMs,
+        tokenTimeoutMs: token.timeoutMs,
+        credentialRetryMs: token.credentialRetryMs,
+        forward: forward.url === undefined ? undefined : { ...forward, url: forward.url },
+      },
+      this.log.child({ component: 'sender' }),
+    );
+    this.lanes.set(lane.lane, lane);
+    return lane;
+  }
+
+  /**
+   * Opendata reports of an organisation other than the opendata one arrive with `/v1/reports?orgId=` (an agent's
+   * opendata lane, forwarded): their lane starts with its first report, or at start when the spool holds some.
+   * Returns whether the lane is new (it reads its backlog from the spool as it starts).
+   */
+  private opendataLane(name: string): boolean {
+    if (this.lanes.has(name)) return false;
+    const index = this.config.organisations.findIndex((o) => laneOf('opendata', o.orgId.toLowerCase()) === name);
+    const organisation = this.config.organisations[index];
+    if (organisation === undefined) return false;
+    this.addLane(organisation, index, 'opendata').start();
+    return true;
   }
 
   start(): void {
     this.unsubscribe = this.spool.onCommitted((added) => {
-      for (const [lane, rows] of added) this.lanes.get(lane)?.notify(rows);
+      for (const [lane, rows] of added) if (!this.opendataLane(lane)) this.lanes.get(lane)?.notify(rows);
     });
     for (const lane of this.lanes.values()) lane.start();
+    for (const lane of this.spool.pendingLanes()) this.opendataLane(lane);
     const orphaned = this.spool.pendingLanes().filter((lane) => !this.lanes.has(lane));
     if (orphaned.length > 0) {
       this.log.error({ lanes: orphaned }, 'the spool holds pending reports for organisations that are not configured; they wait until their credential is configured again');
