@@ -15,7 +15,7 @@ import type { BatchAnswer, ItemResult } from './report-client.js';
  *   207 (or a partial 200/202) with results        → by index: accepted and duplicate delivered, rejected a dead letter
  *                                                    with the aggregator's message
  *   an item refused for its organisation, 401, 403 → ForwardRefusedError: held and retried, the lane not ready
- *   413                                            → too large: the lane halves the batch
+ *   413                                            → DeliveryError: the lane halves the batch
  *   429, 5xx (Retry-After honoured), the network   → DeliveryError: retried with backoff
  *
  * `?orgId=` names the lane's organisation, so an opendata report (which names none) lands in the same organisation's
@@ -142,7 +142,8 @@ export function forwardAnswer(statusCode: number, headers: Record<string, string
   if (statusCode === 401 || statusCode === 403) {
     throw new ForwardRefusedError(`the aggregator answered ${statusCode}: ${said}`, statusCode);
   }
-  if (statusCode === 413) return { kind: 'too-large' };
+  // Thrown rather than answered, so the lane's split says who refused it.
+  if (statusCode === 413) throw new DeliveryError('PCM_DELIVERY_TOO_LARGE', `the aggregator answered 413: ${said}`, 413);
   const retryAfterMs = parseRetryAfter(headers['retry-after']);
   const code = statusCode === 429 ? 'PCM_DELIVERY_THROTTLED' : statusCode >= 500 ? 'PCM_DELIVERY_SERVER_ERROR' : 'PCM_DELIVERY_REFUSED';
   throw new DeliveryError(code, `the aggregator answered ${statusCode}: ${said}`, statusCode, retryAfterMs);

@@ -345,7 +345,7 @@ export class OrgLane {
       await this.deliver(rows.slice(half));
       return;
     }
-    const message = `Refused by the PCM, not sent again: ${reason}`;
+    const message = `Refused by ${this.options.forward ? 'the aggregator' : 'the PCM'}, not sent again: ${reason}`;
     this.log.error({ lane: this.lane, rowId: rows[0]?.id, err: reason }, 'the PCM refuses a single report; recorded as discarded');
     await this.record(rows, [{ status: 'DISCARDED', reportId: null, message }]);
   }

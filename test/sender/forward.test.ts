@@ -93,8 +93,12 @@ describe('forward client: the aggregator answer, mapped to the rows of the batch
     }
   });
 
-  it('413 asks the lane to halve the batch', () => {
-    expect(forwardAnswer(413, {}, json({ error: 'Payload Too Large' }), 5000)).toEqual({ kind: 'too-large' });
+  it('413 is a refusal of the size: the lane halves the batch (and dead-letters a single report)', () => {
+    expect(thrown(() => forwardAnswer(413, {}, json({ error: 'Payload Too Large: 6000 items, the limit is 5000' }), 6000))).toMatchObject({
+      code: 'PCM_DELIVERY_TOO_LARGE',
+      status: 413,
+      message: 'the aggregator answered 413: Payload Too Large: 6000 items, the limit is 5000',
+    });
   });
 
   it('429, 5xx and 503 with Retry-After are retried later, the wait honoured', () => {
