@@ -80,8 +80,9 @@ VOLUME ["/var/lib/pcm-sidecar"]
 
 USER 10001:10001
 
-# POST /v1/reports (ingest), GET /healthz, GET /readyz, GET /v1/status. The ingest has no authentication: publish
-# this port only to the gateway (same pod, same private network), never to the outside.
+# POST /v1/reports (ingest), GET /healthz, GET /readyz, GET /v1/status. Without PCM_INGEST_TOKEN_FILE or
+# PCM_INGEST_CLIENT_CA_FILE the ingest has no authentication: publish this port only to the gateway (same pod, same
+# private network), never to the outside. An aggregator that agents forward to sets them (README, "Topologies").
 EXPOSE 8431
 
 # On SIGTERM the sidecar stops accepting, answers requests in flight, finishes or releases in-flight batches within
@@ -90,9 +91,10 @@ STOPSIGNAL SIGTERM
 
 # Liveness only (/healthz answers 200 while the process serves HTTP). /readyz is not used here: it is 503 while a
 # certificate is unusable, and reports are still spooled then. Uses the ingest port from PCM_INGEST_PORT if set;
-# assumes the ingest listens on all interfaces or on loopback (the default in this image is 0.0.0.0).
+# assumes the ingest listens on all interfaces or on loopback (the default in this image is 0.0.0.0). With
+# PCM_INGEST_TLS_CERT_FILE it asks over HTTPS without checking the certificate: it is this process, on loopback.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PCM_INGEST_PORT || 8431) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "--no-warnings", "-e", "const tls = !!process.env.PCM_INGEST_TLS_CERT_FILE; if (tls) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; fetch((tls ? 'https' : 'http') + '://127.0.0.1:' + (process.env.PCM_INGEST_PORT || 8431) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["run"]

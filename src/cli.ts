@@ -32,8 +32,9 @@ Run 'pcm-sidecar <command> --help' for a command's options.
 Runs the sidecar. Settings come from PCM_* environment variables and an optional JSON file (--config FILE or
 PCM_CONFIG); variables win. Every setting is listed in README.md ("Configuration"). Required: PCM_API_URL,
 PCM_AUTH_URL, and an organisation (PCM_ORG_ID, PCM_CLIENT_ID, PCM_CERT_FILE, PCM_KEY_FILE, or "organisations" in
-the file). Invalid settings (a broken endpoint catalogue included) stop the start with a message naming the
-setting (exit 78).
+the file). An agent that forwards to an aggregator instead (PCM_FORWARD_URL with PCM_FORWARD_TOKEN_FILE and/or
+PCM_FORWARD_CERT_FILE + PCM_FORWARD_KEY_FILE) needs only PCM_ORG_ID: no PCM URL, no certificate. Invalid
+settings (a broken endpoint catalogue included) stop the start with a message naming the setting (exit 78).
 
 SIGTERM/SIGINT (or a closed stdout): stop accepting, answer requests in flight, finish or release batches in flight,
 close the spool, exit 0 — within PCM_SHUTDOWN_GRACE_MS, or exit 1 when that runs out; a second signal exits 1 at once.
@@ -373,7 +374,7 @@ async function validate(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP.validate);
   const file = positionals[0];
   if (!file) fail('validate: a FILE (or - for stdin) is required (see --help)', EX_USAGE);
-  const config = values.config || process.env.PCM_API_URL ? configOrExit(values.config) : null;
+  const config = values.config || process.env.PCM_API_URL || process.env.PCM_FORWARD_URL ? configOrExit(values.config) : null;
   const { summaryLines, validateFile } = await import('./commands/validate.js');
   const summary = await validateFile({
     file,

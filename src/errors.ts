@@ -84,6 +84,16 @@ export class RateWaitAbortedError extends SidecarError {
   }
 }
 
+/**
+ * An aggregator refused the agent (401/403: its token or client certificate) or the organisation (it does not report
+ * for it). Not about the reports: the batch is held and retried, and the lane is not ready until one is answered.
+ */
+export class ForwardRefusedError extends DeliveryError {
+  constructor(message: string, status: number) {
+    super('PCM_FORWARD_REFUSED', message, status);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
@@ -100,7 +110,12 @@ export class SpoolWriterError extends SidecarError {
 }
 
 /** Stable codes of a lane that cannot deliver now, in the order /readyz names them when several hold. */
-export type LaneNotReadyCode = 'PCM_CREDENTIAL_UNUSABLE' | 'PCM_TOKEN_REFUSED' | 'PCM_REPORT_FORBIDDEN' | 'PCM_LANE_STALLED';
+export type LaneNotReadyCode =
+  | 'PCM_CREDENTIAL_UNUSABLE'
+  | 'PCM_TOKEN_REFUSED'
+  | 'PCM_REPORT_FORBIDDEN'
+  | 'PCM_FORWARD_REFUSED'
+  | 'PCM_LANE_STALLED';
 
 /**
  * Why a lane is not ready (GET /readyz, /v1/status, pcm_sidecar_lane_ready): a state, not thrown. `since` is when

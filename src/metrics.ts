@@ -23,6 +23,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly ingestUnauthorized = new Counter({
+    name: 'pcm_sidecar_ingest_unauthorized_total',
+    help: 'Ingest requests answered 401: no or a wrong bearer token (PCM_INGEST_TOKEN_FILE), no client certificate the client CA signs.',
+    registers: [this.registry],
+  });
+
   readonly quarantineEvicted = new Counter({
     name: 'pcm_sidecar_quarantine_evicted_total',
     help: 'Quarantined items deleted because the quarantine reached PCM_SPOOL_QUARANTINE_MAX_ROWS or _MAX_BYTES.',

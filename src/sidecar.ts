@@ -3,6 +3,7 @@ import { Alerts } from './alerts/alerts.js';
 import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
 import { reconcilePathOf, skipPathsOf, type Config } from './config/schema.js';
+import { IngestGuard } from './ingest/auth.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -68,9 +69,40 @@ function byOrg(lanes: LaneStatus[]): { org: string; lanes: LaneStatus[] }[] {
   return [...groups].map(([org, members]) => ({ org, lanes: members }));
 }
 
+/** Routes a probe or a scraper reads without the ingest's token or client certificate. */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '[::1]';
+}
+
+/** Settings that work but expose more than the operator may think: said once at start. */
+function warnAboutExposure(config: Config, guard: IngestGuard, log: Logger): void {
+  const { ingest, forward } = config;
+  if (!isLoopback(ingest.host) && !guard.guarded) {
+    log.warn(
+      { host: ingest.host },
+      'the ingest listens beyond loopback without PCM_INGEST_TOKEN_FILE or PCM_INGEST_CLIENT_CA_FILE: whatever reaches it is reported under your organisations',
+    );
+  }
+  if (!isLoopback(ingest.host) && ingest.tokenFile !== undefined && guard.tls === null) {
+    log.warn({ host: ingest.host }, 'the ingest token is checked over plain HTTP beyond loopback: it can be read on the network unless a mesh encrypts it (PCM_INGEST_TLS_CERT_FILE)');
+  }
+  if (forward.url !== undefined) {
+    const host = new URL(forward.url).hostname;
+    if (forward.tokenFile !== undefined && forward.url.startsWith('http:') && !isLoopback(host)) {
+      log.warn({ forwardUrl: forward.url }, 'the forward token goes over plain HTTP: it can be read on the network unless a mesh encrypts it (use an https PCM_FORWARD_URL)');
+    }
+    const unused = config.organisations.some((o) => o.certFile !== undefined || o.keyFile !== undefined) || config.pcm.apiUrl !== undefined;
+    if (unused) log.warn('forwarding to an aggregator: the organisation certificates and PCM URLs configured here are not used');
+  }
+}
+
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
   // The catalogue first: a bad catalogue file stops the start before anything is opened.
   const catalog = loadCatalog(config.catalog.file);
+  // Then the ingest's own token and TLS files: without them it could not take remote agents safely.
+  const guard = new IngestGuard(config.ingest);
   const metrics = new Metrics();
   // Before the spool, whose age limit reports too-old dead letters to it; a bad subscription stops the start here.
   const alerts = Alerts.open({ settings: config.alerts, storePath: config.alerts.storePath ?? `${config.spool.path}.alerts.db`, log: log.child({ component: 'alerts' }) });
@@ -117,7 +149,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     onDiscarded: (discarded) => alerts.discarded(discarded),
     onReadinessChange: (change) => alerts.readinessChanged(change),
   });
-  if (config.reconcile.share > 0) {
+  // An agent (PCM_FORWARD_URL) has no PCM to ask: its aggregator reconciles what it delivers.
+  if (config.reconcile.share > 0 && config.forward.url !== undefined) reconcileOff = { enabled: false, reason: 'this sidecar forwards to an aggregator (PCM_FORWARD_URL), which reconciles' };
+  else if (config.reconcile.share > 0 && config.pcm.apiUrl !== undefined) {
     const opened = Reconciler.open(
       { settings: config.reconcile, path: reconcilePathOf(config), apiUrl: config.pcm.apiUrl, caFile: config.pcm.caFile, connectTimeoutMs: config.sender.connectTimeoutMs },
       {
@@ -233,6 +267,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       maxConnections: config.ingest.maxConnections,
     },
     log: log.child({ component: 'ingest' }),
+    tls: guard.tls,
+    guard: guard.guarded ? guard : null,
+    openRoutes: OPEN_ROUTES,
     routes: {
       '/healthz': () => (writerFailure === null ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: 'failed', reason: writerFailure } }),
       '/metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
@@ -289,10 +326,20 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       .finally(() => (pruning = null));
   }, PRUNE_INTERVAL_MS);
   pruner.unref();
+  // A rotated ingest token or certificate is used without a restart, checked at the pace of the sender's credentials.
+  const guardCheck = setInterval(() => {
+    const tls = guard.refresh(log);
+    if (tls) ingest.setTls(tls);
+  }, config.token.credentialRetryMs);
+  guardCheck.unref();
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const ingestUrl = `http://${host}:${address.port}`;
-  log.info({ ingestUrl, spool: config.spool.path, sync: config.spool.sync }, 'pcm-sidecar is accepting reports');
+  const ingestUrl = `${guard.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  warnAboutExposure(config, guard, log);
+  log.info(
+    { ingestUrl, spool: config.spool.path, sync: config.spool.sync, ...(config.forward.url ? { forwardTo: config.forward.url } : {}) },
+    'pcm-sidecar is accepting reports',
+  );
 
   let stopping: Promise<void> | null = null;
   return {
@@ -309,6 +356,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         sla.stop();
         // Webhook attempts under way finish alongside, not after, the rest of the stop (one grace for all).
         const deliveries = alerts.stopDeliveries(graceMs);
+        clearInterval(guardCheck);
         await ingest.close(graceMs);
         // Asking stops first (it uses the lanes' tokens); batches the sender still records are sampled until close.
         await reconciler?.stop();

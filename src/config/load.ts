@@ -21,6 +21,15 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_INGEST_KEEP_ALIVE_TIMEOUT_MS: 'ingest.keepAliveTimeoutMs',
   PCM_INGEST_MAX_HEADER_BYTES: 'ingest.maxHeaderBytes',
   PCM_INGEST_MAX_CONNECTIONS: 'ingest.maxConnections',
+  PCM_INGEST_TOKEN_FILE: 'ingest.tokenFile',
+  PCM_INGEST_TLS_CERT_FILE: 'ingest.tlsCertFile',
+  PCM_INGEST_TLS_KEY_FILE: 'ingest.tlsKeyFile',
+  PCM_INGEST_CLIENT_CA_FILE: 'ingest.clientCaFile',
+  PCM_FORWARD_URL: 'forward.url',
+  PCM_FORWARD_TOKEN_FILE: 'forward.tokenFile',
+  PCM_FORWARD_CERT_FILE: 'forward.certFile',
+  PCM_FORWARD_KEY_FILE: 'forward.keyFile',
+  PCM_FORWARD_CA_FILE: 'forward.caFile',
   PCM_SPOOL_PATH: 'spool.path',
   PCM_SPOOL_SYNC: 'spool.sync',
   PCM_SPOOL_RETAIN_DELIVERED_MS: 'spool.retainDeliveredMs',
@@ -161,18 +170,24 @@ function readConfigFile(file: string): JsonObject {
 function resolveFilePaths(config: Config, baseDir: string, fromFile: Set<string>): Config {
   const fix = (path: string, value: string): string =>
     fromFile.has(path) && !isAbsolute(value) ? resolve(baseDir, value) : value;
+  const fixAll = <T extends object>(section: string, values: T, keys: readonly (keyof T & string)[]): T => {
+    const out = { ...values };
+    for (const key of keys) {
+      const value = out[key];
+      if (typeof value === 'string') out[key] = fix(`${section}.${key}`, value) as T[typeof key];
+    }
+    return out;
+  };
   return {
     ...config,
+    ingest: fixAll('ingest', config.ingest, ['tokenFile', 'tlsCertFile', 'tlsKeyFile', 'clientCaFile']),
+    forward: fixAll('forward', config.forward, ['tokenFile', 'certFile', 'keyFile', 'caFile']),
     spool: { ...config.spool, path: fix('spool.path', config.spool.path) },
     pcm: { ...config.pcm, ...(config.pcm.caFile ? { caFile: fix('pcm.caFile', config.pcm.caFile) } : {}) },
     catalog: config.catalog.file ? { file: fix('catalog.file', config.catalog.file) } : {},
     tokenId: config.tokenId.pepperFile ? { pepperFile: fix('tokenId.pepperFile', config.tokenId.pepperFile) } : {},
     reconcile: { ...config.reconcile, ...(config.reconcile.path ? { path: fix('reconcile.path', config.reconcile.path) } : {}) },
-    organisations: config.organisations.map((org, i) => ({
-      ...org,
-      certFile: fix(`organisations.${i}.certFile`, org.certFile),
-      keyFile: fix(`organisations.${i}.keyFile`, org.keyFile),
-    })),
+    organisations: config.organisations.map((org, i) => fixAll(`organisations.${i}`, org, ['certFile', 'keyFile'])),
     alerts: {
       ...config.alerts,
       ...(config.alerts.storePath ? { storePath: fix('alerts.storePath', config.alerts.storePath) } : {}),

@@ -52,6 +52,31 @@ export const DEFAULTS = {
      * neither reported nor quarantined. Gateway and interaction routes only; empty = skip nothing.
      */
     skipPaths: '^/(healthz|readyz|livez|health|ready|ping|metrics)(/|$)',
+    /**
+     * For an aggregator that remote agents forward to (README, "Topologies"): a file of bearer tokens, one a line,
+     * one of which every POST must carry; several lines let a token be rotated without a flag day. None: no token asked.
+     */
+    tokenFile: undefined as string | undefined,
+    /** TLS on the ingest listener (both or neither); none: plain HTTP, as on a pod's loopback. */
+    tlsCertFile: undefined as string | undefined,
+    tlsKeyFile: undefined as string | undefined,
+    /** With TLS: POSTs must come with a client certificate this CA bundle signs; none: no client certificate asked. */
+    clientCaFile: undefined as string | undefined,
+  },
+  /**
+   * An agent forwards its validated, spooled reports to another pcm-sidecar (an aggregator) instead of the PCM: no
+   * organisation certificate and no PCM URL on the agent. None: deliver to the PCM.
+   */
+  forward: {
+    /** The aggregator's ingest base URL; reports go to its POST /v1/reports. */
+    url: undefined as string | undefined,
+    /** A file holding the bearer token the aggregator asks for (its PCM_INGEST_TOKEN_FILE holds the same). */
+    tokenFile: undefined as string | undefined,
+    /** Client certificate and key for an aggregator that asks for one (https only). */
+    certFile: undefined as string | undefined,
+    keyFile: undefined as string | undefined,
+    /** The CA bundle that signs the aggregator's server certificate; it replaces Node's bundled CAs. None: those. */
+    caFile: undefined as string | undefined,
   },
   spool: {
     path: './pcm-spool.db',
@@ -245,13 +270,15 @@ export const DEFAULTS = {
 
 const url = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
 
+const file = z.string().min(1);
+
 export const organisationSchema = z.strictObject({
   /** The organisationId this credential reports for (clientOrgId of CLIENT reports, serverOrgId of SERVER ones). */
   orgId: z.uuid(),
-  /** client_id of the software statement bound to the certificate. */
-  clientId: z.string().min(1),
-  certFile: z.string().min(1),
-  keyFile: z.string().min(1),
+  /** client_id of the software statement bound to the certificate; these three only when delivering to the PCM. */
+  clientId: z.string().min(1).optional(),
+  certFile: file.optional(),
+  keyFile: file.optional(),
   keyPassphrase: z.string().optional(),
   /** Software statement (clientSSId) put on CLIENT reports built from raw interactions that do not carry one. */
   clientSSId: z.uuid().optional(),
@@ -292,7 +319,7 @@ export const webhookSubscriptionSchema = z.strictObject({
 
 export type WebhookSubscription = z.infer<typeof webhookSubscriptionSchema>;
 
-export const configSchema = z.strictObject({
+const configBase = z.strictObject({
   ingest: z
     .strictObject({
       host: z.string().min(1).default(DEFAULTS.ingest.host),
@@ -313,6 +340,19 @@ export const configSchema = z.strictObject({
         .string()
         .refine((text) => isRegex(text), 'must be a regular expression over the URL path, e.g. ^/(healthz|metrics)(/|$)')
         .default(DEFAULTS.ingest.skipPaths),
+      tokenFile: file.optional(),
+      tlsCertFile: file.optional(),
+      tlsKeyFile: file.optional(),
+      clientCaFile: file.optional(),
+    })
+    .prefault({}),
+  forward: z
+    .strictObject({
+      url: url.optional(),
+      tokenFile: file.optional(),
+      certFile: file.optional(),
+      keyFile: file.optional(),
+      caFile: file.optional(),
     })
     .prefault({}),
   spool: z
@@ -330,15 +370,17 @@ export const configSchema = z.strictObject({
       lateArrivalMs: z.coerce.number().int().positive().default(DEFAULTS.spool.lateArrivalMs),
     })
     .prefault({}),
-  pcm: z.strictObject({
-    /** Report API base, e.g. https://api.pcm.openfinancebrasil.org.br */
-    apiUrl: url,
-    /** Token (auth) base, e.g. https://auth.pcm.openfinancebrasil.org.br — `/token/` is appended. */
-    authUrl: url,
-    /** PEM bundle that signs the PCM's server certificates; the system store when absent. */
-    caFile: z.string().min(1).optional(),
-  }),
-  organisations: z.array(organisationSchema).min(1, 'at least one organisation with its certificate is needed'),
+  pcm: z
+    .strictObject({
+      /** Report API base, e.g. https://api.pcm.openfinancebrasil.org.br; required unless forwarding. */
+      apiUrl: url.optional(),
+      /** Token (auth) base, e.g. https://auth.pcm.openfinancebrasil.org.br — `/token/` is appended. */
+      authUrl: url.optional(),
+      /** PEM bundle that signs the PCM's server certificates; the system store when absent. */
+      caFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  organisations: z.array(organisationSchema).min(1, 'at least one organisation is needed'),
   /** The organisation whose token sends opendata reports; defaults to the only organisation when there is one. */
   opendataOrgId: z.uuid().optional(),
   catalog: z
@@ -443,7 +485,9 @@ export const configSchema = z.strictObject({
       subscriptions: z.array(webhookSubscriptionSchema).default([...DEFAULTS.alerts.subscriptions]),
     })
     .prefault({}),
-}).superRefine((config, ctx) => {
+});
+
+export const configSchema = configBase.superRefine((config, ctx) => {
   for (const [rule, action] of Object.entries(config.rules.overrides)) {
     if (!Object.hasOwn(RULES, rule)) {
       ctx.addIssue({ code: 'custom', path: ['rules', 'overrides', rule], message: `unknown rule; the rules are: ${Object.keys(RULES).join(', ')}` });
@@ -455,7 +499,53 @@ export const configSchema = z.strictObject({
   if (config.opendataOrgId && !config.organisations.some((o) => o.orgId.toLowerCase() === config.opendataOrgId?.toLowerCase())) {
     ctx.addIssue({ code: 'custom', path: ['opendataOrgId'], message: 'must be one of the configured organisations' });
   }
+  deliveryIssues(config, ctx);
+  ingestIssues(config.ingest, ctx);
 });
+
+type Issues = z.core.$RefinementCtx;
+
+/**
+ * What delivery needs: to the PCM, its URLs and each organisation's client_id, certificate and key; to an aggregator
+ * (forward.url), none of those but a credential for the aggregator. Issues carry the setting's path, so the message
+ * names the variable (load.ts).
+ */
+function deliveryIssues(config: z.output<typeof configBase>, ctx: Issues): void {
+  const { forward } = config;
+  const required = (path: (string | number)[]): void =>
+    ctx.addIssue({ code: 'custom', path, message: 'required to deliver to the PCM (or set PCM_FORWARD_URL to forward to an aggregator)' });
+  if (forward.url === undefined) {
+    if (config.pcm.apiUrl === undefined) required(['pcm', 'apiUrl']);
+    if (config.pcm.authUrl === undefined) required(['pcm', 'authUrl']);
+    config.organisations.forEach((org, i) => {
+      for (const key of ['clientId', 'certFile', 'keyFile'] as const) if (org[key] === undefined) required(['organisations', i, key]);
+    });
+    for (const key of ['tokenFile', 'certFile', 'keyFile', 'caFile'] as const) {
+      if (forward[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['forward', key], message: 'only used with PCM_FORWARD_URL' });
+    }
+    return;
+  }
+  if ((forward.certFile === undefined) !== (forward.keyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['forward', forward.certFile === undefined ? 'certFile' : 'keyFile'], message: 'the client certificate and its key go together' });
+  }
+  if (forward.tokenFile === undefined && forward.certFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['forward', 'tokenFile'], message: 'the aggregator must know the agent: a token file, or a client certificate (PCM_FORWARD_CERT_FILE, PCM_FORWARD_KEY_FILE), or both' });
+  }
+  if (!forward.url.startsWith('https:')) {
+    for (const key of ['certFile', 'caFile'] as const) {
+      if (forward[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['forward', key], message: 'needs an https:// PCM_FORWARD_URL' });
+    }
+  }
+}
+
+function ingestIssues(ingest: z.output<typeof configBase>['ingest'], ctx: Issues): void {
+  if ((ingest.tlsCertFile === undefined) !== (ingest.tlsKeyFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['ingest', ingest.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'], message: 'the server certificate and its key go together' });
+  }
+  if (ingest.clientCaFile !== undefined && ingest.tlsCertFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['ingest', 'clientCaFile'], message: 'client certificates need TLS on the ingest (PCM_INGEST_TLS_CERT_FILE, PCM_INGEST_TLS_KEY_FILE)' });
+  }
+}
 
 /** PCM_INGEST_SKIP_PATHS as a pattern; `none` (an empty variable means "default") skips nothing. */
 export function skipPathsOf(text: string): RegExp | null {

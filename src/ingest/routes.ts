@@ -43,6 +43,23 @@ function withQueryDefaults(value: unknown, query: URLSearchParams): unknown {
   return out;
 }
 
+/**
+ * `?orgId=` on /v1/reports names the organisation of opendata reports, which carry none: an agent forwarding its
+ * opendata lane (src/sender/forward.ts) keeps it that organisation's here, whatever this sidecar's own
+ * PCM_OPENDATA_ORG_ID. It must be an organisation this sidecar reports for. Private reports name their reporter
+ * themselves (clientOrgId or serverOrgId), which wins, as on the other routes.
+ */
+function reportWithOrg(value: unknown, context: ValidationContext, query: URLSearchParams): ValidationResult {
+  const orgId = query.get('orgId')?.toLowerCase();
+  if (!orgId || orgId === context.opendataOrgId) return prepareReport(value, context);
+  const result = prepareReport(value, { ...context, opendataOrgId: orgId });
+  if (!result.ok || result.stream !== 'opendata' || context.reporterOrgIds === null || context.reporterOrgIds.has(orgId)) return result;
+  return {
+    ok: false,
+    problems: [{ field: 'orgId', rule: 'reporter_org', message: `orgId '${orgId}' (?orgId=) is not an organisation this sidecar reports for`, value: orgId, severity: 'discard' }],
+  };
+}
+
 export interface RouteOptions {
   /** URL paths that are not Open Finance calls (PCM_INGEST_SKIP_PATHS): counted as skipped, never quarantined. */
   skipPaths: RegExp | null;
@@ -77,7 +94,7 @@ export function ingestRoutes(build: BuildContext, options: RouteOptions = { skip
       return skip(mapped.url) ?? { ok: false, problems: mapped.problems };
     };
   return {
-    '/v1/reports': (value, context) => prepareReport(value, context),
+    '/v1/reports': reportWithOrg,
     '/v1/interactions': (value, context, query) => fromInteraction(value, context, query),
     '/v1/gateways/kong': fromGateway(fromKong),
     '/v1/gateways/envoy': fromGateway(fromEnvoy),

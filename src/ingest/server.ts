@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
@@ -9,6 +10,7 @@ import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
 import type { Spool } from '../spool/spool.js';
 import { BodyBudget, type BudgetTicket } from './body-budget.js';
+import type { Denial, IngestTls } from './auth.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { checkItems, type CheckedBody, type ItemResult } from './check-items.js';
 import { keepableText, problemsText, quarantineText, type ItemProblem } from './quarantine-view.js';
@@ -54,6 +56,15 @@ export interface IngestOptions {
   maxPendingReports?: number | undefined;
   /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
   listener?: Partial<ListenerLimits>;
+  /** TLS on the listener (PCM_INGEST_TLS_*); none: plain HTTP. */
+  tls?: IngestTls | null;
+  /**
+   * Who may post (auth.ts): asked before every ingest route and every extra route not in `openRoutes`; a denial is
+   * answered as it is, nothing of the body parsed, stored or quarantined. None: everyone may.
+   */
+  guard?: { authorize(req: IncomingMessage): Denial | null } | null;
+  /** Extra routes answered without the guard: health, readiness and metrics, for probes and scrapers. */
+  openRoutes?: ReadonlySet<string>;
 }
 
 /** What an extra route answers; `headers` are added to the answer (a listing's paging headers). */
@@ -93,7 +104,9 @@ function partialStatusOf(query: URLSearchParams, fallback: PartialStatus): Parti
 }
 
 export interface IngestServer {
-  server: Server;
+  server: Server | TlsServer;
+  /** Swaps the listener's certificate, key and client CA for new connections (a rotated Secret). */
+  setTls(tls: IngestTls): void;
   /**
    * Stops accepting; resolves once every request in flight has been answered and its connection closed, or after
    * `graceMs`, when the connections still open are closed.
@@ -212,6 +225,13 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     const path = url.pathname;
     try {
       const toReport = routes[path];
+      const guarded = toReport !== undefined || (options.routes?.[path] !== undefined && !options.openRoutes?.has(path));
+      const denied = guarded ? (options.guard?.authorize(req) ?? null) : null;
+      if (denied) {
+        metrics.ingestUnauthorized.inc();
+        log.debug({ remote: req.socket.remoteAddress, path, err: denied.error }, 'ingest: request refused, not authorised');
+        return send(res, denied.status, { error: denied.error, code: denied.code }, denied.headers);
+      }
       if (toReport) {
         if (req.method !== 'POST') return send(res, 405, { error: 'Method Not Allowed' }, { allow: 'POST' });
         return await ingest(req, res, path, toReport, url.searchParams);
@@ -252,11 +272,14 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     }
   }
 
-  const server = createListener(options.listener ?? {}, log, (req, res) => {
+  const server = createListener(options.listener ?? {}, log, options.tls ?? null, (req, res) => {
     void handle(req, res);
   });
   return {
     server,
+    setTls(tls) {
+      if ('setSecureContext' in server) server.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
+    },
     async close(graceMs) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -295,20 +318,28 @@ const CLIENT_ERROR_ANSWERS: Readonly<Record<string, string>> = {
  * headers timeout, between 100 ms and 1 s. A client closed for a limit, a protocol error or its own reset is the
  * client's doing: answered when nothing was answered yet, closed, and logged at debug.
  */
-function createListener(limits: Partial<ListenerLimits>, log: Logger, onRequest: (req: IncomingMessage, res: ServerResponse) => void): Server {
+function createListener(
+  limits: Partial<ListenerLimits>,
+  log: Logger,
+  tls: IngestTls | null,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+): Server | TlsServer {
   const requestTimeout = limits.requestTimeoutMs ?? DEFAULTS.ingest.requestTimeoutMs;
   // Node refuses a headers timeout longer than the request timeout; the request timeout covers the headers too.
   const headersTimeout = Math.min(limits.headersTimeoutMs ?? DEFAULTS.ingest.headersTimeoutMs, requestTimeout);
   const maxConnections = limits.maxConnections ?? DEFAULTS.ingest.maxConnections;
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout,
-      maxHeaderSize: limits.maxHeaderBytes ?? DEFAULTS.ingest.maxHeaderBytes,
-      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
-    },
-    onRequest,
-  );
+  const http = {
+    headersTimeout,
+    requestTimeout,
+    maxHeaderSize: limits.maxHeaderBytes ?? DEFAULTS.ingest.maxHeaderBytes,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
+  };
+  // With a client CA the handshake asks for a certificate but takes a connection without one: probes and scrapers
+  // have none, and the guard answers an ingest POST without one 401 in JSON rather than a failed handshake.
+  const server = tls
+    ? createTlsServer({ ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false, handshakeTimeout: headersTimeout }, onRequest)
+    : createServer(http, onRequest);
+  if (tls) server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ code: err.code, err: err.message }, 'ingest: TLS handshake failed'));
   server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? DEFAULTS.ingest.keepAliveTimeoutMs;
   server.maxConnections = maxConnections;
   server.on('drop', (data?: { remoteAddress?: string }) => {

@@ -12,7 +12,7 @@ export interface ClientCredential {
   passphrase: string | undefined;
 }
 
-function readPem(setting: string, file: string): Buffer {
+export function readPem(setting: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
@@ -28,6 +28,10 @@ export function settingName(index: number, field: 'certFile' | 'keyFile'): strin
 }
 
 export function loadClientCredential(org: Organisation, index: number): ClientCredential {
+  // The schema asks for both (and the client_id) unless the sidecar forwards, and then no lane loads them.
+  if (org.certFile === undefined || org.keyFile === undefined || org.clientId === undefined) {
+    throw new CredentialError(settingName(index, 'certFile'), 'no certificate, key and client_id configured for this organisation');
+  }
   const cert = readPem(settingName(index, 'certFile'), org.certFile);
   const key = readPem(settingName(index, 'keyFile'), org.keyFile);
   try {

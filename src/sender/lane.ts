@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Organisation } from '../config/schema.js';
-import { CredentialError, DeliveryError, RateWaitAbortedError, TokenError, errorMessage } from '../errors.js';
+import { CredentialError, DeliveryError, ForwardRefusedError, RateWaitAbortedError, TokenError, errorMessage } from '../errors.js';
 import { laneOf, type AddedRows, type DeadLetterReason, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
 import { existsSync, statSync } from 'node:fs';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
+import { forwardTransport, type ForwardTarget } from './forward.js';
 import type { RateBudget } from './rate-budget.js';
 import { LaneReadiness, type ReadinessChange, type ReadinessView } from './readiness.js';
 import { ReportClient } from './report-client.js';
@@ -14,7 +15,8 @@ import { TokenProvider } from './token.js';
  * One organisation's path to the PCM: its credential, its token, and `maxConcurrentBatches` workers that lease the
  * oldest pending rows, POST them, and record the answer. Rows leave the spool's pending set only by lease, and come
  * back to it on every failure — a batch is never dropped. Every call (POST or token request) waits for a permit of the
- * process's one RateBudget, shared by all lanes; the retry backoff below comes on top of it.
+ * process's one RateBudget, shared by all lanes; the retry backoff below comes on top of it. On an agent the far
+ * end is its aggregator (forward.ts), and the budget is not used: it is the PCM's limit.
  */
 
 /**
@@ -49,6 +51,8 @@ export interface LaneOptions {
   credentialRetryMs: number;
   /** Told of each batch with ACCEPTED reports once its answer is in the spool; must be quick and must not throw. */
   onAccepted?: AcceptedHook | undefined;
+  /** Set on an agent: deliver to this aggregator instead of the PCM, with no organisation certificate (forward.ts). */
+  forward?: ForwardTarget | undefined;
 }
 
 /** A batch the PCM answered, as the lane recorded it: for observers above the sender (reconciliation). */
@@ -101,9 +105,10 @@ export interface LaneHooks {
   onReadinessChange?: (change: ReadinessChange) => void;
 }
 
+/** The PCM's token and report API, or an aggregator's (forward.ts) in the same shape. */
 interface Transport {
-  tokens: TokenProvider;
-  client: ReportClient;
+  tokens: Pick<TokenProvider, 'get' | 'invalidate' | 'close' | 'expiresAt' | 'fetched'>;
+  client: Pick<ReportClient, 'send' | 'close'>;
 }
 
 /** Wakes sleeping workers when new rows arrive. */
@@ -209,7 +214,10 @@ export class OrgLane implements TokenSource {
 
   /** Modification times of the credential files, to notice a rotated certificate without a restart. */
   private credentialStamp(): string {
-    const files = [this.organisation.certFile, this.organisation.keyFile, this.options.caFile].filter((f): f is string => !!f);
+    const forward = this.options.forward;
+    const files = (
+      forward ? [forward.tokenFile, forward.certFile, forward.keyFile, forward.caFile] : [this.organisation.certFile, this.organisation.keyFile, this.options.caFile]
+    ).filter((f): f is string => !!f);
     return files.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 'missing')).join('|');
   }
 
@@ -228,29 +236,7 @@ export class OrgLane implements TokenSource {
     try {
       this.loadedStamp = this.credentialStamp();
       this.nextCredentialCheck = Date.now() + this.options.credentialRetryMs;
-      const ca = loadCa(this.options.caFile);
-      const credential = loadClientCredential(this.organisation, this.index);
-      const o = this.options;
-      this.transport = {
-        tokens: new TokenProvider(credential, {
-          authUrl: o.authUrl,
-          requestFormat: o.tokenRequestFormat,
-          refreshMarginMs: o.tokenRefreshMarginMs,
-          timeoutMs: o.tokenTimeoutMs,
-          connectTimeoutMs: o.connectTimeoutMs,
-          ca,
-          onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, this.organisation.clientId),
-          budget: this.budget,
-        }),
-        client: new ReportClient({
-          apiUrl: o.apiUrl,
-          path: o.reportPath,
-          exportTimeoutMs: o.exportTimeoutMs,
-          connectTimeoutMs: o.connectTimeoutMs,
-          ca,
-          budget: this.budget,
-        }),
-      };
+      this.transport = this.options.forward ? forwardTransport(this.options.forward, this.orgId, this.options) : this.pcmTransport();
       if (this.credentialError) this.log.info({ lane: this.lane }, 'credential is usable now; sending resumes');
       this.credentialError = null;
       this.readiness.credentialUnusable(null);
@@ -267,6 +253,33 @@ export class OrgLane implements TokenSource {
       this.readiness.credentialUnusable(err.message);
       return null;
     }
+  }
+
+  /** The organisation's token over mTLS and the PCM's report API. */
+  private pcmTransport(): Transport {
+    const ca = loadCa(this.options.caFile);
+    const credential = loadClientCredential(this.organisation, this.index);
+    const o = this.options;
+    return {
+      tokens: new TokenProvider(credential, {
+        authUrl: o.authUrl,
+        requestFormat: o.tokenRequestFormat,
+        refreshMarginMs: o.tokenRefreshMarginMs,
+        timeoutMs: o.tokenTimeoutMs,
+        connectTimeoutMs: o.connectTimeoutMs,
+        ca,
+        onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, credential.clientId),
+        budget: this.budget,
+      }),
+      client: new ReportClient({
+        apiUrl: o.apiUrl,
+        path: o.reportPath,
+        exportTimeoutMs: o.exportTimeoutMs,
+        connectTimeoutMs: o.connectTimeoutMs,
+        ca,
+        budget: this.budget,
+      }),
+    };
   }
 
   private refreshEstimate(): void {
@@ -346,7 +359,8 @@ export class OrgLane implements TokenSource {
         const answer = await transport.client.send(body, rows.length, token, this.aborting.signal);
         if (answer.kind === 'results') {
           this.readiness.answered();
-          return await this.record(rows, answer.items);
+          // An aggregator refusing an item is not the PCM answering DISCARDED: a dead letter of reason refused.
+          return await this.record(rows, answer.items, this.options.forward ? 'refused' : 'pcm');
         }
         if (answer.kind === 'unauthorized') {
           // Every 401 drops the token; the provider asks for a fresh one if the PCM hands back the same.
@@ -364,7 +378,8 @@ export class OrgLane implements TokenSource {
         if (err instanceof RateWaitAbortedError) continue;
         lastError = errorMessage(err);
         this.lastError = lastError;
-        if (err instanceof DeliveryError && err.status === 403) this.readiness.forbiddenBy(lastError);
+        if (err instanceof ForwardRefusedError) this.readiness.forbiddenBy(lastError, 'PCM_FORWARD_REFUSED');
+        else if (err instanceof DeliveryError && err.status === 403) this.readiness.forbiddenBy(lastError);
         attempt++;
         this.counters.retries++;
         if (this.stopping.signal.aborted) continue;
@@ -389,7 +404,7 @@ export class OrgLane implements TokenSource {
       await this.deliver(rows.slice(half));
       return;
     }
-    const message = `Refused by the PCM, not sent again: ${reason}`;
+    const message = `Refused by ${this.options.forward ? 'the aggregator' : 'the PCM'}, not sent again: ${reason}`;
     this.log.error({ lane: this.lane, rowId: rows[0]?.id, err: reason }, 'the PCM refuses a single report; recorded as discarded');
     await this.record(rows, [{ status: 'DISCARDED', reportId: null, message }], 'refused');
   }

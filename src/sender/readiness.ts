@@ -79,9 +79,12 @@ export class LaneReadiness {
     }
   }
 
-  /** The report API answered 403: it knows the token and refuses the organisation, until a batch is answered. */
-  forbiddenBy(message: string): void {
-    this.forbidden = new LaneNotReadyError('PCM_REPORT_FORBIDDEN', message, this.forbidden?.since ?? this.now());
+  /**
+   * The report API answered 403: it knows the token and refuses the organisation, until a batch is answered. An
+   * agent's aggregator refusing it (PCM_FORWARD_REFUSED: 401, 403, an organisation it does not report for) is the same.
+   */
+  forbiddenBy(message: string, code: 'PCM_REPORT_FORBIDDEN' | 'PCM_FORWARD_REFUSED' = 'PCM_REPORT_FORBIDDEN'): void {
+    this.forbidden = new LaneNotReadyError(code, message, this.forbidden?.since ?? this.now());
     this.settle(this.fault(null));
   }
 

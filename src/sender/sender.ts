@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { rateLimitOf, type Config } from '../config/schema.js';
-import type { Spool, Stream } from '../spool/spool.js';
+import { rateLimitOf, type Config, type Organisation } from '../config/schema.js';
+import { laneOf, type Spool, type Stream } from '../spool/spool.js';
 import { OrgLane, type AcceptedHook, type LaneHooks, type LaneStatus, type TokenSource } from './lane.js';
 import { RateBudget, type RateBudgetOptions, type RateBudgetStatus, type RateClock } from './rate-budget.js';
 
@@ -42,47 +42,67 @@ export class Sender {
     private readonly config: Config,
     private readonly spool: Spool,
     private readonly log: Logger,
-    hooks: SenderHooks = {},
+    private readonly hooks: SenderHooks = {},
   ) {
-    const { sender, token, pcm } = config;
     this.budget = new RateBudget(rateBudgetOptions(config));
     const opendataOrgId = opendataOrgOf(config);
     config.organisations.forEach((organisation, index) => {
       const streams: Stream[] = organisation.orgId.toLowerCase() === opendataOrgId ? ['private', 'opendata'] : ['private'];
-      for (const stream of streams) {
-        const lane = new OrgLane(
-          organisation,
-          index,
-          stream,
-          spool,
-          {
-            apiUrl: pcm.apiUrl,
-            authUrl: pcm.authUrl,
-            caFile: pcm.caFile,
-            reportPath: REPORT_PATHS[stream],
-            ...sender,
-            tokenRequestFormat: token.requestFormat,
-            tokenRefreshMarginMs: token.refreshMarginMs,
-            tokenTimeoutMs: token.timeoutMs,
-            credentialRetryMs: token.credentialRetryMs,
-            onAccepted: hooks.onAccepted,
-          },
-          this.budget,
-          log.child({ component: 'sender' }),
-          hooks,
-        );
-        this.lanes.set(lane.lane, lane);
-      }
+      for (const stream of streams) this.addLane(organisation, index, stream);
     });
+  }
+
+  private addLane(organisation: Organisation, index: number, stream: Stream): OrgLane {
+    const { sender, token, pcm, forward } = this.config;
+    const lane = new OrgLane(
+      organisation,
+      index,
+      stream,
+      this.spool,
+      {
+        // Absent only on an agent, whose lanes forward instead (the schema asks for them otherwise).
+        apiUrl: pcm.apiUrl ?? '',
+        authUrl: pcm.authUrl ?? '',
+        caFile: pcm.caFile,
+        reportPath: REPORT_PATHS[stream],
+        ...sender,
+        tokenRequestFormat: token.requestFormat,
+        tokenRefreshMarginMs: token.refreshMarginMs,
+        tokenTimeoutMs: token.timeoutMs,
+        credentialRetryMs: token.credentialRetryMs,
+        forward: forward.url === undefined ? undefined : { ...forward, url: forward.url },
+        onAccepted: this.hooks.onAccepted,
+      },
+      this.budget,
+      this.log.child({ component: 'sender' }),
+      this.hooks,
+    );
+    this.lanes.set(lane.lane, lane);
+    return lane;
+  }
+
+  /**
+   * Opendata reports of an organisation other than the opendata one arrive with `/v1/reports?orgId=` (an agent's
+   * opendata lane, forwarded): their lane starts with its first report, or at start when the spool holds some.
+   * Returns whether the lane is new (it reads its backlog from the spool as it starts).
+   */
+  private opendataLane(name: string): boolean {
+    if (this.lanes.has(name)) return false;
+    const index = this.config.organisations.findIndex((o) => laneOf('opendata', o.orgId.toLowerCase()) === name);
+    const organisation = this.config.organisations[index];
+    if (organisation === undefined) return false;
+    this.addLane(organisation, index, 'opendata').start();
+    return true;
   }
 
   start(): void {
     this.unsubscribe = this.spool.onCommitted((added) => {
-      for (const [lane, rows] of added) this.lanes.get(lane)?.notify(rows);
+      for (const [lane, rows] of added) if (!this.opendataLane(lane)) this.lanes.get(lane)?.notify(rows);
     });
     const { rate, burst } = this.budget.status();
     this.log.info({ rateLimit: rate, burst, fleetSize: this.config.rate.fleetSize }, 'rate budget: this process makes at most rateLimit PCM calls per second');
     for (const lane of this.lanes.values()) lane.start();
+    for (const lane of this.spool.pendingLanes()) this.opendataLane(lane);
     const orphaned = this.spool.pendingLanes().filter((lane) => !this.lanes.has(lane));
     if (orphaned.length > 0) {
       this.log.error({ lanes: orphaned }, 'the spool holds pending reports for organisations that are not configured; they wait until their credential is configured again');

@@ -83,6 +83,15 @@ describe('lane readiness', () => {
     expect(r.view(null)).toMatchObject({ ready: true, since: new Date(clock.now).toISOString() });
   });
 
+  it("an agent's aggregator refusing it (401, 403, an organisation it lacks) holds the same way, under its own code", () => {
+    const { r } = lane();
+    r.forbiddenBy('the aggregator answered 401: Unauthorized: the bearer token is not one this ingest accepts', 'PCM_FORWARD_REFUSED');
+    expect(r.view(null)).toMatchObject({ ready: false, code: 'PCM_FORWARD_REFUSED', reason: expect.stringContaining('answered 401') });
+    r.answered();
+    r.progressed();
+    expect(r.view(null).ready).toBe(true);
+  });
+
   it('names the first cause that holds — credential, token, 403, stall — and keeps the time it first became not ready', () => {
     const { r, clock, backlog } = lane();
     backlog.oldest = START;
