@@ -81,7 +81,11 @@ export function slaEvent(verdict: DayVerdict): AlertEvent {
     count: verdict.pending,
     message: verdict.atRisk
       ? `day ${verdict.day} cannot reach 95 % at the PCM by ${verdict.deadline} at the current drain rate`
-      : `day ${verdict.day} is no longer at risk`,
+      : verdict.outcome === 'missed'
+        ? `day ${verdict.day} missed 95 % at the PCM by ${verdict.deadline}`
+        : verdict.outcome === 'met'
+          ? `day ${verdict.day} met 95 % at the PCM by ${verdict.deadline}`
+          : `day ${verdict.day} is no longer at risk`,
     details: {
       deadline: verdict.deadline,
       received: verdict.received,
@@ -89,6 +93,7 @@ export function slaEvent(verdict: DayVerdict): AlertEvent {
       pending: verdict.pending,
       projectedShare: share(verdict.projectedShare),
       onTimeShare: share(verdict.onTimeShare),
+      outcome: verdict.outcome,
     },
   };
 }

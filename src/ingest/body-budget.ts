@@ -3,12 +3,16 @@
  * bounds ingest's memory by construction (a body is held as Buffer, text and parsed objects, ~3× its size, until
  * its commit). Bytes are charged as they arrive, not as declared, so a client that announces 10 MB and sends little
  * holds little. Past the limit, a request reads on only if it is the oldest one holding bytes; the others wait, and
- * TCP backpressure slows their clients. The oldest always proceeds, so the wait always ends; at most the limit plus
- * one body (PCM_INGEST_MAX_BODY_BYTES) is held. A client that trickles a large body holds its share until
- * PCM_INGEST_REQUEST_TIMEOUT_MS closes it.
+ * TCP backpressure slows their clients. The oldest always proceeds, so the wait always ends. Waiting requests are
+ * let go one at a time — the next only once the last one let go has charged a chunk and there is still room — so
+ * at most the limit, one body (PCM_INGEST_MAX_BODY_BYTES) and one chunk are charged at once; what each paused
+ * connection has buffered below that (its stream's 16 KiB and the socket's) is not charged. A client that trickles a
+ * large body holds its share until PCM_INGEST_REQUEST_TIMEOUT_MS closes it.
  */
 export class BodyBudget {
   private used = 0;
+  /** A request let go that has not charged its first chunk yet: the next waits for it (see wakeNext). */
+  private letGo: BudgetTicket | null = null;
   /** Open tickets in arrival order; the first is the one that may always read on. */
   private readonly open: BudgetTicket[] = [];
 
@@ -26,8 +30,10 @@ export class BodyBudget {
   }
 
   /** @internal */
-  charge(n: number): void {
+  charge(ticket: BudgetTicket, n: number): void {
     this.used += n;
+    if (this.letGo === ticket) this.letGo = null;
+    this.wakeNext();
   }
 
   /** @internal */
@@ -41,11 +47,23 @@ export class BodyBudget {
     if (at < 0) return;
     this.open.splice(at, 1);
     this.used -= bytes;
-    // In arrival order, as long as there is room (the new head may always go).
+    if (this.letGo === ticket) this.letGo = null;
+    this.wakeNext();
+  }
+
+  /**
+   * Lets the oldest waiting request go when it may read. One at a time: it charges what it reads before the next
+   * goes (charge() calls this again), so a release never lets every waiting request pull a chunk at once.
+   */
+  private wakeNext(): void {
+    if (this.letGo !== null) return;
     for (const t of this.open) {
       if (!t.waiting) continue;
-      if (!this.mayRead(t)) break;
-      t.wake();
+      if (this.mayRead(t)) {
+        this.letGo = t;
+        t.wake();
+      }
+      return;
     }
   }
 }
@@ -64,7 +82,7 @@ export class BudgetTicket {
   /** Counts bytes this request now holds. */
   charge(n: number): void {
     this.held += n;
-    this.budget.charge(n);
+    this.budget.charge(this, n);
   }
 
   /** Resolves when this request may read on: at once when there is room or it is the oldest. */

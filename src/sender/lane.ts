@@ -26,6 +26,9 @@ import { TokenProvider } from './token.js';
  */
 const CONTENT_REFUSALS = new Set([400, 413, 422]);
 
+/** After a lease that found nothing to send while the estimate said otherwise: the pause before the next one. */
+const NOTHING_LEASED_PAUSE_MS = 10;
+
 function isRefusal(err: unknown): boolean {
   return err instanceof DeliveryError && err.status !== undefined && CONTENT_REFUSALS.has(err.status);
 }
@@ -324,7 +327,13 @@ export class OrgLane implements TokenSource {
       return;
     }
     const batch = this.spool.lease(this.lane, this.options.maxBatchSize, this.options.maxBatchBytes);
-    if (!batch) return this.refreshEstimate();
+    if (!batch) {
+      this.refreshEstimate();
+      // Nothing leased while rows wait (a long run of too-old ones dead-lettered page by page, a stopped writer):
+      // a pause before the next try, or the event loop would be held for the whole run.
+      await sleep(NOTHING_LEASED_PAUSE_MS, stop);
+      return;
+    }
     try {
       this.refreshEstimate();
     } finally {
@@ -336,7 +345,7 @@ export class OrgLane implements TokenSource {
 
   /**
    * Delivers `rows` (already leased), retrying until the PCM answers 200/207 or the lane stops.
-   * A batch the PCM keeps refusing (a 4xx other than 401/408/429, or 413 for one report) is split until the
+   * A batch the PCM keeps refusing (400 or 422 repeated, or 413 for one report) is split until the
    * refused report stands alone; that report is then recorded as discarded with the PCM's answer — a dead letter
    * kept in the spool — so it cannot hold back every report behind it.
    */

@@ -31,6 +31,8 @@ export interface DayVerdict {
   projectedShare: number | null;
   /** Before the deadline, the projection is below 95 %. */
   atRisk: boolean;
+  /** `open` until the deadline; then `met` (95 % on time) or `missed`. */
+  outcome: 'open' | 'met' | 'missed';
 }
 
 /** One verdict per day, lanes added up; `drainRate` is reports answered per second lately (any day). */
@@ -47,14 +49,20 @@ export function assessDays(counts: readonly DayCounts[], now: number, drainRate:
       sum.tooOld += c.tooOld;
     }
   }
-  // Days whose deadline is still ahead share the drain: the earliest deadline is served first (oldest first).
+  // The drain serves the oldest reports first: a day past its deadline with reports still waiting uses it before
+  // any day still open, and open days take it in the order of their deadlines.
   let capacityUsed = 0;
+  const pendingOf = (d: DayCounts): number => Math.max(0, d.received - d.delivered - d.discarded - d.tooOld);
   return [...byDay.values()]
     .sort((a, b) => a.day - b.day)
     .map((d) => {
+      if (now >= dayDeadline(d.day)) capacityUsed += pendingOf(d);
+      return d;
+    })
+    .map((d) => {
       const deadline = dayDeadline(d.day);
       // A day counted from part of its reports on (a migration) or with resends can count more answers than arrivals.
-      const pending = Math.max(0, d.received - d.delivered - d.discarded - d.tooOld);
+      const pending = pendingOf(d);
       const share = (n: number): number | null => (d.received > 0 ? Math.min(1, n / d.received) : null);
       let projectedShare: number | null = null;
       if (now < deadline) {
@@ -76,6 +84,7 @@ export function assessDays(counts: readonly DayCounts[], now: number, drainRate:
         deliveredShare: share(d.delivered),
         projectedShare,
         atRisk: projectedShare !== null && projectedShare < SLA_DAILY_SHARE,
+        outcome: now < deadline ? 'open' : d.received > 0 && d.onTime / d.received < SLA_DAILY_SHARE ? 'missed' : 'met',
       };
     });
 }

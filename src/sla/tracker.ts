@@ -49,7 +49,8 @@ export class SlaTracker {
   status(): SlaStatus {
     const now = this.now();
     const counts = this.days(brtDay(now) - DAYS_KEPT + 1);
-    const answered = counts.reduce((n, d) => n + d.delivered + d.discarded + d.tooOld, 0);
+    // Answers of the PCM only: too-old dead letters are decided here at no cost, and would inflate the rate.
+    const answered = counts.reduce((n, d) => n + d.delivered + d.discarded, 0);
     this.sample(now, answered);
     const days = assessDays(counts, now, this.rate ?? 0);
     for (const d of days) {
@@ -58,7 +59,9 @@ export class SlaTracker {
         this.log.warn({ event: 'SLA.AT_RISK', ...d }, `day ${d.day} cannot reach 95 % at the PCM by ${d.deadline} at the current drain rate`);
         this.onChange?.(d);
       } else if (!d.atRisk && this.atRisk.delete(d.day)) {
-        this.log.info({ event: 'SLA.AT_RISK', cleared: true, ...d }, `day ${d.day} is no longer at risk`);
+        // Past its deadline a day is no longer "at risk" because it is decided: say which way, not "cleared".
+        if (d.outcome === 'missed') this.log.warn({ event: 'SLA.AT_RISK', cleared: true, ...d }, `day ${d.day} missed 95 % at the PCM by ${d.deadline}`);
+        else this.log.info({ event: 'SLA.AT_RISK', cleared: true, ...d }, d.outcome === 'met' ? `day ${d.day} met 95 % at the PCM by ${d.deadline}` : `day ${d.day} is no longer at risk`);
         this.onChange?.(d);
       }
     }

@@ -29,9 +29,11 @@ describe('BodyBudget', () => {
     const cTurn = c.turn();
     expect(await settled(bTurn)).toBe(false);
     expect(await settled(cTurn)).toBe(false);
-    a.release(); // 30 held: room again
+    a.release(); // 30 held: room again, for one waiting request at a time
     expect(budget.bytes).toBe(30);
     expect(await settled(bTurn)).toBe(true);
+    expect(await settled(cTurn)).toBe(false);
+    b.charge(10); // b read on and there is still room: the next one goes
     expect(await settled(cTurn)).toBe(true);
     b.release();
     c.release();
@@ -54,6 +56,31 @@ describe('BodyBudget', () => {
     expect(await settled(cTurn)).toBe(false);
     b.release();
     expect(await settled(cTurn)).toBe(true);
+  });
+
+  it('a release lets waiting requests go one chunk at a time: 200 of them never hold more than the limit and a chunk', async () => {
+    const limit = 1 << 20;
+    const chunk = 64 * 1024;
+    const budget = new BodyBudget(limit);
+    const head = budget.ticket();
+    head.charge(2 * limit);
+    let peak = 0;
+    const readers = Array.from({ length: 200 }, async () => {
+      const t = budget.ticket();
+      // Each reads 4 chunks, waiting its turn before each, then is done (the answer sent).
+      for (let i = 0; i < 4; i++) {
+        await t.turn();
+        t.charge(chunk);
+        peak = Math.max(peak, budget.bytes);
+      }
+      await new Promise((r) => setImmediate(r));
+      t.release();
+    });
+    await new Promise((r) => setImmediate(r));
+    head.release();
+    await Promise.all(readers);
+    expect(budget.bytes).toBe(0);
+    expect(peak).toBeLessThanOrEqual(limit + 4 * chunk);
   });
 
   it('releasing a waiting ticket ends its wait (a request that failed never hangs)', async () => {

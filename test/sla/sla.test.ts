@@ -56,6 +56,21 @@ describe('assessDays', () => {
     expect(c).toMatchObject({ day: '2026-12-01', projectedShare: 0.5, atRisk: true });
   });
 
+  it("a day past its deadline with reports still waiting takes the drain before today's", () => {
+    const now = Date.parse('2026-12-02T12:00:00Z'); // D's deadline passed an hour ago; D+1's is 23 h away
+    const [late, today] = assessDays([day({ received: 1_000_000, delivered: 0 }), day({ day: D + 1, received: 100_000 })], now, 10);
+    expect(late).toMatchObject({ day: '2026-12-01', pending: 1_000_000, projectedShare: null, atRisk: false, outcome: 'missed' });
+    // 23 h at 10/s is 828,000 answers: all of them go to D's leftovers first.
+    expect(today).toMatchObject({ day: '2026-12-02', projectedShare: 0, atRisk: true, outcome: 'open' });
+  });
+
+  it('after the deadline the outcome is met or missed on the on-time share', () => {
+    const now = Date.parse('2026-12-02T11:00:00Z');
+    expect(assessDays([day({ received: 100, delivered: 95, onTime: 95 })], now, 0)[0]?.outcome).toBe('met');
+    expect(assessDays([day({ received: 100, delivered: 100, onTime: 94 })], now, 0)[0]?.outcome).toBe('missed');
+    expect(assessDays([day({ received: 100, delivered: 100, onTime: 94 })], now - 1, 0)[0]?.outcome).toBe('open');
+  });
+
   it('a day with nothing received has no shares and is not at risk', () => {
     expect(assessDays([day({})], Date.parse('2026-12-01T12:00:00Z'), 0)[0]).toMatchObject({ onTimeShare: null, projectedShare: null, atRisk: false });
   });
@@ -96,6 +111,30 @@ describe('SlaTracker over the spool', () => {
       expect(status.atRisk).toBe(false);
       expect(status.drainRatePerSecond).toBeGreaterThan(0);
       expect(lines.filter((l) => l.event === 'SLA.AT_RISK' && l.cleared).map((l) => l.day)).toEqual(['2026-12-01']);
+    } finally {
+      await spool.close();
+    }
+  });
+
+  it('a day still at risk at its deadline is logged as missed, not as cleared', async () => {
+    let now = Date.parse('2026-12-02T10:00:00Z'); // 07:00 BRT of D+1
+    const clock = (): number => now;
+    const spool = new Spool({ path: join(await tempDir('sla-missed'), 'spool.db'), sync: 'normal', maxAgeMs: 7 * 86_400_000, now: clock });
+    const lines: { event?: string; cleared?: boolean; day?: string; msg?: string; outcome?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const told: string[] = [];
+    const tracker = new SlaTracker((from) => spool.days(from), log, clock, (v) => told.push(`${v.day} ${v.atRisk} ${v.outcome}`));
+    try {
+      const at = Date.parse('2026-12-01T15:00:00Z');
+      await spool.write({ reports: Array.from({ length: 10 }, (_, i) => ({ stream: 'private' as const, orgId: ORG, repairs: [], dedupKey: `m${i}`, fapiInteractionId: null, at, json: '{}' })), rejected: [] });
+      expect(tracker.status().atRisk).toBe(true);
+      now = Date.parse('2026-12-02T11:00:01Z');
+      expect(tracker.status().days[0]).toMatchObject({ atRisk: false, outcome: 'missed' });
+      expect(told).toEqual(['2026-12-01 true open', '2026-12-01 false missed']);
+      expect(lines.filter((l) => l.event === 'SLA.AT_RISK').map((l) => l.msg)).toEqual([
+        'day 2026-12-01 cannot reach 95 % at the PCM by 2026-12-02T11:00:00.000Z at the current drain rate',
+        'day 2026-12-01 missed 95 % at the PCM by 2026-12-02T11:00:00.000Z',
+      ]);
     } finally {
       await spool.close();
     }
