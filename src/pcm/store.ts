@@ -178,13 +178,23 @@ export class ReportStore {
 
   /**
    * Reconciles reports whose window has closed (received before `before`): pairs them with a counterpart of the
-   * other role, or marks them UNPAIRED / SINGLE. Only reports not yet reconciled are looked at: an UNPAIRED one is
-   * found as the counterpart when its late counterpart is reconciled, so it still pairs — and a pass costs what
-   * arrived since the last one, not everything ever left unpaired (a soak of one-sided traffic made every pass
-   * re-read the whole store).
+   * other role, or marks them UNPAIRED / SINGLE. Only reports not yet reconciled are looked at, with the UNPAIRED
+   * ones of the same fapiInteractionId: a late counterpart still pairs them all — and a pass costs what arrived
+   * since the last one, not everything ever left unpaired (a soak of one-sided traffic made every pass re-read the
+   * whole store).
    */
   reconcile(before: number, now: number): number {
-    const waiting = this.db.prepare(`SELECT * FROM reports WHERE status = 'ACCEPTED' AND received_at <= ? ORDER BY received_at`).all(before) as Row[];
+    // Not yet reconciled ones, and the UNPAIRED ones of an id that just got a newly arrived report (a resend of the
+    // same role pairs too, as it did when every UNPAIRED report was looked at again each pass).
+    const waiting = this.db
+      .prepare(
+        `SELECT * FROM reports WHERE status = 'ACCEPTED' AND received_at <= @before
+         UNION ALL
+         SELECT * FROM reports WHERE status = 'UNPAIRED'
+           AND fapi IN (SELECT fapi FROM reports WHERE status = 'ACCEPTED' AND received_at <= @before AND fapi IS NOT NULL)
+         ORDER BY received_at`,
+      )
+      .all({ before }) as Row[];
     this.lastExamined = waiting.length;
     const counterpart = this.db.prepare(
       `SELECT * FROM reports WHERE fapi = ? AND role = ? AND stream = 'private' AND status NOT IN ('DISCARDED')

@@ -9,7 +9,7 @@ import { brtDay, dayDeadline, type DayCounts } from './days.js';
 import { LedgerStore, type DeadLetterReason, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
 import { RangeSet, runsOf, type Range, type RangeDiff } from './ranges.js';
-import { laneBase, LANE_BITS, LANE_SPAN, openDatabase, type OpenOptions } from './schema.js';
+import { laneBase, LANE_BITS, LANE_SPAN, laneNoOf, openDatabase, type OpenOptions } from './schema.js';
 import type { AddedRows, CommitResult, NewReport, ReportState, SyncMode, WriteOutcome, WriteRequest } from './types.js';
 import { WriterThread } from './writer-thread.js';
 
@@ -286,6 +286,10 @@ export class Spool {
          ORDER BY x.id DESC LIMIT :limit`,
       ),
       markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
+      deadLetterDay: db.prepare('SELECT x.reason, coalesce(l.ts, l.created_at) AS at FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?'),
+      unDeadLetter: db.prepare(
+        'UPDATE days SET received = max(0, received - 1), discarded = max(0, discarded - ?), too_old = max(0, too_old - ?) WHERE day = ? AND lane = ?',
+      ),
       keyblockSizes: db.prepare('SELECT seq, n FROM keyblocks ORDER BY seq DESC').raw(),
       keyblocksPrune: db.prepare('DELETE FROM keyblocks WHERE seq IN (SELECT seq FROM keyblocks WHERE seq < ? ORDER BY seq LIMIT ?)'),
     };
@@ -689,7 +693,15 @@ export class Spool {
     const now = this.now();
     const result = this.db.transaction(() => {
       for (const item of items) this.statements.markReplayed.run(now, item.deadLetterId);
-      return appender.commit([{ reports: items.map((i) => ({ ...i.report, dedupKey: `${i.report.dedupKey}|replay:${i.deadLetterId}` })), rejected: [] }]);
+      const committed = appender.commit([{ reports: items.map((i) => ({ ...i.report, dedupKey: `${i.report.dedupKey}|replay:${i.deadLetterId}` })), rejected: [] }]);
+      // The copy is the same API call: its day counts it once, as the report it now is, not as a dead letter too.
+      (committed.outcomes[0] ?? []).forEach((outcome, i) => {
+        if (outcome !== 'stored') return;
+        const id = (items[i] as (typeof items)[number]).deadLetterId;
+        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number } | undefined;
+        if (letter) this.statements.unDeadLetter.run(letter.reason === 'too-old' ? 0 : 1, letter.reason === 'too-old' ? 1 : 0, brtDay(letter.at), laneNoOf(id));
+      });
+      return committed;
     }).immediate();
     return this.committed(result)[0] as WriteOutcome;
   }

@@ -155,6 +155,27 @@ for (const writerThread of [false, true]) {
   });
 }
 
+describe('a replayed dead letter', () => {
+  it('counts once on its day: as delivered when its copy is accepted, no longer as discarded', async () => {
+    const t0 = Date.parse('2026-12-01T12:00:00Z');
+    const clock = new Clock(t0);
+    const spool = await spoolAt(clock);
+    try {
+      const original = report(1, t0 - HOUR);
+      await spool.write({ reports: [original], rejected: [] });
+      const first = spool.lease(LANE, 10, 1 << 20);
+      spool.complete((first?.rows ?? []).map((r) => ({ id: r.id, state: 'discarded' as const, reportId: null, message: 'Unlisted endpoint', at: r.at })));
+      const [letter] = spool.deadLetters({ limit: 1 });
+      expect(spool.replayDeadLetters([{ deadLetterId: letter!.id, report: original }])).toEqual(['stored']);
+      const copy = spool.lease(LANE, 10, 1 << 20);
+      spool.complete((copy?.rows ?? []).map((r) => ({ id: r.id, state: 'accepted' as const, reportId: 'r', message: null, at: r.at })));
+      expect(spool.days(0)).toMatchObject([{ day: brtDay(t0 - HOUR), received: 1, delivered: 1, onTime: 1, discarded: 0, tooOld: 0 }]);
+    } finally {
+      await spool.close();
+    }
+  });
+});
+
 describe('late reports go first', () => {
   it('a report stored long after its timestamp is sent before older arrivals, once, across releases and a restart', async () => {
     const t0 = Date.parse('2026-12-05T12:00:00Z');
