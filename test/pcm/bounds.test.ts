@@ -45,12 +45,13 @@ describe('emulator bounds', () => {
       expect(store.lastExamined).toBe(2);
       expect(store.list({ fapiInteractionId: fapi(7), offset: 0, limit: 5 }).data.map((r) => r.status)).toEqual(['PAIRED', 'PAIRED']);
       // A resend of the same role (two CLIENT reports of one id, both UNPAIRED) pairs too when the SERVER one comes.
-      store.add([at(2000, 50)].map((r) => ({ ...r, reportId: 'c8a', report: client(8) })));
-      store.add([at(2001, 51)].map((r) => ({ ...r, reportId: 'c8b', report: client(8) })));
+      store.add([at(2000, 50)].map((r) => ({ ...r, reportId: 'c8a', report: client(5000) })));
+      store.add([at(2001, 51)].map((r) => ({ ...r, reportId: 'c8b', report: client(5000) })));
       store.reconcile(60, 60);
-      store.add([{ reportId: 's8', stream: 'private', status: 'ACCEPTED', message: null, senderOrgId: null, receivedAt: 70, report: { ...client(8), role: 'SERVER' } }]);
+      expect(store.list({ fapiInteractionId: fapi(5000), offset: 0, limit: 5 }).data.map((r) => r.status)).toEqual(['UNPAIRED', 'UNPAIRED']);
+      store.add([{ reportId: 's8', stream: 'private', status: 'ACCEPTED', message: null, senderOrgId: null, receivedAt: 70, report: { ...client(5000), role: 'SERVER' } }]);
       store.reconcile(80, 80);
-      expect(store.list({ fapiInteractionId: fapi(8), offset: 0, limit: 5 }).data.map((r) => [r.reportId, r.status])).toEqual([
+      expect(store.list({ fapiInteractionId: fapi(5000), offset: 0, limit: 5 }).data.map((r) => [r.reportId, r.status])).toEqual([
         ['c8a', 'PAIRED'],
         ['c8b', 'PAIRED'],
         ['s8', 'PAIRED'],
