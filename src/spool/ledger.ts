@@ -12,6 +12,8 @@ import { RangeSet, type Range } from './ranges.js';
  */
 export class LaneLedger {
   readonly ahead: RangeSet;
+  /** Ids above the cursor leased before and pending again (released, or recovered after a crash): resends. */
+  readonly releasedAhead: RangeSet;
 
   constructor(
     readonly name: string,
@@ -22,8 +24,10 @@ export class LaneLedger {
     /** The highest id appended to the lane. */
     public top: number,
     ahead: RangeSet = new RangeSet(),
+    releasedAhead: RangeSet = new RangeSet(),
   ) {
     this.ahead = ahead;
+    this.releasedAhead = releasedAhead;
   }
 
   get pending(): number {
@@ -58,7 +62,13 @@ export class LaneLedger {
         again.push([a, upTo]);
       }
       if (b < this.cursor) continue;
-      if (Math.max(a, this.cursor) === this.cursor) this.cursor = b + 1;
+      const from = Math.max(a, this.cursor);
+      for (const [x, y] of [...this.releasedAhead]) {
+        if (y < from || x > b) continue;
+        again.push([Math.max(x, from), Math.min(y, b)]);
+        this.releasedAhead.remove(Math.max(x, from), Math.min(y, b));
+      }
+      if (from === this.cursor) this.cursor = b + 1;
       else this.ahead.add(a, b);
       this.absorbAhead();
     }
@@ -68,7 +78,10 @@ export class LaneLedger {
   /** Leased ids back to pending (a failed attempt): below the cursor as gaps, above it by leaving `ahead`. */
   giveBack(a: number, b: number): void {
     if (a < this.cursor) this.gaps.add(a, Math.min(b, this.cursor - 1));
-    if (b >= this.cursor) this.ahead.remove(Math.max(a, this.cursor), b);
+    if (b >= this.cursor) {
+      this.ahead.remove(Math.max(a, this.cursor), b);
+      this.releasedAhead.add(Math.max(a, this.cursor), b);
+    }
   }
 
   /** The cursor passes over ids taken ahead of it; they leave `ahead` (the cursor now says they were taken). */

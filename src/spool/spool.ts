@@ -337,7 +337,10 @@ export class Spool {
       // Taken out of order above the cursor (late reports sent first): answered or, still, leased.
       const ahead = new RangeSet();
       for (const [a, b] of [...done, ...leased]) if (b >= cursor) ahead.add(Math.max(a, cursor), Math.min(b, top));
-      this.lanes.set(name, new LaneLedger(name, no, gaps, leased, cursor, top, ahead));
+      // Leased above the cursor when the previous process stopped, pending again now: resends when taken.
+      const releasedAhead = new RangeSet();
+      if (recover) for (const [a, b] of leases.filter(inLane)) if (b >= cursor) releasedAhead.add(Math.max(a, cursor), Math.min(b, top));
+      this.lanes.set(name, new LaneLedger(name, no, gaps, leased, cursor, top, ahead, releasedAhead));
     }
     return recovered;
   }

@@ -214,6 +214,37 @@ describe('late reports go first', () => {
       // The lane's cursor passed over what was taken ahead of it; new reports still come in order.
       await spool.write({ reports: [fresh(9), fresh(10)], rejected: [] });
       expect(order(spool.lease(LANE, 10, 1 << 20))).toEqual([9, 10]);
+      // Whatever was leased twice is flagged as possibly at the PCM twice: 6 and 7 (released, then sent), 1 (released),
+      // and 1 and 2 again (in flight at the restart); nothing else.
+      const db = new Database(path, { readonly: true });
+      const resent = (db.prepare("SELECT json_extract(body, '$.i') AS i FROM reports WHERE resent ORDER BY 1").pluck().all() as number[]);
+      db.close();
+      expect(resent).toEqual([1, 2, 6, 7]);
+    } finally {
+      await spool.close();
+    }
+  });
+});
+
+describe('a late report in flight at a crash', () => {
+  it('is pending again at the restart, goes first again, and is flagged resent', async () => {
+    const t0 = Date.parse('2026-12-05T12:00:00Z');
+    const clock = new Clock(t0);
+    const path = join(await tempDir('late-crash'), 'spool.db');
+    let spool = new Spool({ path, sync: 'normal', maxAgeMs: MAX_AGE, now: clock.now });
+    await spool.write({ reports: [report(1, t0 - 60_000), report(2, t0 - 3 * DAY)], rejected: [] });
+    expect(spool.lease(LANE, 1, 1 << 20)?.rows.map((r) => JSON.parse(r.body).i)).toEqual([2]);
+    await spool.close();
+    spool = new Spool({ path, sync: 'normal', maxAgeMs: MAX_AGE, now: clock.now });
+    try {
+      expect(spool.recoveredInflight).toBe(1);
+      const again = spool.lease(LANE, 10, 1 << 20);
+      expect(again?.rows.map((r) => JSON.parse(r.body).i)).toEqual([2, 1]);
+      await spool.flush();
+      const db = new Database(path, { readonly: true });
+      const resent = db.prepare("SELECT json_extract(body, '$.i') FROM reports WHERE resent").pluck().all();
+      db.close();
+      expect(resent).toEqual([2]);
     } finally {
       await spool.close();
     }
