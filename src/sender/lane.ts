@@ -56,6 +56,8 @@ export interface LaneOptions {
   onAccepted?: AcceptedHook | undefined;
   /** Set on an agent: deliver to this aggregator instead of the PCM, with no organisation certificate (forward.ts). */
   forward?: ForwardTarget | undefined;
+  /** The PCM's age limit (rules.maxAgeMs): a report of a batch still being retried past it is not sent. */
+  maxAgeMs?: number | undefined;
 }
 
 /** A batch the PCM answered, as the lane recorded it: for observers above the sender (reconciliation). */
@@ -358,6 +360,14 @@ export class OrgLane implements TokenSource {
       if (this.stopping.signal.aborted && (attempt > 0 || this.aborting.signal.aborted)) {
         this.spool.release(rows.map((r) => r.id));
         return;
+      }
+      // Retried long enough for some reports to pass the PCM's age limit: those are dead letters, the rest goes on.
+      const expired = attempt > 0 && this.options.maxAgeMs !== undefined ? rows.filter((r) => r.at < Date.now() - (this.options.maxAgeMs as number)) : [];
+      if (expired.length > 0) {
+        const message = `Not sent: older than ${Math.round((this.options.maxAgeMs as number) / 3_600_000)} h (the PCM's age limit) while its batch was being retried`;
+        await this.record(expired, expired.map(() => ({ status: 'DISCARDED' as const, reportId: null, message })), 'too-old');
+        const rest = rows.filter((r) => !expired.includes(r));
+        return rest.length > 0 ? this.deliver(rest) : undefined;
       }
       try {
         // The transport of this moment: a rotated certificate takes effect on the next attempt.

@@ -72,6 +72,7 @@ export class Sender {
         credentialRetryMs: token.credentialRetryMs,
         forward: forward.url === undefined ? undefined : { ...forward, url: forward.url },
         onAccepted: this.hooks.onAccepted,
+        maxAgeMs: this.config.rules.maxAgeMs,
       },
       this.budget,
       this.log.child({ component: 'sender' }),

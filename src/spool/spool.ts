@@ -603,8 +603,8 @@ export class Spool {
     const now = this.now();
     void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
-        // Per day: [delivered, on time, discarded].
-        const perDay = new Map<number, [number, number, number]>();
+        // Per day: [delivered, on time, discarded, too old].
+        const perDay = new Map<number, [number, number, number, number]>();
         for (const [a, b] of runs) {
           const reportIds: (string | null)[] = [];
           for (let id = a; id <= b; id++) {
@@ -614,8 +614,9 @@ export class Spool {
             if (r.at === undefined) continue;
             const day = brtDay(r.at);
             let counts = perDay.get(day);
-            if (!counts) perDay.set(day, (counts = [0, 0, 0]));
-            if (r.state === 'discarded') counts[2]++;
+            if (!counts) perDay.set(day, (counts = [0, 0, 0, 0]));
+            if (r.state === 'discarded' && r.reason === 'too-old') counts[3]++;
+            else if (r.state === 'discarded') counts[2]++;
             else {
               counts[0]++;
               if (now <= dayDeadline(day)) counts[1]++;
@@ -625,7 +626,7 @@ export class Spool {
           ops.push(['answeredLate', a, b]);
           this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
         }
-        for (const [day, [delivered, onTime, discarded]] of perDay) ops.push(['days', day, ledger.no, delivered, onTime, discarded, 0]);
+        for (const [day, [delivered, onTime, discarded, tooOld]] of perDay) ops.push(['days', day, ledger.no, delivered, onTime, discarded, tooOld]);
       }
     });
   }

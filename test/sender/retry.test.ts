@@ -108,6 +108,26 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     expect(sidecar.spool.counts().discarded - before.discarded).toBe(0);
   });
 
+  it('a report that passes the age limit while its batch is being retried becomes a too-old dead letter, not a request', async () => {
+    const before = sidecar.spool.counts();
+    expect((await postTls(`${emulator.url}/emulator/faults`, { status: 503, count: 10_000 }, ca)).status).toBe(200);
+    try {
+      // Valid when it arrives (7 days less 2 s old), too old a few retries later.
+      const report = { ...validReport(0), timestamp: new Date(Date.now() - 7 * 24 * 3_600_000 + 2000).toISOString() };
+      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, [report])).status).toBe(202);
+      await eventually(async () => (sidecar.spool.counts().discarded - before.discarded === 1 ? true : undefined), 30_000, 20);
+      expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0 });
+      const [letter] = sidecar.spool.deadLetters({ limit: 1 });
+      expect(letter).toMatchObject({ reason: 'too-old' });
+      expect(letter?.message).toMatch(/while its batch was being retried/);
+    } finally {
+      const { Agent, request } = await import('undici');
+      const dispatcher = new Agent({ connect: { ca } });
+      await (await request(`${emulator.url}/emulator/faults`, { method: 'DELETE', dispatcher })).body.text();
+      await dispatcher.close();
+    }
+  });
+
   it('a 401 while the PCM still hands out the same token: the sender asks /token-fresh/ and delivers', async () => {
     const before = emulator.snapshot();
     const { accepted } = await sendThrough({ status: 401, count: 1 }, 3);
