@@ -15,6 +15,7 @@
 //       ingest-single       one report per POST: sidecar (sync=full) vs bare node:http + JSON.parse, at peak and
 //                           at a fixed rate of half the sidecar's peak (autocannon overallRate)
 //       ingest-array100     100 reports per POST: sidecar vs bare parse, and vs Fluent Bit when FLUENT_BIT is set
+//       parse-threads       1,000-report bodies with PCM_INGEST_PARSE_THREADS 0 and 1 (piscina), same round
 //       drain-sink          spool → trivial loopback HTTPS sink: sidecar vs a bare undici loop posting the same batches
 //       drain-emulator      spool → PcmEmulator (in-memory state): sidecar vs the same bare undici loop
 //       rss                 peak RSS (/proc VmHWM, and VmRSS sampled every 20 ms) of the sidecar while ingesting, while
@@ -86,7 +87,7 @@ import {
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
 
-const ALL = ['sqlite', 'ingest-single', 'ingest-array100', 'drain-sink', 'drain-emulator', 'rss', 'start', 'backlog', 'storm'];
+const ALL = ['sqlite', 'ingest-single', 'ingest-array100', 'parse-threads', 'drain-sink', 'drain-emulator', 'rss', 'start', 'backlog', 'storm'];
 const DEFAULT_SET = ALL.filter((s) => s !== 'storm');
 const PULLS = { rss: ['ingest-array100', 'drain-sink', 'backlog'], backlog: ['ingest-array100', 'drain-sink'] };
 
@@ -312,10 +313,10 @@ async function measure(server, name, { makeBody, seconds, rate, reportsPerBody, 
 let PKI;
 
 /** The bare node:http baseline or the sidecar (startSidecar, sender → a closed port) in bench/ingest-server.js. */
-async function nodeServer(mode, name, spoolPath = null) {
+async function nodeServer(mode, name, spoolPath = null, extra = {}) {
   const child = await startChild(
     'ingest-server.js',
-    { mode, spoolPath, sync: 'full', pki: PKI, pcmUrl: `https://127.0.0.1:${await unusedPort()}`, logLevel: 'error' },
+    { mode, spoolPath, sync: 'full', pki: PKI, pcmUrl: `https://127.0.0.1:${await unusedPort()}`, logLevel: 'error', ...extra },
     name,
   );
   const rss = watchRss(child.ready.pid);
@@ -445,7 +446,7 @@ function checkIngestSpool(name, counts, acked, bodies, reportsPerBody, loads, be
 // ---------------------------------------------------------------------------------------------------------------
 // Scenarios
 
-const results = { sqlite: [], prefill: {}, ingestSingle: [], ingestArray: [], drain: [], start: [], backlog: [], rssBaseline: [] };
+const results = { sqlite: [], prefill: {}, ingestSingle: [], ingestArray: [], parseThreads: [], drain: [], start: [], backlog: [], rssBaseline: [] };
 let DRAIN = null; // { path, prefix, now }
 let BACKLOG = null; // { path, prefix, now, rows }
 
@@ -579,6 +580,31 @@ async function ingestArrayLoad(server, name, { factory, spoolCheck = true, befor
     checkIngestSpool(name, stopped.counts, loads.reduce((n, l) => n + l.acked, 0), loads.reduce((n, l) => n + l.tally.bodies, 0), 100, loads.length, before);
   }
   return out;
+}
+
+/**
+ * parse-threads: 1,000-report bodies (~530 KB) posted by 32 connections to the sidecar with PCM_INGEST_PARSE_THREADS
+ * 0 (everything on the event loop) and 1 (bodies parsed and validated by a piscina thread), same round.
+ */
+async function parseThreadsRound(round) {
+  const factory = bodyFactory();
+  const out = { round };
+  for (const threads of [0, 1]) {
+    const spoolPath = join(WORK_DIR, `parse-threads-${threads}-r${round}.db`);
+    removeDb(spoolPath);
+    const name = `parse-threads-${threads}-r${round}`;
+    const server = await nodeServer('sidecar', name, spoolPath, { parseThreads: threads });
+    const common = { makeBody: () => factory.pairs(500), reportsPerBody: 1000, maxRequests: Math.ceil(S.maxRequestsArray / 10) };
+    try {
+      if (S.warmup > 0) await measure(server, `${name}-warmup`, { ...common, seconds: S.warmup });
+      out[`t${threads}`] = await measure(server, name, { ...common, seconds: S.duration });
+    } finally {
+      out[`t${threads}`].rss = (await server.stop()).memory;
+    }
+    removeDb(spoolPath);
+  }
+  results.parseThreads.push(out);
+  log(`parse-threads r${round}: 0 threads ${fmt(out.t0.reportsPerSec)} reports/s, 1 thread ${fmt(out.t1.reportsPerSec)} reports/s`);
 }
 
 async function ingestArrayRound(round) {
@@ -954,6 +980,12 @@ function summaryTable() {
     }
     row('ingest-array100', 'server CPU-s per 1,000 reports', cell(IA.map((r) => r.sidecar.peak.cpuPer1000), 3), `bare parse: ${cell(IA.map((r) => r.bare.peak.cpuPer1000), 3)}${fb.length ? `; Fluent Bit: ${cell(fb.map((r) => r.fluentBit.peak.cpuPer1000), 3)}` : ''}`, ratioCell(IA.map((r) => [r.sidecar.peak.cpuPer1000, r.bare.peak.cpuPer1000])), '—', '—', reproduce('ingest-array100'));
   }
+  const PT = results.parseThreads;
+  if (PT.length) {
+    row('parse-threads', 'reports/s, 1,000-report bodies, 1 parse thread', cell(PT.map((r) => r.t1.reportsPerSec)), `no parse thread: ${cell(PT.map((r) => r.t0.reportsPerSec))}`, ratioCell(PT.map((r) => [r.t1.reportsPerSec, r.t0.reportsPerSec])), 'pays if > 1', met(ratioMedian(PT.map((r) => [r.t1.reportsPerSec, r.t0.reportsPerSec])) > 1), reproduce('parse-threads'));
+    row('parse-threads', 'server CPU-s per 1,000 reports, 1 parse thread', cell(PT.map((r) => r.t1.cpuPer1000), 3), `no parse thread: ${cell(PT.map((r) => r.t0.cpuPer1000), 3)}`, ratioCell(PT.map((r) => [r.t1.cpuPer1000, r.t0.cpuPer1000])), '—', '—', reproduce('parse-threads'));
+    row('parse-threads', 'peak RSS MiB, 1 parse thread', cell(PT.map((r) => r.t1.rss.peakMiB)), `no parse thread: ${cell(PT.map((r) => r.t0.rss.peakMiB))}`, ratioCell(PT.map((r) => [r.t1.rss.peakMiB, r.t0.rss.peakMiB])), '—', '—', reproduce('parse-threads'));
+  }
   for (const [mode, scenario, goal] of [
     ['trivial', 'drain-sink', 300_000],
     ['emulator', 'drain-emulator', 100_000],
@@ -1178,6 +1210,7 @@ async function main() {
     if (on('sqlite')) await timed('sqlite', () => sqliteRound(round));
     if (on('ingest-single')) await timed('ingest-single', () => ingestSingleRound(round));
     if (on('ingest-array100')) await timed('ingest-array100', () => ingestArrayRound(round));
+    if (on('parse-threads')) await timed('parse-threads', () => parseThreadsRound(round));
     if (on('drain-sink')) await timed('drain-sink', () => drainRound(round, 'trivial'));
     if (on('drain-emulator')) await timed('drain-emulator', () => drainRound(round, 'emulator'));
     if (on('start') || on('backlog') || on('rss')) await backlogRound(round);

@@ -9,6 +9,11 @@ export class Metrics {
     labelNames: ['route', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly parseThreadBodies = new Counter({
+    name: 'pcm_sidecar_ingest_parse_thread_bodies_total',
+    help: 'Ingest bodies parsed and validated on a parse thread (PCM_INGEST_PARSE_THREADS) rather than the event loop.',
+    registers: [this.registry],
+  });
   readonly repairs = new Counter({
     name: 'pcm_sidecar_repairs_total',
     help: 'Normalisation repairs applied to accepted reports, by kind.',

@@ -4,6 +4,7 @@ import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
 import { reconcilePathOf, skipPathsOf, type Config } from './config/schema.js';
 import { IngestGuard } from './ingest/auth.js';
+import { ParsePool } from './ingest/parse-pool.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -174,7 +175,10 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       registerReconcileMetrics(metrics, reconciler);
     } else reconcileOff = opened;
   }
-  const rules = reportRules(rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile)), catalog);
+  const rulesInput = rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
+  const rules = reportRules(rulesInput, catalog);
+  const parsePool =
+    config.ingest.parseThreads > 0 ? new ParsePool(config.ingest.parseThreads, config.ingest.parseThreadMinBytes, { rulesInput, catalog, skipPaths: config.ingest.skipPaths }) : null;
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
   metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
     Object.entries(spool.backlog()).map(([state, value]) => ({ labels: { state }, value })),
@@ -255,6 +259,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
     maxPendingReports: config.spool.maxPendingReports,
     maxInflightBytes: config.ingest.maxInflightBytes,
+    parsePool,
     partialStatus: config.ingest.partialStatus,
     skipPaths: skipPathsOf(config.ingest.skipPaths),
     // The brackets of the batch body: one report alone must fit in a request.
@@ -358,6 +363,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         const deliveries = alerts.stopDeliveries(graceMs);
         clearInterval(guardCheck);
         await ingest.close(graceMs);
+        await parsePool?.close();
         // Asking stops first (it uses the lanes' tokens); batches the sender still records are sampled until close.
         await reconciler?.stop();
         await sender.stop(graceMs);

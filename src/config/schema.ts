@@ -31,6 +31,14 @@ export const DEFAULTS = {
      * plus one largest body. Ordinary traffic (32 connections of 100-report arrays ≈ 2 MB) never reaches it.
      */
     maxInflightBytes: 8 * MiB,
+    /**
+     * Threads that parse and validate large bodies off the event loop (src/ingest/parse-pool.ts, piscina). 0: none —
+     * on 2 cores they compete with the event loop and the spool's writer thread (bench/RESULTS.md); for pods with
+     * more cores and large bodies (log shippers posting big chunks).
+     */
+    parseThreads: 0,
+    /** Bodies at least this large go to a parse thread when there are some; smaller ones cost less than the hand-over. */
+    parseThreadMinBytes: 256 * 1024,
     /** Listener limits, so a slow, idle or greedy client cannot hold connections: headers arrive within this or 408. */
     headersTimeoutMs: 10_000,
     /** The whole request, body included, arrives within this or 408 (Node's default is 300 s). */
@@ -327,6 +335,8 @@ const configBase = z.strictObject({
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes),
       maxItemsPerRequest: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxItemsPerRequest),
       maxInflightBytes: z.coerce.number().int().min(64 * 1024).default(DEFAULTS.ingest.maxInflightBytes),
+      parseThreads: z.coerce.number().int().min(0).max(64).default(DEFAULTS.ingest.parseThreads),
+      parseThreadMinBytes: z.coerce.number().int().min(0).default(DEFAULTS.ingest.parseThreadMinBytes),
       headersTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.headersTimeoutMs),
       requestTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.requestTimeoutMs),
       keepAliveTimeoutMs: z.coerce.number().int().positive().default(DEFAULTS.ingest.keepAliveTimeoutMs),

@@ -13,6 +13,7 @@ import { BodyBudget, type BudgetTicket } from './body-budget.js';
 import type { Denial, IngestTls } from './auth.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { checkItems, type CheckedBody, type ItemResult } from './check-items.js';
+import type { ParseOutcome, ParseTask } from './parse-task.js';
 import { keepableText, problemsText, quarantineText, type ItemProblem } from './quarantine-view.js';
 import { redactUrl } from './redact.js';
 import { ingestRoutes, type ToReport } from './routes.js';
@@ -50,6 +51,8 @@ export interface IngestOptions {
   routes?: Record<string, (query: URLSearchParams) => Promise<RouteAnswer> | RouteAnswer>;
   /** Told, per request, the stored reports that carry quality findings (alerts); not called when none does. */
   onQualityFindings?: (found: QualityFindings) => void;
+  /** Parse threads for bodies of at least `minBytes` (parse-pool.ts); none: every body on the event loop. */
+  parsePool?: { minBytes: number; run(task: ParseTask): Promise<ParseOutcome> } | null;
   /** Bytes of bodies held at once (body-budget.ts); DEFAULTS.ingest.maxInflightBytes when not given. */
   maxInflightBytes?: number | undefined;
   /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
@@ -164,6 +167,20 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     try {
       const format = bodyFormatOf(req.headers['content-type']);
       body = await readBody(req, maxBodyBytes, ticket);
+      const pool = options.parsePool;
+      if (pool && body.length >= pool.minBytes) {
+        // A large body is parsed and validated on a parse thread, with the same rules (parse-worker.ts); if the
+        // thread fails (it crashed, it could not start), the event loop does it, as without threads.
+        const outcome = await pool.run({ body, format, route, query: query.toString(), source, maxReportBytes, maxItemsPerRequest }).catch((err: unknown) => {
+          log.warn({ err: String(err) }, 'a parse thread failed; this body is parsed on the event loop');
+          return null;
+        });
+        if (outcome !== null) {
+          metrics.parseThreadBodies.inc();
+          if ('refused' in outcome) throw new IngestError(outcome.refused.code, outcome.refused.status, outcome.refused.message);
+          return await answer(res, route, query, source, outcome.checked);
+        }
+      }
       items = parseBody(body, format);
       if (items.length > maxItemsPerRequest) {
         throw new IngestError('PCM_INGEST_TOO_MANY_ITEMS', 413, `Payload Too Large: ${items.length} items, the limit is ${maxItemsPerRequest}`);
