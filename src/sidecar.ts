@@ -4,7 +4,6 @@ import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
 import { reconcilePathOf, skipPathsOf, type Config } from './config/schema.js';
 import { IngestGuard } from './ingest/auth.js';
-import { ParsePool } from './ingest/parse-pool.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -177,8 +176,15 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   }
   const rulesInput = rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
   const rules = reportRules(rulesInput, catalog);
+  // Loaded only when asked for: piscina costs memory in every process that imports it.
   const parsePool =
-    config.ingest.parseThreads > 0 ? new ParsePool(config.ingest.parseThreads, config.ingest.parseThreadMinBytes, { rulesInput, catalog, skipPaths: config.ingest.skipPaths }) : null;
+    config.ingest.parseThreads > 0
+      ? new (await import('./ingest/parse-pool.js')).ParsePool(config.ingest.parseThreads, config.ingest.parseThreadMinBytes, {
+          rulesInput,
+          catalog,
+          skipPaths: config.ingest.skipPaths,
+        })
+      : null;
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
   metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
     Object.entries(spool.backlog()).map(([state, value]) => ({ labels: { state }, value })),
