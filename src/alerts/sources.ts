@@ -76,7 +76,8 @@ export function slaEvent(verdict: DayVerdict): AlertEvent {
   const share = (x: number | null): string => (x === null ? 'null' : x.toFixed(4));
   return {
     code: 'SLA.AT_RISK',
-    state: verdict.atRisk ? 'raised' : 'cleared',
+    // A day that missed its deadline is not a risk that went away: it stays raised, with the outcome.
+    state: verdict.atRisk || verdict.outcome === 'missed' ? 'raised' : 'cleared',
     day: verdict.day,
     count: verdict.pending,
     message: verdict.atRisk

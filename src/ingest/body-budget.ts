@@ -11,8 +11,13 @@
  */
 export class BodyBudget {
   private used = 0;
-  /** A request let go that has not charged its first chunk yet: the next waits for it (see wakeNext). */
+  /**
+   * The waiting request last let go, until it charges its next chunk or is done reading: the next one waits for it
+   * (see wakeNext). A client let go that then sends nothing holds the others until the request timeout closes it.
+   */
   private letGo: BudgetTicket | null = null;
+  /** Requests waiting their turn; while there are some, a newcomer queues behind them (first come, first served). */
+  private waiters = 0;
   /** Open tickets in arrival order; the first is the one that may always read on. */
   private readonly open: BudgetTicket[] = [];
 
@@ -32,13 +37,29 @@ export class BodyBudget {
   /** @internal */
   charge(ticket: BudgetTicket, n: number): void {
     this.used += n;
+    this.passed(ticket);
+  }
+
+  /** @internal The ticket read on (charged a chunk, or found its body complete): the next may go. */
+  passed(ticket: BudgetTicket): void {
     if (this.letGo === ticket) this.letGo = null;
     this.wakeNext();
   }
 
-  /** @internal */
+  /** @internal Reading on without waiting: the oldest always; others while there is room and nobody queues. */
   mayRead(ticket: BudgetTicket): boolean {
-    return this.used < this.limit || this.open[0] === ticket;
+    return this.open[0] === ticket || (this.used < this.limit && this.letGo === null && this.waiters === 0);
+  }
+
+  /** @internal */
+  queued(): void {
+    this.waiters++;
+    this.wakeNext();
+  }
+
+  /** @internal */
+  dequeued(): void {
+    this.waiters--;
   }
 
   /** @internal */
@@ -47,19 +68,18 @@ export class BodyBudget {
     if (at < 0) return;
     this.open.splice(at, 1);
     this.used -= bytes;
-    if (this.letGo === ticket) this.letGo = null;
-    this.wakeNext();
+    this.passed(ticket);
   }
 
   /**
-   * Lets the oldest waiting request go when it may read. One at a time: it charges what it reads before the next
-   * goes (charge() calls this again), so a release never lets every waiting request pull a chunk at once.
+   * Lets the oldest waiting request go when it may read: one at a time, the next once it has read on (charge() and
+   * passed() call this again), so a release never lets every waiting request pull a chunk at once.
    */
   private wakeNext(): void {
     if (this.letGo !== null) return;
     for (const t of this.open) {
       if (!t.waiting) continue;
-      if (this.mayRead(t)) {
+      if (this.open[0] === t || this.used < this.limit) {
         this.letGo = t;
         t.wake();
       }
@@ -85,24 +105,33 @@ export class BudgetTicket {
     this.budget.charge(this, n);
   }
 
-  /** Resolves when this request may read on: at once when there is room or it is the oldest. */
+  /** Resolves when this request may read on: at once when it is the oldest, or there is room and nobody queues. */
   turn(): Promise<void> {
     if (this.released || this.budget.mayRead(this)) return Promise.resolve();
-    return new Promise((resolve) => (this.resume = resolve));
+    const wait = new Promise<void>((resolve) => (this.resume = resolve));
+    this.budget.queued();
+    return wait;
+  }
+
+  /** The body is read: if this request was the one let go, the next may go now. */
+  doneReading(): void {
+    this.budget.passed(this);
   }
 
   /** @internal */
   wake(): void {
     const resume = this.resume;
+    if (resume === null) return;
     this.resume = null;
-    resume?.();
+    this.budget.dequeued();
+    resume();
   }
 
   /** Gives the bytes back (the answer is sent, or the request failed); idempotent. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.budget.release(this, this.held);
     this.wake();
+    this.budget.release(this, this.held);
   }
 }

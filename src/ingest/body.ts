@@ -42,9 +42,10 @@ export async function readBody(req: IncomingMessage, maxBytes: number, ticket?: 
     if (ticket) {
       ticket.charge(chunk.length);
       // Not pulling the next chunk while waiting: the stream pauses the socket, and the client's TCP window fills.
-      await ticket.turn();
+      if (!req.complete) await ticket.turn();
     }
   }
+  ticket?.doneReading();
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 

@@ -219,7 +219,14 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         }
       }
     });
-    if (found.reports > 0) options.onQualityFindings?.(found);
+    if (found.reports > 0) {
+      try {
+        options.onQualityFindings?.(found);
+      } catch (err) {
+        // The reports are stored: a listener's fault must not turn this answer into a 500.
+        log.error({ err: String(err) }, 'the quality-findings listener failed');
+      }
+    }
     const accepted = reports.length - duplicates;
     metrics.ingestItems.inc({ route, outcome: 'accepted' }, accepted);
     metrics.ingestItems.inc({ route, outcome: 'duplicate' }, duplicates);

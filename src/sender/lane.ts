@@ -351,8 +351,9 @@ export class OrgLane implements TokenSource {
    * refused report stands alone; that report is then recorded as discarded with the PCM's answer — a dead letter
    * kept in the spool — so it cannot hold back every report behind it.
    */
-  private async deliver(rows: LeasedRow[]): Promise<void> {
-    const body = `[${rows.map((r) => r.body).join(',')}]`;
+  private async deliver(leased: LeasedRow[]): Promise<void> {
+    let rows = leased;
+    let body = `[${rows.map((r) => r.body).join(',')}]`;
     let attempt = 0;
     let refusals = 0;
     let lastError: string | null = null;
@@ -361,13 +362,19 @@ export class OrgLane implements TokenSource {
         this.spool.release(rows.map((r) => r.id));
         return;
       }
-      // Retried long enough for some reports to pass the PCM's age limit: those are dead letters, the rest goes on.
-      const expired = attempt > 0 && this.options.maxAgeMs !== undefined ? rows.filter((r) => r.at < Date.now() - (this.options.maxAgeMs as number)) : [];
-      if (expired.length > 0) {
-        const message = `Not sent: older than ${Math.round((this.options.maxAgeMs as number) / 3_600_000)} h (the PCM's age limit) while its batch was being retried`;
-        await this.record(expired, expired.map(() => ({ status: 'DISCARDED' as const, reportId: null, message })), 'too-old');
-        const rest = rows.filter((r) => !expired.includes(r));
-        return rest.length > 0 ? this.deliver(rest) : undefined;
+      // Waited (retries, a half of a split batch) long enough for some reports to pass the PCM's age limit: those are
+      // dead letters, the rest goes on with the same backoff and refusal count.
+      const maxAge = this.options.maxAgeMs;
+      if (maxAge !== undefined) {
+        const oldest = Date.now() - maxAge;
+        const expired = rows.filter((r) => r.at < oldest);
+        if (expired.length > 0) {
+          const message = `Not sent: older than ${Math.round(maxAge / 3_600_000)} h (the PCM's age limit) while its batch waited to be delivered`;
+          await this.record(expired, expired.map(() => ({ status: 'DISCARDED' as const, reportId: null, message })), 'too-old');
+          rows = rows.filter((r) => r.at >= oldest);
+          if (rows.length === 0) return;
+          body = `[${rows.map((r) => r.body).join(',')}]`;
+        }
       }
       try {
         // The transport of this moment: a rotated certificate takes effect on the next attempt.
@@ -470,7 +477,11 @@ export class OrgLane implements TokenSource {
       const first = results.find((r) => r.state === 'discarded')?.message ?? null;
       this.log.warn({ lane: this.lane, discarded, first }, 'PCM discarded reports');
       const bodies = rows.filter((_, i) => results[i]?.state === 'discarded').map((r) => r.body);
-      this.hooks.onDiscarded?.({ lane: this.lane, orgId: this.orgId, reason, message: first, bodies });
+      try {
+        this.hooks.onDiscarded?.({ lane: this.lane, orgId: this.orgId, reason, message: first, bodies });
+      } catch (err) {
+        this.log.error({ lane: this.lane, err: errorMessage(err) }, 'the discarded-reports listener failed');
+      }
     }
     if (this.options.onAccepted && discarded < results.length) {
       try {

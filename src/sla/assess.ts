@@ -35,7 +35,7 @@ export interface DayVerdict {
   outcome: 'open' | 'met' | 'missed';
 }
 
-/** One verdict per day, lanes added up; `drainRate` is reports answered per second lately (any day). */
+/** One verdict per day, lanes added up; `drainRate` is reports answered per second lately (whichever day). */
 export function assessDays(counts: readonly DayCounts[], now: number, drainRate: number): DayVerdict[] {
   const byDay = new Map<number, DayCounts>();
   for (const c of counts) {
@@ -50,7 +50,7 @@ export function assessDays(counts: readonly DayCounts[], now: number, drainRate:
     }
   }
   // The drain serves the oldest reports first: a day past its deadline with reports still waiting uses it before
-  // any day still open, and open days take it in the order of their deadlines.
+  // every day still open, and open days take it in the order of their deadlines.
   let capacityUsed = 0;
   const pendingOf = (d: DayCounts): number => Math.max(0, d.received - d.delivered - d.discarded - d.tooOld);
   return [...byDay.values()]

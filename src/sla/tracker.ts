@@ -60,7 +60,7 @@ export class SlaTracker {
         this.onChange?.(d);
       } else if (!d.atRisk && this.atRisk.delete(d.day)) {
         // Past its deadline a day is no longer "at risk" because it is decided: say which way, not "cleared".
-        if (d.outcome === 'missed') this.log.warn({ event: 'SLA.AT_RISK', cleared: true, ...d }, `day ${d.day} missed 95 % at the PCM by ${d.deadline}`);
+        if (d.outcome === 'missed') this.log.warn({ event: 'SLA.AT_RISK', ...d }, `day ${d.day} missed 95 % at the PCM by ${d.deadline}`);
         else this.log.info({ event: 'SLA.AT_RISK', cleared: true, ...d }, d.outcome === 'met' ? `day ${d.day} met 95 % at the PCM by ${d.deadline}` : `day ${d.day} is no longer at risk`);
         this.onChange?.(d);
       }

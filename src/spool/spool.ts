@@ -570,7 +570,15 @@ export class Spool {
       ops.push(['answeredLate', a, b]);
     }
     for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
-    this.onTooOld?.(ledger.name, rows.map((r) => r.body), tooOldMessage(limit, (rows[0] as LeasedRow).at));
+    // Told once the change is made (queued for the writer thread, or applied), never from inside it.
+    const told = { lane: ledger.name, bodies: rows.map((r) => r.body), message: tooOldMessage(limit, (rows[0] as LeasedRow).at) };
+    queueMicrotask(() => {
+      try {
+        this.onTooOld?.(told.lane, told.bodies, told.message);
+      } catch {
+        // A listener's fault is not the spool's: the dead letters are recorded either way.
+      }
+    });
   }
 
   private mirrorLeases(ops: LedgerOp[], diff: RangeDiff, now: number): void {

@@ -81,6 +81,9 @@ describe('event sources', () => {
       ['SLA.AT_RISK', 'raised', '2026-12-01'],
       ['SLA.AT_RISK', 'cleared', '2026-12-01'],
     ]);
+    // A day that missed its deadline stays raised, with the outcome: a receiver must not close it.
+    const missed = slaEvent({ ...verdicts[1]!, atRisk: false, outcome: 'missed' });
+    expect([missed.state, missed.message, missed.details?.outcome]).toEqual(['raised', `day 2026-12-01 missed 95 % at the PCM by ${verdicts[1]!.deadline}`, 'missed']);
   });
 
   it('REPORT.DISCARDED (too-old): the spool tells the lane, the reports and the message of the dead letters it makes at lease', async () => {
@@ -102,6 +105,9 @@ describe('event sources', () => {
       now = t0 + 2 * 86_400_000;
       const batch = spool.lease(LANE, 10, 1 << 20);
       expect(batch?.rows).toHaveLength(1);
+      // Told once the ledger change is made, not from inside it.
+      expect(told).toHaveLength(0);
+      await new Promise((r) => setImmediate(r));
       expect(told).toHaveLength(1);
       expect(told[0]?.lane).toBe(LANE);
       const event = tooOldEvent(told[0]!.lane, told[0]!.bodies, told[0]!.message, 5);

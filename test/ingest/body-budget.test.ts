@@ -83,6 +83,36 @@ describe('BodyBudget', () => {
     expect(peak).toBeLessThanOrEqual(limit + 4 * chunk);
   });
 
+  it('one let go that reads nothing more (its body was complete) lets the next go at once', async () => {
+    const budget = new BodyBudget(100);
+    const a = budget.ticket();
+    a.charge(200);
+    const b = budget.ticket();
+    const c = budget.ticket();
+    const bTurn = b.turn();
+    const cTurn = c.turn();
+    a.release();
+    expect(await settled(bTurn)).toBe(true);
+    expect(await settled(cTurn)).toBe(false);
+    b.doneReading(); // parses and commits for a while; the budget does not wait for that
+    expect(await settled(cTurn)).toBe(true);
+  });
+
+  it('a newcomer waits behind the request let go before it, even when there is room (first come, first served)', async () => {
+    const budget = new BodyBudget(100);
+    const a = budget.ticket();
+    a.charge(150);
+    const b = budget.ticket();
+    const bTurn = b.turn(); // waits: over the limit
+    a.release(); // room: b is let go, and has not read yet
+    expect(await settled(bTurn)).toBe(true);
+    const c = budget.ticket();
+    const cTurn = c.turn();
+    expect(await settled(cTurn)).toBe(false);
+    b.charge(10);
+    expect(await settled(cTurn)).toBe(true);
+  });
+
   it('releasing a waiting ticket ends its wait (a request that failed never hangs)', async () => {
     const budget = new BodyBudget(1);
     const a = budget.ticket();

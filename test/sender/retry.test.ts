@@ -119,7 +119,7 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
       expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0 });
       const [letter] = sidecar.spool.deadLetters({ limit: 1 });
       expect(letter).toMatchObject({ reason: 'too-old' });
-      expect(letter?.message).toMatch(/while its batch was being retried/);
+      expect(letter?.message).toMatch(/while its batch waited to be delivered/);
     } finally {
       const { Agent, request } = await import('undici');
       const dispatcher = new Agent({ connect: { ca } });
