@@ -25,9 +25,9 @@ Commands:
   catalog    Print the active endpoint catalogue and its version.
   rules      Print the rule table: each rule's severity (discard / quality) and source.
 
-Run 'pcm-sidecar <command> --help' for a command's options.
+Run 'pcm-sidecar <command> --help' for a command's options; 'pcm-sidecar --version' for the version.
 `,
-  run: `Usage: pcm-sidecar run [--config FILE]
+  run: `Usage: pcm-sidecar run [--config FILE] [--check [--token]]
 
 Runs the sidecar. Settings come from PCM_* environment variables and an optional JSON file (--config FILE or
 PCM_CONFIG); variables win. Every setting is listed in README.md ("Configuration"). Required: PCM_API_URL,
@@ -39,8 +39,15 @@ settings (a broken endpoint catalogue included) stop the start with a message na
 SIGTERM/SIGINT (or a closed stdout): stop accepting, answer requests in flight, finish or release batches in flight,
 close the spool, exit 0 — within PCM_SHUTDOWN_GRACE_MS, or exit 1 when that runs out; a second signal exits 1 at once.
 
+With --check it starts nothing: it validates the settings, reads the endpoint catalogue, the pepper, the CA and
+each organisation's certificate and key (the pair must match), and with --token also asks the token endpoint for a
+token per organisation; one line per check. Exit 0 when all pass, 78 for invalid settings, 66 for a file that cannot
+be read or used, 69 when the token endpoint does not give a token.
+
 Options:
   --config FILE   JSON configuration file
+  --check         check the configuration and exit (see above)
+  --token         with --check: also obtain a token for each organisation
   -h, --help      this help
 `,
   emulate: `Usage: pcm-sidecar emulate --cert FILE --key FILE --ca FILE [options]
@@ -222,9 +229,20 @@ function onShutdown(log: Logger, graceMs: number, stop: (phaseGraceMs: number) =
 }
 
 async function run(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args,
+    options: { config: { type: 'string' }, check: { type: 'boolean' }, token: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) return void process.stdout.write(HELP.run);
   const config = configOrExit(values.config);
+  if (values.check) {
+    const { checkConfig } = await import('./commands/check.js');
+    const lines = await checkConfig(config, { token: values.token === true });
+    process.stdout.write('settings: ok\n');
+    for (const line of lines) process.stdout.write(`${line.what}: ${line.ok ? 'ok' : 'PROBLEM'}: ${line.detail}\n`);
+    process.exitCode = lines.find((l) => !l.ok)?.code ?? 0;
+    return;
+  }
   const log = createLogger(config.log.level);
   const { startSidecar } = await import('./sidecar.js');
   const sidecar = await startSidecar(config, log);
@@ -499,8 +517,14 @@ async function rules(args: string[]): Promise<void> {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { run, emulate, demo, validate, quarantine, deadletter, catalog, rules };
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V' || command === 'version') return void process.stdout.write(`pcm-sidecar ${packageVersion()}\n`);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP.main);
     if (!command) process.exitCode = EX_USAGE;
