@@ -3,6 +3,7 @@ import type { Organisation } from '../config/schema.js';
 import { CredentialError, DeliveryError, ForwardRefusedError, RateWaitAbortedError, TokenError, errorMessage } from '../errors.js';
 import { laneOf, type AddedRows, type DeadLetterReason, type LeasedRow, type PendingSummary, type RowResult, type Spool, type Stream } from '../spool/spool.js';
 import { existsSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
 import { forwardTransport, type ForwardTarget } from './forward.js';
@@ -352,6 +353,7 @@ export class OrgLane implements TokenSource {
    * kept in the spool — so it cannot hold back every report behind it.
    */
   private async deliver(leased: LeasedRow[]): Promise<void> {
+    const startedAt = performance.now();
     let rows = leased;
     let body = `[${rows.map((r) => r.body).join(',')}]`;
     let attempt = 0;
@@ -386,7 +388,22 @@ export class OrgLane implements TokenSource {
         if (answer.kind === 'results') {
           this.readiness.answered();
           // An aggregator refusing an item is not the PCM answering DISCARDED: a dead letter of reason refused.
-          return await this.record(rows, answer.items, this.options.forward ? 'refused' : 'pcm');
+          await this.record(rows, answer.items, this.options.forward ? 'refused' : 'pcm');
+          const discarded = answer.items.filter((item) => item.status === 'DISCARDED');
+          // One line per batch answered: what operators grep for first.
+          this.log.info(
+            {
+              lane: this.lane,
+              reports: rows.length,
+              accepted: rows.length - discarded.length,
+              discarded: discarded.length,
+              attempts: attempt + 1,
+              ms: Math.round(performance.now() - startedAt),
+              ...(discarded[0] ? { firstMessage: discarded[0].message } : {}),
+            },
+            'batch answered',
+          );
+          return;
         }
         if (answer.kind === 'unauthorized') {
           // Every 401 drops the token; the provider asks for a fresh one if the PCM hands back the same.

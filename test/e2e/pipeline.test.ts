@@ -57,6 +57,18 @@ describe('end to end: gateway → sidecar process → emulator process', () => {
     expect(stats.duplicatesReceived).toBe(0);
     // Both organisations obtained one token each and reused it for every batch.
     expect(stats.tokensIssued).toBe(2);
+    // One log line per batch answered, with its lane, size, outcome and duration.
+    const batches = sidecar.proc.lines.flatMap((line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; lane?: string; reports?: number; accepted?: number; discarded?: number; ms?: number };
+        return entry.msg === 'batch answered' ? [entry] : [];
+      } catch {
+        return [];
+      }
+    });
+    expect(batches.length).toBeGreaterThan(0);
+    expect(batches.reduce((n, b) => n + (b.accepted ?? 0), 0)).toBe(TOTAL);
+    for (const b of batches) expect(b).toMatchObject({ lane: expect.stringMatching(/^private:/), discarded: 0, ms: expect.any(Number) });
 
     const received = await getJson<{ data: StoredReport[] }>(`${emulator.url}/emulator/reports?_limit=100000`, ca);
     const reportIdByFapi = new Map<string, string>();
