@@ -9,8 +9,9 @@ import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { registerReconcileMetrics } from './reconcile/metrics.js';
 import { Reconciler, divergentQueryOf, type ReconciliationOff } from './reconcile/reconciler.js';
-import { loadCatalog } from './report/catalog.js';
-import { reportRules, rulesInputOf } from './report/context.js';
+import { loadCatalog, type EndpointCatalog } from './report/catalog.js';
+import { reportRules, rulesInputOf, type RulesInput } from './report/context.js';
+import type { ParsePool as ParsePoolType } from './ingest/parse-pool.js';
 import type { LaneStatus } from './sender/lane.js';
 import { RATE_CALLS, type RateBudgetStatus, type RateCall } from './sender/rate-budget.js';
 import { Sender, opendataOrgOf } from './sender/sender.js';
@@ -26,6 +27,11 @@ export interface RunningSidecar {
   reconciler: Reconciler | null;
   /** Webhook alerts; `alerts.sink` (or `alerts.pairing`) is what reconciliation reports through. */
   alerts: Alerts;
+  /**
+   * Reads the endpoint catalogue and the rule settings (overrides included) of `next` again, for the reports that
+   * arrive from now on; everything else in `next` is left for a restart.
+   */
+  reload(next: Config): Promise<{ catalog: string }>;
   /** Stops accepting, answers requests in flight, finishes or releases batches in flight, closes the spool. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -175,16 +181,17 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     } else reconcileOff = opened;
   }
   const rulesInput = rulesInputOf(config, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
-  const rules = reportRules(rulesInput, catalog);
+  let rules = reportRules(rulesInput, catalog);
   // Loaded only when asked for: piscina costs memory in every process that imports it.
-  const parsePool =
+  const openParsePool = async (input: RulesInput, endpoints: EndpointCatalog): Promise<ParsePoolType | null> =>
     config.ingest.parseThreads > 0
       ? new (await import('./ingest/parse-pool.js')).ParsePool(config.ingest.parseThreads, config.ingest.parseThreadMinBytes, {
-          rulesInput,
-          catalog,
+          rulesInput: input,
+          catalog: endpoints,
           skipPaths: config.ingest.skipPaths,
         })
       : null;
+  let parsePool = await openParsePool(rulesInput, catalog);
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
   metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
     Object.entries(spool.backlog()).map(([state, value]) => ({ labels: { state }, value })),
@@ -353,7 +360,23 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   );
 
   let stopping: Promise<void> | null = null;
+  /** SIGHUP: the endpoint catalogue and the rule settings, read again; what is under way finishes with the old ones. */
+  async function reload(next: Config): Promise<{ catalog: string }> {
+    const nextCatalog = loadCatalog(next.catalog.file);
+    const nextInput = rulesInputOf({ ...config, rules: next.rules }, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
+    const nextRules = reportRules(nextInput, nextCatalog);
+    const nextPool = await openParsePool(nextInput, nextCatalog);
+    const oldPool = parsePool;
+    rules = nextRules;
+    parsePool = nextPool;
+    ingest.setRules(nextRules.build, nextPool);
+    // A body still on an old thread falls back to the event loop, with the new rules, when the thread goes.
+    await oldPool?.close();
+    log.info({ catalog: nextCatalog.version, private: nextCatalog.private.length, opendata: nextCatalog.opendata.length }, 'endpoint catalogue and rules reloaded');
+    return { catalog: nextCatalog.version };
+  }
   return {
+    reload,
     ingestUrl,
     spool,
     sender,

@@ -108,6 +108,8 @@ function partialStatusOf(query: URLSearchParams, fallback: PartialStatus): Parti
 
 export interface IngestServer {
   server: Server | TlsServer;
+  /** Swaps the reports' build context (a new catalogue, new rule settings: SIGHUP) and, when given, the parse threads. */
+  setRules(build: BuildContext, pool?: IngestOptions['parsePool']): void;
   /** Swaps the listener's certificate, key and client CA for new connections (a rotated Secret). */
   setTls(tls: IngestTls): void;
   /**
@@ -131,7 +133,8 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     res.end(text);
   }
 
-  const routes = ingestRoutes(options.build, { skipPaths: options.skipPaths ?? null });
+  let routes = ingestRoutes(options.build, { skipPaths: options.skipPaths ?? null });
+  let parsePool = options.parsePool ?? null;
 
   /** A body refused as a whole is still recorded in quarantine: the text when it was read, the reason always. */
   async function recordRefusedBody(err: IngestError, body: Buffer | null, route: string, source: string): Promise<void> {
@@ -167,7 +170,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     try {
       const format = bodyFormatOf(req.headers['content-type']);
       body = await readBody(req, maxBodyBytes, ticket);
-      const pool = options.parsePool;
+      const pool = parsePool;
       if (pool && body.length >= pool.minBytes) {
         // A large body is parsed and validated on a parse thread, with the same rules (parse-worker.ts); if the
         // thread fails (it crashed, it could not start), the event loop does it, as without threads.
@@ -301,6 +304,11 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   });
   return {
     server,
+    setRules(build, pool) {
+      // Requests under way keep the routes they started with; the next ones get these.
+      routes = ingestRoutes(build, { skipPaths: options.skipPaths ?? null });
+      if (pool !== undefined) parsePool = pool;
+    },
     setTls(tls) {
       if ('setSecureContext' in server) server.setSecureContext({ cert: tls.cert, key: tls.key, ca: tls.ca });
     },
