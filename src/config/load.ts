@@ -237,10 +237,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   const result = configSchema.safeParse(input);
   if (!result.success) {
-    const issue = result.error.issues[0] as z.core.$ZodIssue;
-    const path = issue.path.map(String).join('.');
-    const setting = sourceOf.get(path) ?? settingNameFor(path, file);
-    throw new ConfigError(setting, issue.message);
+    // Every problem at once, each naming the variable (or the file and key) to fix.
+    const named = result.error.issues.map((issue: z.core.$ZodIssue) => {
+      const path = issue.path.map(String).join('.');
+      if (path === 'organisations' && input.organisations === undefined) {
+        return { setting: file ? `PCM_ORG_ID (or "organisations" in ${file})` : 'PCM_ORG_ID', message: 'no organisation configured: set PCM_ORG_ID, PCM_CLIENT_ID, PCM_CERT_FILE and PCM_KEY_FILE, or list "organisations" in a --config file' };
+      }
+      return { setting: sourceOf.get(path) ?? settingNameFor(path, file), message: issue.message };
+    });
+    const [first, ...rest] = named as [{ setting: string; message: string }, ...{ setting: string; message: string }[]];
+    throw new ConfigError(first.setting, first.message + rest.map((r) => `\n  ${r.setting}: ${r.message}`).join(''));
   }
   return file ? resolveFilePaths(result.data, dirname(resolve(file)), fromFile) : result.data;
 }

@@ -39,6 +39,16 @@ describe('configuration', () => {
     expect(config.token.requestFormat).toBe('json');
   });
 
+  it('says every problem at once, each with its variable, and what to set when no organisation is configured', () => {
+    const err = errorOf(() => loadConfig({ env: { ...BASE, PCM_RETRY_MAX_DELAY_MS: 'soon', PCM_MAX_BATCH_SIZE: '-3' } }));
+    expect(err.message.split('\n')).toHaveLength(2);
+    expect(err.message).toMatch(/PCM_MAX_BATCH_SIZE: /);
+    expect(err.message).toMatch(/PCM_RETRY_MAX_DELAY_MS: /);
+    const none = errorOf(() => loadConfig({ env: {} }));
+    expect(none.setting).toBe('PCM_ORG_ID');
+    expect(none.message).toMatch(/no organisation configured: set PCM_ORG_ID, PCM_CLIENT_ID, PCM_CERT_FILE and PCM_KEY_FILE/);
+  });
+
   it('names the variable that is missing, invalid or unknown', () => {
     const { PCM_API_URL: _, ...noApi } = BASE;
     expect(errorOf(() => loadConfig({ env: noApi })).setting).toBe('PCM_API_URL');
