@@ -87,6 +87,8 @@ describe('alerts: aggregation, order and give-up', () => {
     const page = alerts.listNotifications(new URLSearchParams());
     expect(page.headers?.contentRange).toBe('1');
     expect(alerts.notificationCounts()).toContainEqual({ labels: { event: 'REPORT.DISCARDED', result: 'created' }, value: 1 });
+    // The receiver saw the request before the sender read its 201: the delivery is counted once that answer is in.
+    await eventually(async () => (alerts.notificationCounts().some((c) => c.labels.result === 'delivered' && c.value === 1) ? true : undefined), 10_000, 20);
     expect(alerts.notificationCounts()).toContainEqual({ labels: { event: 'REPORT.DISCARDED', result: 'delivered' }, value: 1 });
   });
 
@@ -125,6 +127,8 @@ describe('alerts: aggregation, order and give-up', () => {
     alerts.discarded(discarded('a'));
     alerts.discarded(discarded('b'));
     await eventually(async () => (hook.accepted.length >= 1 ? true : undefined), 10_000, 20);
+    // The receiver saw b before the sender read its 201: wait for the store to say so too.
+    await eventually(async () => ((alerts.listNotifications(new URLSearchParams('state=delivered')).body as { notifications: unknown[] }).notifications.length === 1 ? true : undefined), 10_000, 20);
     // b waited behind a: every request before b's was a's, and b went only once a was given up.
     const order = hook.received.map((r) => meta(r.body, 'fapiInteractionIds'));
     const firstB = order.indexOf('b');
@@ -264,7 +268,11 @@ describe('alerts: OAuth2-protected receiver', () => {
       ['Bearer tok-1', 401],
       ['Bearer tok-2', 201],
     ]);
-    const page = alerts.listNotifications(new URLSearchParams('state=delivered')).body as { notifications: { attempts: number }[] };
+    // Delivered once the sender has read the receiver's 201, a moment after the receiver counted it.
+    const page = await eventually(async () => {
+      const listed = alerts.listNotifications(new URLSearchParams('state=delivered')).body as { notifications: { attempts: number }[] };
+      return listed.notifications.length === 3 ? listed : undefined;
+    }, 10_000, 20);
     expect(page.notifications.map((n) => n.attempts)).toEqual([1, 1, 1]);
 
     // A wrong secret: the token endpoint refuses, the notification stays pending with the reason, nothing is sent.
