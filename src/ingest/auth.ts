@@ -114,9 +114,8 @@ export class IngestGuard {
   authorize(req: IncomingMessage): Denial | null {
     if (this.settings.clientCaFile !== undefined) {
       const socket = req.socket as TLSSocket;
-      // `authorized` alone is not enough: Node counts a resumed TLS 1.3 session without a peer certificate as
-      // verified, so a client that connected once without a certificate (which the handshake lets in, for probes)
-      // would pass on its next connection. A verified session that had a certificate keeps it when resumed.
+      // The handshake already refused a client without a verified certificate; checked again here so that no path
+      // (a resumed TLS 1.3 session counts as `authorized` without a peer certificate) lets one through.
       const presented = socket.authorized === true && Object.keys(socket.getPeerCertificate()).length > 0;
       if (!presented) {
         const why = socket.authorizationError ? ` (${String(socket.authorizationError)})` : '';

@@ -366,10 +366,10 @@ function createListener(
     maxHeaderSize: limits.maxHeaderBytes ?? DEFAULTS.ingest.maxHeaderBytes,
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(headersTimeout / 4))),
   };
-  // With a client CA the handshake asks for a certificate but takes a connection without one: probes and scrapers
-  // have none, and the guard answers an ingest POST without one 401 in JSON rather than a failed handshake.
+  // With a client CA the handshake verifies the client's certificate: a client without one signed by that CA does not
+  // connect at all (probes use a TCP check, deploy/kubernetes/aggregator). The guard checks again per request.
   const server = tls
-    ? createTlsServer({ ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: false, handshakeTimeout: headersTimeout }, onRequest)
+    ? createTlsServer({ ...http, cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.ca !== undefined, rejectUnauthorized: true, handshakeTimeout: headersTimeout }, onRequest)
     : createServer(http, onRequest);
   if (tls) server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ code: err.code, err: err.message }, 'ingest: TLS handshake failed'));
   server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? DEFAULTS.ingest.keepAliveTimeoutMs;

@@ -268,7 +268,7 @@ export class Appender {
       const stored = this.statements.stored.get(this.candidates[i] as number) as { k: Buffer; body: string; discarded: number } | undefined;
       // Gone (pruned) or another key under the same fingerprint: not this one.
       if (!stored || !stored.k.equals(k)) continue;
-      // The same key may have been stored again after a discard: any live copy makes this one a duplicate.
+      // The same key may have been stored again after a discard: a live copy makes this one a duplicate.
       if (!stored.discarded || stored.body === json) return true;
     }
     return false;

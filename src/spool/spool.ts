@@ -725,7 +725,7 @@ export class Spool {
     return n;
   }
 
-  /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap at any spool size. */
+  /** Reports not yet delivered and items in quarantine: counted from the ledger, cheap whatever the spool size. */
   backlog(): { pending: number; inflight: number; quarantined: number } {
     let pending = 0;
     let inflight = 0;

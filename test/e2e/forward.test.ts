@@ -46,6 +46,7 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
   let internal: PkiFiles;
   let ca: Buffer;
   let internalCa: Buffer;
+  let agentIdentity: { cert: Buffer; key: Buffer };
   let emulator: StartedEmulator;
   let aggregator: Started;
   let agent: Started;
@@ -89,6 +90,7 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
     for (const key of ['PCM_ORG_ID', 'PCM_CLIENT_ID', 'PCM_CERT_FILE', 'PCM_KEY_FILE']) delete aggregatorEnv[key];
     aggregatorArgs = ['--config', aggregatorConfig];
     aggregator = await startSidecarProcess(aggregatorEnv, aggregatorArgs);
+    agentIdentity = { cert: await readFile(internal.clients.agent!.cert), key: await readFile(internal.clients.agent!.key) };
 
     agentToken = join(dir, 'forward-token');
     await writeFile(agentToken, `${TOKEN}\n`, { mode: 0o600 });
@@ -199,8 +201,9 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
       return s.spool.accepted === CHAIN + OPENDATA ? s : undefined;
     }, 30_000, 100);
     expect(status.spool).toMatchObject({ pending: 0, inflight: 0, discarded: 0 });
-    // The aggregator's /v1/status needs the token and a client certificate, like its ingest.
-    expect((await getJson(`${aggregator.url}/v1/status`, internalCa)).status).toBe(401);
+    // The aggregator takes no connection without a client certificate its CA signs, and /v1/status needs the token.
+    await expect(getJson(`${aggregator.url}/v1/status`, internalCa)).rejects.toThrow();
+    expect((await getText(`${aggregator.url}/v1/status`, internalCa, agentIdentity)).status).toBe(401);
   });
 
   it('the aggregator stopped while reports arrive: the agent spools and retries; after a restart on the same spool, all are delivered once', async () => {
@@ -238,9 +241,9 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
     expect((await stats()).reports.ACCEPTED ?? 0).toBe(before);
     // The token never reaches the agent's logs.
     expect(agent.proc.lines.join('\n')).not.toContain('not-the-token-but-long-enough');
-    // The aggregator counts what it refused (its metrics are open to scrapers).
-    const metrics = await getText(`${aggregator.url}/metrics`, internalCa);
-    expect(metrics).toMatch(/pcm_sidecar_ingest_unauthorized_total [1-9]/);
+    // The aggregator counts what it refused (its metrics need no token, a client certificate still).
+    const metrics = await getText(`${aggregator.url}/metrics`, internalCa, agentIdentity);
+    expect(metrics.text).toMatch(/pcm_sidecar_ingest_unauthorized_total [1-9]/);
 
     await writeFile(agentToken, `${TOKEN}\n`);
     await expectAllAtEmulatorOnce();
@@ -310,12 +313,12 @@ function rows(path: string): { state: string; reportId: string | null }[] {
   }
 }
 
-async function getText(url: string, ca: Buffer): Promise<string> {
+async function getText(url: string, ca: Buffer, identity: { cert: Buffer; key: Buffer }): Promise<{ status: number; text: string }> {
   const { Agent, request } = await import('undici');
-  const dispatcher = new Agent({ connect: { ca } });
+  const dispatcher = new Agent({ connect: { ca, ...identity } });
   try {
     const res = await request(url, { dispatcher });
-    return await res.body.text();
+    return { status: res.statusCode, text: await res.body.text() };
   } finally {
     await dispatcher.close();
   }

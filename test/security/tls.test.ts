@@ -33,16 +33,7 @@ describe('TLS verification in the built code', () => {
       const text = await readFile(file, 'utf8');
       for (const [pattern, what] of FORBIDDEN) if (pattern.test(text)) found.push(`${file.slice(DIST.length)}: ${what}`);
     }
-    // One exception, checked here: the ingest listener of an aggregator asks for a client certificate without
-    // failing the handshake (probes and scrapers have none); the guard refuses every guarded request whose
-    // certificate did not verify against PCM_INGEST_CLIENT_CA_FILE (auth.ts: socket.authorized, and a certificate).
-    const deferred = found.filter((f) => f === 'ingest/server.js: rejectUnauthorized: false');
-    expect(found.filter((f) => !deferred.includes(f))).toEqual([]);
-    if (deferred.length > 0) {
-      const guard = await readFile(join(DIST, 'ingest/auth.js'), 'utf8');
-      expect(guard).toMatch(/socket\.authorized === true && Object\.keys\(socket\.getPeerCertificate\(\)\)\.length > 0/);
-      expect(await readFile(join(DIST, 'ingest/server.js'), 'utf8')).toMatch(/requestCert: tls\.ca !== undefined, rejectUnauthorized: false/);
-    }
+    expect(found).toEqual([]);
     // The two clients that talk to the PCM say so in their own words.
     for (const client of ['sender/token.js', 'sender/report-client.js']) {
       expect(await readFile(join(DIST, client), 'utf8'), client).toMatch(/rejectUnauthorized:\s*true/);
