@@ -1,9 +1,10 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { readTokenFile } from '../config/token-file.js';
 import { CredentialError, DeliveryError, ForwardRefusedError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
 import { readPem } from './credentials.js';
+import { postBatch } from './post-batch.js';
 import type { BatchAnswer, ItemResult } from './report-client.js';
 
 /**
@@ -71,25 +72,11 @@ export class ForwardClient {
 
   /** Posts `body` (a JSON array of `count` stored reports) with `token` ('' for none). */
   async send(body: string, count: number, token: string, signal?: AbortSignal): Promise<BatchAnswer> {
-    let statusCode: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const response = await request(this.url, {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: { 'content-type': 'application/json', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        body,
-        headersTimeout: this.options.exportTimeoutMs,
-        bodyTimeout: this.options.exportTimeoutMs,
-        signal,
-      });
-      statusCode = response.statusCode;
-      headers = response.headers;
-      text = await response.body.text();
-    } catch (err) {
-      throw new DeliveryError('PCM_DELIVERY_NETWORK', `forward POST to the aggregator failed: ${(err as Error).message}`, undefined, undefined, { cause: err });
-    }
+    const { statusCode, headers, text } = await postBatch(this.agent, this.url, body, token, {
+      timeoutMs: this.options.exportTimeoutMs,
+      signal,
+      what: 'forward POST to the aggregator',
+    });
     return forwardAnswer(statusCode, headers, text, count);
   }
 

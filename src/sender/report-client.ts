@@ -1,7 +1,8 @@
 import { createSecureContext } from 'node:tls';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { DeliveryError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
+import { postBatch } from './post-batch.js';
 import type { RateBudget } from './rate-budget.js';
 
 /** One POST of a batch to the PCM report API, and the classification of its answer. */
@@ -44,27 +45,11 @@ export class ReportClient {
   async send(body: string, count: number, token: string, signal?: AbortSignal): Promise<BatchAnswer> {
     // Outside the try: a wait cut short by `signal` is RateWaitAbortedError, not a network failure.
     await this.options.budget.take('report', signal);
-    let statusCode: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
-    try {
-      const response = await request(this.url, {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
-        body,
-        headersTimeout: this.options.exportTimeoutMs,
-        bodyTimeout: this.options.exportTimeoutMs,
-        signal,
-      });
-      statusCode = response.statusCode;
-      headers = response.headers;
-      text = await response.body.text();
-    } catch (err) {
-      throw new DeliveryError('PCM_DELIVERY_NETWORK', `report POST failed: ${(err as Error).message}`, undefined, undefined, {
-        cause: err,
-      });
-    }
+    const { statusCode, headers, text } = await postBatch(this.agent, this.url, body, token, {
+      timeoutMs: this.options.exportTimeoutMs,
+      signal,
+      what: 'report POST',
+    });
 
     const retryAfterMs = parseRetryAfter(headers['retry-after']);
     this.options.budget.observe('report', statusCode, retryAfterMs);
