@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createPlainServer } from 'node:http';
 import { createServer } from 'node:https';
-import { EMULATOR_DEFAULTS, PcmEmulator } from '../dist/pcm/emulator.js';
+import { EMULATOR_DEFAULTS, PcmEmulator } from '../dist/emulator/emulator.js';
 import { childOptions, tell } from './lib.js';
 
 const options = childOptions();

@@ -1,6 +1,6 @@
 // Micro-benchmark of report validation (issue #9): CPU per 1,000 reports of JSON.parse (baseline), the sidecar's
 // prepareReport, the zod-based oracle kept under test/oracle (when it can be loaded), and the emulator's own
-// validator (src/pcm/validate.ts). Medians of ROUNDS rounds in one process. Not a test: nothing here asserts a time.
+// validator (src/emulator/validate.ts). Medians of ROUNDS rounds in one process. Not a test: nothing here asserts a time.
 //
 //   npm run build && node bench/validate.js [--rounds 7] [--bodies 1000] [--no-oracle]
 //
@@ -14,7 +14,7 @@ import { configSchema } from '../dist/config/schema.js';
 import { reportRules, rulesInputOf } from '../dist/report/context.js';
 import { loadCatalog } from '../dist/report/catalog.js';
 import { prepareReport, withinSize } from '../dist/report/validate.js';
-import { checkReport, loadAcceptedEndpoints } from '../dist/pcm/validate.js';
+import { checkReport, loadAcceptedEndpoints } from '../dist/emulator/validate.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -150,7 +150,7 @@ if (oracle) {
   );
 }
 cases.push([
-  'emulator checkReport (src/pcm)',
+  'emulator checkReport (src/emulator)',
   () => {
     const context = { now: Date.now(), endpoints };
     let ok = 0;

@@ -5,7 +5,7 @@ import { loadConfig, loadRuleSettings } from './config/load.js';
 import { configSchema, type Config } from './config/schema.js';
 import { ConfigError, SidecarError, errorMessage } from './errors.js';
 import { createLogger, type Logger } from './log.js';
-import { EMULATOR_DEFAULTS, PcmEmulator } from './pcm/emulator.js';
+import { EMULATOR_DEFAULTS, PcmEmulator } from './emulator/emulator.js';
 
 const EX_USAGE = 64;
 const EX_CONFIG = 78;
@@ -314,7 +314,7 @@ async function emulate(args: string[]): Promise<void> {
       fail(`emulate: --clients: ${values.clients}: ${errorMessage(err)}`, EX_CONFIG);
     }
   }
-  const { loadFaultFile } = await import('./pcm/faults.js');
+  const { loadFaultFile } = await import('./emulator/faults.js');
   const log = createLogger('info', 'pcm-emulator');
   const emulator = new PcmEmulator({
     ...EMULATOR_DEFAULTS,

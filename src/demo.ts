@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configSchema, type Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import { EMULATOR_DEFAULTS, PcmEmulator } from './pcm/emulator.js';
+import { EMULATOR_DEFAULTS, PcmEmulator } from './emulator/emulator.js';
 import { generatePki, type PkiFiles } from './pki/certs.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
 

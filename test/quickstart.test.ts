@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { EmulatorStats } from '../src/pcm/emulator.js';
+import type { EmulatorStats } from '../src/emulator/emulator.js';
 import { trackChild } from './helpers/children.js';
 import { eventually, getJson } from './helpers/http.js';
 import { groupAlive } from './helpers/liveness.js';

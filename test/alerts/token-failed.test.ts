@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import type { PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/emulator/emulator.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';

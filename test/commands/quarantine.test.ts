@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmulatorStats } from '../../src/pcm/emulator.js';
+import type { EmulatorStats } from '../../src/emulator/emulator.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 import { startCli, stopProc } from '../helpers/processes.js';

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmulatorStats, StoredReport } from '../../src/pcm/emulator.js';
+import type { EmulatorStats, StoredReport } from '../../src/emulator/emulator.js';
 import { eventually, getJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';

@@ -9,7 +9,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmulatorStats, StoredReport } from '../../src/pcm/emulator.js';
+import type { EmulatorStats, StoredReport } from '../../src/emulator/emulator.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { tokenIdOf } from '../../src/report/token-id.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { EmulatorStats } from '../../src/pcm/emulator.js';
+import type { EmulatorStats } from '../../src/emulator/emulator.js';
 import { eventually, getJson, postJson, postTls } from '../helpers/http.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';

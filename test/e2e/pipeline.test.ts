@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EmulatorStats, StoredReport } from '../../src/pcm/emulator.js';
+import type { EmulatorStats, StoredReport } from '../../src/emulator/emulator.js';
 import { eventually, getJson, postJson } from '../helpers/http.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';

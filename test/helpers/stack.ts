@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/pcm/emulator.js';
+import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/emulator/emulator.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from './pki.js';
 import { startCli, waitForLogValue, type Proc } from './processes.js';

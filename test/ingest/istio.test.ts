@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { fromEnvoy } from '../../src/ingest/gateways/envoy.js';
 import { createLogger } from '../../src/log.js';
-import type { PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/emulator/emulator.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from '../helpers/pki.js';

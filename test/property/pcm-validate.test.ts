@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkOpendataReport, checkReport, loadAcceptedEndpoints, type CheckContext, type CheckResult } from '../../src/pcm/validate.js';
+import { checkOpendataReport, checkReport, loadAcceptedEndpoints, type CheckContext, type CheckResult } from '../../src/emulator/validate.js';
 import { prepareReport } from '../../src/report/validate.js';
 import { RUNS, NOW, anyValue, context, inputFor, seedArb, shaped, shapedOpendata, shuffled } from './arbitraries.js';
 
 /**
- * The emulator's own validator (src/pcm/validate.ts) over any JSON: checkReport and checkOpendataReport never throw,
+ * The emulator's own validator (src/emulator/validate.ts) over any JSON: checkReport and checkOpendataReport never throw,
  * and whether an item is DISCARDED or accepted does not depend on key order (nor do the quality findings of an
  * accepted one). The discard message may name keys in another order; the verdict may not change.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/schema.js';
-import { discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/pcm/validate.js';
+import { discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/emulator/validate.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
 import { concreteExample } from '../../src/report/template.js';
@@ -9,7 +9,7 @@ import { mulberry32 } from '../../src/random.js';
 import { CLIENT_ORG, SERVER_ORG } from '../helpers/pki.js';
 
 /**
- * The sidecar's validation (src/report/) against the emulator's, written apart (src/pcm/validate.ts), over a
+ * The sidecar's validation (src/report/) against the emulator's, written apart (src/emulator/validate.ts), over a
  * generated corpus, both ways: whatever the sidecar lets through, the emulator must accept — no avoidable DISCARDED —
  * and whatever the emulator would accept, the sidecar must send (PCM_RULE_QUALITY=send) — no report lost to a
  * quality remark. The corpus is aimed at the boundary between the two severities (§8.3): enum domains, value types,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema, DEFAULTS, type Config } from '../../src/config/schema.js';
-import { EMULATOR_DEFAULTS } from '../../src/pcm/emulator.js';
-import { RateLimiter } from '../../src/pcm/tokens.js';
+import { EMULATOR_DEFAULTS } from '../../src/emulator/emulator.js';
+import { RateLimiter } from '../../src/emulator/tokens.js';
 import { mulberry32 } from '../../src/random.js';
 import { backoffDelay } from '../../src/sender/backoff.js';
 import { RateBudget, type RateCall } from '../../src/sender/rate-budget.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
-import type { PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/emulator/emulator.js';
 import type { RateBudgetStatus } from '../../src/sender/rate-budget.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { getJson, postJson, postTls } from '../helpers/http.js';

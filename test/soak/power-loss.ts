@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { EMULATOR_DEFAULTS, type EmulatorStats, type StoredReport } from '../../src/pcm/emulator.js';
+import { EMULATOR_DEFAULTS, type EmulatorStats, type StoredReport } from '../../src/emulator/emulator.js';
 import { getJson, postJson } from '../helpers/http.js';
 import { CLI, stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';

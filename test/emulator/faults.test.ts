@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FaultError, FaultInjector, faultConfigSchema, loadFaultFile, parseFaultConfig, type FaultConfig, type FaultDecision } from '../../src/pcm/faults.js';
+import { FaultError, FaultInjector, faultConfigSchema, loadFaultFile, parseFaultConfig, type FaultConfig, type FaultDecision } from '../../src/emulator/faults.js';
 
 /** A random that returns exactly these values, then fails: a test sees every draw the injector makes. */
 function scripted(...values: number[]): () => number {

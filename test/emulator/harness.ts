@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
-import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/pcm/emulator.js';
+import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/emulator/emulator.js';
 import { generatePki, type PkiFiles } from '../../src/pki/certs.js';
 import { tempDir } from '../helpers/pki.js';
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PcmEmulator } from '../../src/pcm/emulator.js';
+import type { PcmEmulator } from '../../src/emulator/emulator.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';

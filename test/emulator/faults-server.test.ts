@@ -1,11 +1,11 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseFaultConfig, type FaultConfig } from '../../src/pcm/faults.js';
-import type { EmulatorOptions } from '../../src/pcm/emulator.js';
+import { parseFaultConfig, type FaultConfig } from '../../src/emulator/faults.js';
+import type { EmulatorOptions } from '../../src/emulator/emulator.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
 import { BV, CAIXA, EmulatorHarness, OPENDATA, PRIVATE, clientReport, makePki, opendataReport, transportError, type Answer } from './harness.js';
 
 /**
- * Issue #4, fault injection through the server: each knob of src/pcm/faults.ts (whose decisions test/pcm/faults.test.ts
+ * Issue #4, fault injection through the server: each knob of src/emulator/faults.ts (whose decisions test/emulator/faults.test.ts
  * checks without a network) carried out over real HTTPS, set once in the constructor (`faults:`) and once at run time
  * (PUT /emulator/faults, read back with GET). Behaviour only: a hang or a long latency is shown by the client's own
  * timeout firing, never by measuring how long anything took.

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PkiFiles } from '../../src/pki/certs.js';
-import { checkOpendataReport, checkReport, discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/pcm/validate.js';
+import { checkOpendataReport, checkReport, discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/emulator/validate.js';
 import { eventually } from '../helpers/http.js';
 import { tempDir } from '../helpers/pki.js';
 import {
@@ -403,7 +403,7 @@ describe("the OpenAPI's own request examples are accepted (changing only what ti
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// 3. DISCARDED messages (pcm-rules.md §8.3), as src/pcm/validate.ts words them, each with a passing twin
+// 3. DISCARDED messages (pcm-rules.md §8.3), as src/emulator/validate.ts words them, each with a passing twin
 // ---------------------------------------------------------------------------------------------------------------
 
 type Item = Record<string, unknown>;
@@ -879,7 +879,7 @@ const DISCARDS: DiscardCase[] = [
   },
   { cause: 'an item that is not an object', bad: () => 'report', message: 'Invalid payload format: item must be an object', twin: () => client() },
   {
-    // Without clientIp but with another key it is ACCEPTED with a quality finding (test/pcm/quality.test.ts).
+    // Without clientIp but with another key it is ACCEPTED with a quality finding (test/emulator/quality.test.ts).
     cause: 'opendata with an empty additionalInfo',
     stream: 'opendata',
     bad: () => opendataReport({ additionalInfo: {} }),
@@ -924,7 +924,7 @@ const DISCARDS: DiscardCase[] = [
   ...NEWER_DISCARDS,
 ];
 
-describe('the same causes through src/pcm/validate.ts directly: same message, no quality findings on a discard', () => {
+describe('the same causes through src/emulator/validate.ts directly: same message, no quality findings on a discard', () => {
   const endpoints = loadAcceptedEndpoints();
   it.each(DISCARDS.map((c) => [c.cause, c] as const))('%s', (_cause, c) => {
     const [check, legacy] = c.stream === 'opendata' ? [checkOpendataReport, opendataDiscardReason] : [checkReport, discardReason];

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PkiFiles } from '../../src/pki/certs.js';
-import { QUALITY_LOG_LIMIT, QualityLog, type QualityFinding, type QualitySnapshot } from '../../src/pcm/store.js';
+import { QUALITY_LOG_LIMIT, QualityLog, type QualityFinding, type QualitySnapshot } from '../../src/emulator/store.js';
 import { startEmulatorProcess } from '../helpers/stack.js';
 import { startCli } from '../helpers/processes.js';
 import {

@@ -7,10 +7,10 @@ import {
   type CheckContext,
   type CheckResult,
   type ErrorCodesAs,
-} from '../../src/pcm/validate.js';
+} from '../../src/emulator/validate.js';
 
 /**
- * src/pcm/validate.ts on its own, with a fixed clock: the exact discard set (every check with a failing and a passing
+ * src/emulator/validate.ts on its own, with a fixed clock: the exact discard set (every check with a failing and a passing
  * twin, the `{}` table over the whole catalogue), what is only quality, and prototype safety. The same causes go
  * through the HTTP emulator in conformance.test.ts and quality.test.ts.
  */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { ReportStore } from '../../src/pcm/store.js';
+import { ReportStore } from '../../src/emulator/store.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 
