@@ -27,6 +27,9 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_INGEST_TLS_CERT_FILE: 'ingest.tlsCertFile',
   PCM_INGEST_TLS_KEY_FILE: 'ingest.tlsKeyFile',
   PCM_INGEST_CLIENT_CA_FILE: 'ingest.clientCaFile',
+  PCM_ADMIN_HOST: 'admin.host',
+  PCM_ADMIN_PORT: 'admin.port',
+  PCM_ADMIN_TOKEN_FILE: 'admin.tokenFile',
   PCM_FORWARD_URL: 'forward.url',
   PCM_FORWARD_TOKEN_FILE: 'forward.tokenFile',
   PCM_FORWARD_CERT_FILE: 'forward.certFile',
@@ -182,6 +185,7 @@ function resolveFilePaths(config: Config, baseDir: string, fromFile: Set<string>
   };
   return {
     ...config,
+    admin: fixAll('admin', config.admin, ['tokenFile']),
     ingest: fixAll('ingest', config.ingest, ['tokenFile', 'tlsCertFile', 'tlsKeyFile', 'clientCaFile']),
     forward: fixAll('forward', config.forward, ['tokenFile', 'certFile', 'keyFile', 'caFile']),
     spool: { ...config.spool, path: fix('spool.path', config.spool.path) },

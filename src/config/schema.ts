@@ -72,6 +72,16 @@ export const DEFAULTS = {
     clientCaFile: undefined as string | undefined,
   },
   /**
+   * The admin listener: /metrics, /healthz and /readyz (open, for scrapers and probes) and the admin API under /v1/
+   * (src/admin/). Separate from ingest, which stays on loopback, so Prometheus can reach it from outside the pod.
+   */
+  admin: {
+    host: '0.0.0.0',
+    port: 9431,
+    /** A file of bearer tokens, one a line, one of which admin API requests must carry; none: the admin API is off. */
+    tokenFile: undefined as string | undefined,
+  },
+  /**
    * An agent forwards its validated, spooled reports to another pcm-sidecar (an aggregator) instead of the PCM: no
    * organisation certificate and no PCM URL on the agent. None: deliver to the PCM.
    */
@@ -328,6 +338,13 @@ export const webhookSubscriptionSchema = z.strictObject({
 export type WebhookSubscription = z.infer<typeof webhookSubscriptionSchema>;
 
 const configBase = z.strictObject({
+  admin: z
+    .strictObject({
+      host: z.string().min(1).default(DEFAULTS.admin.host),
+      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.admin.port),
+      tokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
   ingest: z
     .strictObject({
       host: z.string().min(1).default(DEFAULTS.ingest.host),
