@@ -28,10 +28,10 @@ export interface RunningSidecar {
   /** Webhook alerts; `alerts.sink` (or `alerts.pairing`) is what reconciliation reports through. */
   alerts: Alerts;
   /**
-   * Reads the endpoint catalogue and the rule settings (overrides included) of `next` again, for the reports that
-   * arrive from now on; everything else in `next` is left for a restart.
+   * Reads the endpoint catalogue, the rule settings (overrides included) and the webhook subscriptions of `next`
+   * again, for what arrives from now on; everything else in `next` is left for a restart.
    */
-  reload(next: Config): Promise<{ catalog: string }>;
+  reload(next: Config): Promise<{ catalog: string; webhooks: { added: string[]; changed: string[]; removed: string[] } }>;
   /** Stops accepting, answers requests in flight, finishes or releases batches in flight, closes the spool. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -360,11 +360,20 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   );
 
   let stopping: Promise<void> | null = null;
-  /** SIGHUP: the endpoint catalogue and the rule settings, read again; what is under way finishes with the old ones. */
-  async function reload(next: Config): Promise<{ catalog: string }> {
+  /** SIGHUP: the endpoint catalogue, the rule settings and the webhook subscriptions, read again; what is under way finishes with the old ones. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  /** Reloads one at a time: a second SIGHUP waits for the first. */
+  function reload(next: Config): ReturnType<RunningSidecar['reload']> {
+    const done = reloading.then(() => reloadNow(next));
+    reloading = done.catch(() => undefined);
+    return done;
+  }
+  async function reloadNow(next: Config): ReturnType<RunningSidecar['reload']> {
     const nextCatalog = loadCatalog(next.catalog.file);
     const nextInput = rulesInputOf({ ...config, rules: next.rules }, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
     const nextRules = reportRules(nextInput, nextCatalog);
+    // Subscriptions are checked before anything changes; a bad one leaves the catalogue and rules as they were.
+    const webhooks = await alerts.reloadSubscriptions(next.alerts.subscriptions, config.shutdown.graceMs);
     const nextPool = await openParsePool(nextInput, nextCatalog);
     const oldPool = parsePool;
     rules = nextRules;
@@ -373,7 +382,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     // A body still on an old thread falls back to the event loop, with the new rules, when the thread goes.
     await oldPool?.close();
     log.info({ catalog: nextCatalog.version, private: nextCatalog.private.length, opendata: nextCatalog.opendata.length }, 'endpoint catalogue and rules reloaded');
-    return { catalog: nextCatalog.version };
+    return { catalog: nextCatalog.version, webhooks };
   }
   return {
     reload,

@@ -17,9 +17,9 @@ settings (a broken endpoint catalogue included) stop the start with a message na
 
 SIGTERM/SIGINT (or a closed stdout): stop accepting, answer requests in flight, finish or release batches in flight,
 close the spool, exit 0 — within PCM_SHUTDOWN_GRACE_MS, or exit 1 when that runs out; a second signal exits 1 at once.
-SIGHUP: read the endpoint catalogue and the rule settings (PCM_RULE_*, rules.overrides) again, for the reports that
-arrive from then on; a configuration that does not hold is logged and the running one stays. Other settings need a
-restart.
+SIGHUP: read the endpoint catalogue, the rule settings (PCM_RULE_*, rules.overrides) and the webhook subscriptions
+(alerts.subscriptions, PCM_ALERTS_URL…) again, for what arrives from then on; a configuration that does not hold is
+logged and the running one stays. Other settings need a restart.
 
 With --check it starts nothing: it validates the settings, reads the endpoint catalogue, the pepper, the CA and
 each organisation's certificate and key (the pair must match), and with --token also asks the token endpoint for a
@@ -52,16 +52,16 @@ async function run(args: string[]): Promise<void> {
   const { startSidecar } = await import('../sidecar.js');
   const sidecar = await startSidecar(config, log);
   onShutdown(log, config.shutdown.graceMs, (phaseGraceMs) => sidecar.stop(phaseGraceMs));
-  // SIGHUP reads the endpoint catalogue and the rule settings again (a catalogue update, an override); a bad one
-  // is logged and the running ones stay. Other settings, organisations and webhook subscriptions need a restart.
+  // SIGHUP reads the endpoint catalogue, the rule settings and the webhook subscriptions again; a bad one is logged
+  // and the running ones stay. Other settings and the organisations need a restart.
   process.on('SIGHUP', () => {
     let next: Config;
     try {
       next = loadConfig({ configFile: values.config });
     } catch (err) {
-      return void log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue and rules stay');
+      return void log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue, rules and subscriptions stay');
     }
-    sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue and rules stay'));
+    sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue, rules and subscriptions stay'));
   });
 }
 
