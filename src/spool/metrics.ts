@@ -41,7 +41,7 @@ export function registerSpoolMetrics(metrics: Metrics, spool: SpoolMetricsSource
   );
   metrics.gauge(
     'pcm_sidecar_spool_dead_letters',
-    'Dead letters kept in the spool and not replayed, by organisation, stream and reason: pcm (DISCARDED by the PCM), refused (refused as it stands by the PCM, or by an agent's aggregator), too_old (past the age limit before it could be sent).',
+    "Dead letters kept in the spool and not replayed, by organisation, stream and reason: pcm (DISCARDED by the PCM), refused (refused as it stands by the PCM, or by an agent's aggregator), too_old (past the age limit before it could be sent).",
     ['org', 'stream', 'reason'],
     () => {
       const counts = new Map(spool.deadLetterCounts().map((d) => [`${d.lane}|${d.reason}`, d.count]));
