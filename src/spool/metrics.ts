@@ -9,7 +9,7 @@ const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['pcm', 'refused', 'too
 
 /** The spool's Prometheus metrics, per organisation and stream where they are per lane. */
 export function registerSpoolMetrics(metrics: Metrics, spool: SpoolMetricsSource, now: () => number = Date.now): void {
-  metrics.gauge('pcm_sidecar_spool_reports', 'Reports in the spool not yet answered by the PCM, by organisation, stream and state: pending (waiting to be sent) or inflight (in a batch being sent).', ['org', 'stream', 'state'], () =>
+  metrics.gauge('pcm_sidecar_spool_reports', 'Reports in the spool not yet answered by the PCM, by organisation, stream and state: pending (waiting to be sent) or inflight (in a batch being sent); every lane the spool has stored reports for.', ['org', 'stream', 'state'], () =>
     spool.laneBacklogs().flatMap(({ lane, pending, inflight }) => {
       const labels = laneLabels(lane);
       return [
