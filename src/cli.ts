@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { SidecarError, errorMessage } from './errors.js';
 import { EX_CONFIG, EX_USAGE, fail, type Command } from './commands/common.js';
 import { onOutputClosed } from './commands/shutdown.js';
+import { packageVersion } from './version.js';
 
 /** Each verb lives in src/commands/ and is loaded only when called, so `--version` and `--help` stay quick. */
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
@@ -32,11 +32,6 @@ Commands:
 
 Run 'pcm-sidecar <command> --help' for a command's options; 'pcm-sidecar --version' for the version.
 `;
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;

@@ -117,7 +117,7 @@ describe('ingest of an aggregator: token and client certificate', () => {
     expect([200, 503]).toContain((await call('/readyz')).status);
     const metrics = await request(`${sidecar.ingestUrl}/metrics`, { dispatcher: withCert });
     expect(metrics.statusCode).toBe(200);
-    expect(await metrics.body.text()).toMatch(/pcm_sidecar_ingest_unauthorized_total [1-9]/);
+    expect(await metrics.body.text()).toMatch(/pcm_sidecar_ingest_request_duration_seconds_count\{route="\/v1\/reports",status_code="401"\} [1-9]/);
     expect((await call('/v1/status')).status).toBe(401);
     expect((await call('/v1/status', { token: TOKEN })).status).toBe(200);
   });
