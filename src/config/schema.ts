@@ -209,7 +209,7 @@ const configBase = z.strictObject({
   admin: z
     .strictObject({
       host: z.string().min(1).default(DEFAULTS.admin.host).describe('Address of the admin listener: `/metrics`, `/healthz` and `/readyz` (open, for scrapers and probes) and the admin API under `/v1/`.'),
-      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.admin.port).describe('Port of the admin listener (`0`: any free port).'),
+      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.admin.port).describe('Port of the admin listener (`0`: a free port, picked at start).'),
       tokenFile: file.optional().meta({
         description: 'A file of bearer tokens, one a line, one of which admin API requests must carry. Metrics, health and readiness stay open without it.',
         absent: 'none (the admin API is off: 404 with a message saying so)',
@@ -220,7 +220,7 @@ const configBase = z.strictObject({
   ingest: z
     .strictObject({
       host: z.string().min(1).default(DEFAULTS.ingest.host).describe('Ingest listen address.'),
-      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port).describe('Ingest port (`0`: any free port, logged as `ingestUrl`).'),
+      port: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.ingest.port).describe('Ingest port (`0`: a free port, logged as `ingestUrl`).'),
       maxBodyBytes: z.coerce.number().int().positive().default(DEFAULTS.ingest.maxBodyBytes).describe('Largest ingest body accepted; a larger one is answered 413.'),
       maxItemsPerRequest: z.coerce
         .number()
