@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
 import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
@@ -19,6 +20,17 @@ import type { IngestMetrics } from './metrics.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
 export type PartialStatus = 200 | 202 | 207;
+
+/** What the answer to one ingest request says about the request itself (and its trace line). */
+interface AnsweredRequest {
+  route: string;
+  query: URLSearchParams;
+  /** Remote address, method and URL (secrets in the query redacted). */
+  source: string;
+  bytes: number;
+  /** performance.now() when the request's turn began. */
+  startedAt: number;
+}
 
 /**
  * The gateway-facing HTTP endpoint. Every POST route answers only after its reports are committed:
@@ -153,13 +165,21 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
     const ticket = budget.ticket();
     try {
-      await ingestBody(req, res, route, toReport, query, ticket);
+      await ingestBody(req, res, route, toReport, query, ticket, performance.now());
     } finally {
       ticket.release();
     }
   }
 
-  async function ingestBody(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams, ticket: BudgetTicket): Promise<void> {
+  async function ingestBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string,
+    toReport: ToReport,
+    query: URLSearchParams,
+    ticket: BudgetTicket,
+    startedAt: number,
+  ): Promise<void> {
     // Refused before the body is read: a gateway retries later, nothing of this request was taken.
     if (options.maxPendingReports !== undefined && spool.undelivered() >= options.maxPendingReports) {
       throw new BacklogFullError(`the backlog holds ${options.maxPendingReports} reports or more (PCM_SPOOL_MAX_PENDING_REPORTS); nothing from this request was stored`);
@@ -182,7 +202,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         if (outcome !== null) {
           metrics.parseThreadBodies.inc();
           if ('refused' in outcome) throw new IngestError(outcome.refused.code, outcome.refused.status, outcome.refused.message);
-          return await answer(res, route, query, source, outcome.checked);
+          return await answer(res, { route, query, source, bytes: body.length, startedAt }, outcome.checked);
         }
       }
       items = parseBody(body, format);
@@ -194,11 +214,12 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       throw err;
     }
     const checked = checkItems(items, toReport, validation(), query, { source, route, maxReportBytes });
-    await answer(res, route, query, source, checked);
+    await answer(res, { route, query, source, bytes: body.length, startedAt }, checked);
   }
 
   /** Stores what a body's items became and answers the gateway with one result per item where needed. */
-  async function answer(res: ServerResponse, route: string, query: URLSearchParams, source: string, checked: CheckedBody): Promise<void> {
+  async function answer(res: ServerResponse, request: AnsweredRequest, checked: CheckedBody): Promise<void> {
+    const { route, query, source } = request;
     const { reports, rejected, results, storedAt, findingRules, skipped, warned } = checked;
     const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
     let duplicates = 0;
@@ -237,12 +258,27 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     metrics.items.inc({ route, outcome: 'rejected' }, rejected.length);
     metrics.items.inc({ route, outcome: 'skipped' }, skipped);
     const counts = { accepted, duplicates, warnings: warned, ...(skipped > 0 ? { skipped } : {}) };
+    let status = 202;
     if (rejected.length === 0) {
       // Items are listed only when one has something to say (warnings, skips); a clean answer stays small.
-      send(res, 202, warned + skipped > 0 ? { ...counts, results } : counts);
+      send(res, status, warned + skipped > 0 ? { ...counts, results } : counts);
     } else {
       log.info({ rejected: rejected.length, source }, 'ingest refused items; kept in quarantine');
-      send(res, partialStatusOf(query, partialStatus), { ...counts, rejected: rejected.length, results });
+      if (log.isLevelEnabled('debug')) logRefusedItems(route, source, results);
+      status = partialStatusOf(query, partialStatus);
+      send(res, status, { ...counts, rejected: rejected.length, results });
+    }
+    log.trace(
+      { route, source, bytes: request.bytes, items: results.length, accepted, duplicates, rejected: rejected.length, skipped, warned, status, ms: Math.round(performance.now() - request.startedAt) },
+      'ingest: request answered',
+    );
+  }
+
+  /** One line per refused item, with what refused it as the answer says it: fields and rules, values redacted (slim()). */
+  function logRefusedItems(route: string, source: string, results: readonly ItemResult[]): void {
+    for (const result of results) {
+      if (result.status !== 'rejected') continue;
+      log.debug({ route, source, index: result.index, errors: result.errors }, 'ingest: item refused');
     }
   }
 
@@ -285,6 +321,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       if (err instanceof IngestError) {
         // Stop reading a body we refused, and close so the client does not keep streaming it.
         if (err.status === 413) res.setHeader('connection', 'close');
+        log.debug({ route: path, status: err.status, code: err.code, err: err.message }, 'ingest: body refused');
         return send(res, err.status, { error: err.message, code: err.code });
       }
       if (err instanceof BacklogFullError) {

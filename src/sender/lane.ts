@@ -292,6 +292,7 @@ export class OrgLane implements TokenSource {
         ca,
         onRefresh: (outcome) => this.readiness.tokenRefresh(outcome, credential.clientId),
         budget: this.budget,
+        log: this.log.child({ lane: this.lane }),
       }),
       client: new ReportClient({
         apiUrl: o.apiUrl,
@@ -401,6 +402,13 @@ export class OrgLane implements TokenSource {
         if (!transport) throw new TokenError(`no usable credential: ${this.credentialError ?? 'unknown'}`, false);
         // The token before the report's permit: a token request spends a permit of its own, one interval earlier.
         const token = await transport.tokens.get(this.aborting.signal);
+        if (this.log.isLevelEnabled('trace')) {
+          // Spool row ids: which rows this attempt carries, to follow a batch through retries and splits.
+          this.log.trace(
+            { lane: this.lane, reports: rows.length, bytes: Buffer.byteLength(body), firstId: rows[0]?.id, lastId: rows[rows.length - 1]?.id, attempt: attempt + 1 },
+            'batch: sending',
+          );
+        }
         const answer = await transport.client.send(body, rows.length, token, this.aborting.signal);
         if (answer.kind === 'results') {
           this.readiness.answered();
@@ -414,6 +422,7 @@ export class OrgLane implements TokenSource {
             {
               lane: this.lane,
               reports: rows.length,
+              status: answer.status,
               accepted: rows.length - discarded.length,
               discarded: discarded.length,
               attempts: attempt + 1,

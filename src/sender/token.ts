@@ -1,4 +1,5 @@
 import { createSecureContext } from 'node:tls';
+import type { Logger } from 'pino';
 import { Agent, request, type Dispatcher } from 'undici';
 import { TokenError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
@@ -23,6 +24,8 @@ export interface TokenOptions {
   now?: () => number;
   /** Told the outcome of each refresh (one /token/ call, with its /token-fresh/ follow-up): readiness and metrics. */
   onRefresh?: (outcome: TokenRefresh) => void;
+  /** Token fetches (debug) and reuses (trace), never the token itself. */
+  log?: Logger;
 }
 
 /**
@@ -70,7 +73,10 @@ export class TokenProvider {
 
   /** `signal` ends a wait for the rate budget (RateWaitAbortedError); callers sharing one fetch share the first signal. */
   async get(signal?: AbortSignal): Promise<string> {
-    if (this.cached && this.now() < this.cached.refreshAt) return this.cached.value;
+    if (this.cached && this.now() < this.cached.refreshAt) {
+      this.options.log?.trace({ expiresInMs: this.cached.expiresAt - this.now() }, 'token: reused');
+      return this.cached.value;
+    }
     if (!this.inflight) {
       this.inflight = this.refresh(signal).finally(() => {
         this.inflight = null;
@@ -166,6 +172,7 @@ export class TokenProvider {
     const margin = Math.min(this.options.refreshMarginMs, lifetimeMs / 10);
     this.cached = { value: parsed.access_token, refreshAt: startedAt + lifetimeMs - margin, expiresAt: startedAt + lifetimeMs };
     this.fetched++;
+    this.options.log?.debug({ path, expiresInMs: lifetimeMs, refreshInMs: lifetimeMs - margin, fetched: this.fetched }, 'token: fetched');
     return parsed.access_token;
   }
 }
