@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# pcm-sidecar image: `docker build -t pcm-sidecar .`
+# pcm-sidecar image: `docker build -t pcm-sidecar:0.1.0 -t pcm-sidecar:latest .` (the version of package.json; README,
+# "Packaging")
 #
-#   docker run --rm -p 127.0.0.1:8431:8431 -v pcm-spool:/var/lib/pcm-sidecar \
+#   docker run --rm -p 127.0.0.1:8431:8431 -p 9431:9431 -v pcm-spool:/var/lib/pcm-sidecar \
 #     -v "$PWD/certs:/etc/pcm-sidecar/certs:ro" \
 #     -e PCM_API_URL=... -e PCM_AUTH_URL=... -e PCM_ORG_ID=... -e PCM_CLIENT_ID=... \
 #     -e PCM_CERT_FILE=/etc/pcm-sidecar/certs/client.crt -e PCM_KEY_FILE=/etc/pcm-sidecar/certs/client.key \
@@ -10,7 +11,7 @@
 #
 # The process runs as uid/gid 10001: mounted certificate and key files must be readable by it, and a host directory
 # bind-mounted on /var/lib/pcm-sidecar must be writable by it (a named volume, as above, is prepared by the image).
-# Every PCM_* variable the sidecar knows is listed in src/config/load.ts (ENV_SETTINGS); an unknown PCM_* variable
+# Every PCM_* variable the sidecar knows is listed in docs/configuration.md; an unknown PCM_* variable
 # stops the start (exit 78), so do not pass any other variable whose name starts with PCM_.
 # Kubernetes manifests: deploy/kubernetes/.
 
@@ -45,8 +46,8 @@ RUN npm run build
 # Runtime dependencies only. Keeps the compiled better-sqlite3 binding (it is a production dependency).
 RUN npm prune --omit=dev --no-audit --no-fund
 
-# data/ is read at run time by the PCM emulator (`emulate`, `demo`): src/pcm/validate.ts resolves ../../data/ from
-# dist/pcm/, so it must sit next to dist/.
+# data/ is read at run time (the endpoint catalogue, by the sidecar and the emulator): src/report/catalog.ts and
+# src/emulator/validate.ts resolve ../../data/ from dist/report/ and dist/emulator/, so it must sit next to dist/.
 COPY data ./data
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -80,13 +81,16 @@ VOLUME ["/var/lib/pcm-sidecar"]
 
 USER 10001:10001
 
-# POST /v1/reports (ingest), GET /healthz, GET /readyz, GET /v1/status. Without PCM_INGEST_TOKEN_FILE or
+# 8431: ingest, POST /v1/reports and the other ingest routes (and GET /healthz). Without PCM_INGEST_TOKEN_FILE or
 # PCM_INGEST_CLIENT_CA_FILE the ingest has no authentication: publish this port only to the gateway (same pod, same
 # private network), never to the outside. An aggregator that agents forward to sets them (README, "Topologies").
-EXPOSE 8431
+# 9431: the admin listener (PCM_ADMIN_PORT): GET /metrics, /healthz, /readyz for scrapers and probes, and the admin
+# API under /v1/, off unless PCM_ADMIN_TOKEN_FILE names its bearer tokens.
+EXPOSE 8431 9431
 
-# On SIGTERM the sidecar stops accepting, answers requests in flight, finishes or releases in-flight batches within
-# 10 s and closes the spool. Give it more than that before SIGKILL: `docker stop -t 30`, `stop_grace_period: 30s`.
+# On SIGTERM the sidecar stops accepting, answers requests in flight, finishes or releases in-flight batches and closes
+# the spool within PCM_SHUTDOWN_GRACE_MS (25 s). Give it more than that before SIGKILL: `docker stop -t 30`,
+# `stop_grace_period: 30s`.
 STOPSIGNAL SIGTERM
 
 # Liveness only (/healthz answers 200 while the process serves HTTP). /readyz is not used here: it is 503 while a
