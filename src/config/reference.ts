@@ -6,7 +6,7 @@ import { configSchema } from './schema.js';
 /**
  * The configuration reference (docs/configuration.md), rendered from the schema itself: each setting's path, its
  * PCM_* variable (load.ts), type and bounds, default and meaning (`.describe()` / `.meta()` in schema.ts). Run by
- * `npm run docs:config`, never by the sidecar; test/config/reference.test.ts fails when the file and this drift apart.
+ * `npm run docs:config` (scripts/config-doc.js), never by the sidecar; test/config/reference.test.ts fails when the file and this drift apart.
  */
 
 export interface SettingDoc {

@@ -358,7 +358,7 @@ const configBase = z.strictObject({
         .positive()
         .default(DEFAULTS.spool.quarantineMaxRows)
         .describe(
-          'Most items in quarantine. Past it (or past `quarantineMaxBytes`) the items first received longest ago are deleted (logged and counted, docs/metrics.md) until it is under 90 % of both caps, so a storm of refused traffic cannot fill the disk. Identical items are folded anyway.',
+          'Most items in quarantine. Past it (or past `quarantineMaxBytes`) the items first received longest ago are deleted (logged, counted in `pcm_sidecar_spool_quarantine_evicted_total`) until it is under 90 % of both caps, so a storm of refused traffic cannot fill the disk. Identical items are folded anyway.',
         ),
       quarantineMaxBytes: z.coerce
         .number()

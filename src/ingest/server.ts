@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
 import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
@@ -28,8 +27,8 @@ interface AnsweredRequest {
   /** Remote address, method and URL (secrets in the query redacted). */
   source: string;
   bytes: number;
-  /** performance.now() when the request's turn began. */
-  startedAt: number;
+  /** process.hrtime.bigint() when the request arrived: the same start as its duration metric. */
+  startedAt: bigint;
 }
 
 /**
@@ -162,10 +161,10 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   const budget = new BodyBudget(options.maxInflightBytes ?? DEFAULTS.ingest.maxInflightBytes);
 
   /** One ingest request, its bytes charged to the budget until it is answered or fails. */
-  async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams): Promise<void> {
+  async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams, startedAt: bigint): Promise<void> {
     const ticket = budget.ticket();
     try {
-      await ingestBody(req, res, route, toReport, query, ticket, performance.now());
+      await ingestBody(req, res, route, toReport, query, ticket, startedAt);
     } finally {
       ticket.release();
     }
@@ -178,7 +177,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     toReport: ToReport,
     query: URLSearchParams,
     ticket: BudgetTicket,
-    startedAt: number,
+    startedAt: bigint,
   ): Promise<void> {
     // Refused before the body is read: a gateway retries later, nothing of this request was taken.
     if (options.maxPendingReports !== undefined && spool.undelivered() >= options.maxPendingReports) {
@@ -269,7 +268,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       send(res, status, { ...counts, rejected: rejected.length, results });
     }
     log.trace(
-      { route, source, bytes: request.bytes, items: results.length, accepted, duplicates, rejected: rejected.length, skipped, warned, status, ms: Math.round(performance.now() - request.startedAt) },
+      { route, source, bytes: request.bytes, items: results.length, accepted, duplicates, rejected: rejected.length, skipped, warned, status, ms: Number((process.hrtime.bigint() - request.startedAt) / 1_000_000n) },
       'ingest: request answered',
     );
   }
@@ -289,11 +288,11 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     // A target such as `//` or `//host:99999/` is no URL: answered here, or the rejection would go unhandled.
     if (url === null) return send(res, 400, { error: 'Bad Request: the request target is not a path' });
     const toReport = routes[url.pathname];
-    await respond(req, res, url, toReport);
+    await respond(req, res, url, toReport, startedAt);
     if (toReport && res.headersSent) metrics.answered(url.pathname, res.statusCode, startedAt);
   }
 
-  async function respond(req: IncomingMessage, res: ServerResponse, url: URL, toReport: ToReport | undefined): Promise<void> {
+  async function respond(req: IncomingMessage, res: ServerResponse, url: URL, toReport: ToReport | undefined, startedAt: bigint): Promise<void> {
     const path = url.pathname;
     try {
       const guarded = toReport !== undefined || (options.routes?.[path] !== undefined && !options.openRoutes?.has(path));
@@ -304,7 +303,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
       if (toReport) {
         if (req.method !== 'POST') return send(res, 405, { error: 'Method Not Allowed' }, { allow: 'POST' });
-        return await ingest(req, res, path, toReport, url.searchParams);
+        return await ingest(req, res, path, toReport, url.searchParams, startedAt);
       }
       const route = req.method === 'GET' ? options.routes?.[path] : undefined;
       if (route) {

@@ -1,4 +1,4 @@
-// Writes docs/configuration.md from the configuration schema (src/config/reference.ts, built into dist/ first).
+// Writes docs/configuration.md from the configuration schema of the build (npm run docs:config builds first).
 import { writeFileSync } from 'node:fs';
 import { configurationReference } from '../dist/config/reference.js';
 
