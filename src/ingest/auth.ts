@@ -1,10 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { readTokenFile } from '../config/token-file.js';
+import { bearerToken, isKnownToken, readTokenFile, tokenDigest } from '../config/token-file.js';
 import { ConfigError, errorMessage } from '../errors.js';
 
 /**
@@ -42,12 +41,6 @@ const SETTINGS = {
   clientCaFile: 'PCM_INGEST_CLIENT_CA_FILE (ingest.clientCaFile)',
 } as const;
 
-const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
 function readFile(key: keyof typeof SETTINGS, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -68,7 +61,7 @@ function loadFiles(settings: IngestSettings): Loaded {
   if (tokenFile !== undefined) {
     const read = readTokenFile(tokenFile);
     if ('problem' in read) throw new ConfigError(SETTINGS.tokenFile, read.problem);
-    tokenDigests = read.tokens.map(digest);
+    tokenDigests = read.tokens.map(tokenDigest);
   }
   if (tlsCertFile === undefined || tlsKeyFile === undefined) return { tokenDigests, tls: null };
   const tls: IngestTls = {
@@ -124,14 +117,10 @@ export class IngestGuard {
     }
     const digests = this.loaded.tokenDigests;
     if (digests === null) return null;
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? BEARER.exec(header) : null;
-    if (!match) return deny('Unauthorized: a bearer token is required (Authorization: Bearer <the token of PCM_FORWARD_TOKEN_FILE>)', true);
+    const given = bearerToken(req.headers.authorization);
+    if (given === null) return deny('Unauthorized: a bearer token is required (Authorization: Bearer <the token of PCM_FORWARD_TOKEN_FILE>)', true);
     // Equal-length digests, every configured token compared: the time taken says nothing about which one, or how close.
-    const given = digest(match[1] as string);
-    let ok = false;
-    for (const known of digests) ok = timingSafeEqual(given, known) || ok;
-    return ok ? null : deny('Unauthorized: the bearer token is not one this ingest accepts', true);
+    return isKnownToken(digests, given) ? null : deny('Unauthorized: the bearer token is not one this ingest accepts', true);
   }
 
   /**
