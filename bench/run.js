@@ -543,6 +543,21 @@ async function ingestSingleRound(round) {
   } finally {
     out.bareRss = (await bare.stop()).memory;
   }
+  if (S.fluentBit) {
+    // The same single-report load against Fluent Bit's C HTTP server (informational: the goal is node:http's own limit).
+    const name = `ingest-single-fluent-bit-r${round}`;
+    try {
+      const fb = await fluentBitServer(name);
+      try {
+        if (S.warmup > 0) await measure(fb, `${name}-warmup`, { ...common, seconds: S.warmup });
+        out.fluentBit = await measure(fb, name, { ...common, seconds: S.duration });
+      } finally {
+        out.fluentBitRss = (await fb.stop()).memory;
+      }
+    } catch (err) {
+      fail(`${name}: ${err.message}`);
+    }
+  }
   if (out.bare.loadGenCores >= S.loadGenSaturated) {
     noteOnce(`ingest-single: autocannon used ≥ ${S.loadGenSaturated} cores against the bare server, so the bare baseline is partly limited by the load generator on this machine (its req/s is a floor; the ratio flatters the sidecar).`);
   }
@@ -967,6 +982,10 @@ function summaryTable() {
   const IS = results.ingestSingle;
   if (IS.length) {
     row('ingest-single', 'requests/s at peak', cell(IS.map((r) => r.sidecar.reqPerSec)), `bare node:http + JSON.parse: ${cell(IS.map((r) => r.bare.reqPerSec))}`, ratioCell(IS.map((r) => [r.sidecar.reqPerSec, r.bare.reqPerSec])), '≥ 0.9× bare', met(ratioMedian(IS.map((r) => [r.sidecar.reqPerSec, r.bare.reqPerSec])) >= 0.9), reproduce('ingest-single'));
+    const isFb = IS.filter((r) => r.fluentBit);
+    if (isFb.length) {
+      row('ingest-single', 'requests/s at peak vs Fluent Bit', cell(isFb.map((r) => r.sidecar.reqPerSec)), `Fluent Bit (in_http → filesystem → out_http): ${cell(isFb.map((r) => r.fluentBit.reqPerSec))}; CPU-s / 1,000: ${cell(isFb.map((r) => r.fluentBit.cpuPer1000), 3)}`, ratioCell(isFb.map((r) => [r.sidecar.reqPerSec, r.fluentBit.reqPerSec])), '— (informational)', '—', `FLUENT_BIT=/path/to/fluent-bit ${reproduce('ingest-single')}`);
+    }
     row('ingest-single', 'server CPU-s per 1,000 reports at peak', cell(IS.map((r) => r.sidecar.cpuPer1000), 3), `bare: ${cell(IS.map((r) => r.bare.cpuPer1000), 3)}`, ratioCell(IS.map((r) => [r.sidecar.cpuPer1000, r.bare.cpuPer1000])), '≤ 1.3× bare', met(ratioMedian(IS.map((r) => [r.sidecar.cpuPer1000, r.bare.cpuPer1000])) <= 1.3), reproduce('ingest-single'));
     row('ingest-single', 'p50 / p99 ms at peak', `${cell(IS.map((r) => r.sidecar.latencyP50))} / ${cell(IS.map((r) => r.sidecar.latencyP99))}`, `bare: ${cell(IS.map((r) => r.bare.latencyP50))} / ${cell(IS.map((r) => r.bare.latencyP99))}`, '—', '—', '—', reproduce('ingest-single'));
     row('ingest-single', `p99 ms at half of the sidecar's peak (${cell(IS.map((r) => r.halfRate))} req/s)`, `${cell(IS.map((r) => r.sidecarHalf.latencyP99))} (p50 ${cell(IS.map((r) => r.sidecarHalf.latencyP50))})`, `bare at the same rate: ${cell(IS.map((r) => r.bareHalf.latencyP99))} (p50 ${cell(IS.map((r) => r.bareHalf.latencyP50))})`, ratioCell(IS.map((r) => [r.sidecarHalf.latencyP99, r.bareHalf.latencyP99])), '< 10 ms', met(med(IS.map((r) => r.sidecarHalf.latencyP99)) < 10), reproduce('ingest-single'));

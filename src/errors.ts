@@ -118,7 +118,7 @@ export type LaneNotReadyCode =
   | 'PCM_LANE_STALLED';
 
 /**
- * Why a lane is not ready (GET /readyz, /v1/status, pcm_sidecar_lane_ready): a state, not thrown. `since` is when
+ * Why a lane is not ready (GET /readyz, /v1/status, pcm_sidecar_sender_ready): a state, not thrown. `since` is when
  * the cause was first seen; the lane clears it itself when the cause goes away.
  */
 export class LaneNotReadyError extends SidecarError {

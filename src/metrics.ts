@@ -1,55 +1,64 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { packageVersion } from './version.js';
 
-/** Prometheus metrics of one sidecar. Counters are bumped on the hot path; gauges are read at scrape time. */
+/**
+ * The Prometheus registry of one sidecar: the bottom floor every room registers its metrics in (src/<room>/metrics.ts).
+ * Counters and histograms bumped where things happen are made with `liveCounter()` and `histogram()`; figures a room
+ * already keeps are read at scrape time through `counter()` and `gauge()`. Every one is listed in `definitions`, which
+ * docs/metrics.md is generated from (src/metrics-doc.ts); Node's default metrics are registered under their standard
+ * names (process_*, nodejs_*) and are not listed there.
+ */
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+
+export interface MetricDefinition {
+  name: string;
+  type: MetricType;
+  help: string;
+  labelNames: readonly string[];
+}
+
+/** One sample a read-at-scrape metric reports. */
+export interface Sample<L extends string> {
+  labels: Record<L, string>;
+  value: number;
+}
+
+/** Seconds of a request or a batch: 1 ms to 30 s. */
+export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly ingestItems = new Counter({
-    name: 'pcm_sidecar_ingest_items_total',
-    help: 'Items received on ingest routes, by route and outcome (accepted, duplicate, rejected).',
-    labelNames: ['route', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly parseThreadBodies = new Counter({
-    name: 'pcm_sidecar_ingest_parse_thread_bodies_total',
-    help: 'Ingest bodies parsed and validated on a parse thread (PCM_INGEST_PARSE_THREADS) rather than the event loop.',
-    registers: [this.registry],
-  });
-  readonly repairs = new Counter({
-    name: 'pcm_sidecar_repairs_total',
-    help: 'Normalisation repairs applied to accepted reports, by kind.',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-
-  readonly qualityFindings = new Counter({
-    name: 'pcm_sidecar_quality_findings_total',
-    help: 'Quality findings (src/report/rules.ts) on reports stored and sent, by rule: remarks the PCM may open a data-quality ticket for.',
-    labelNames: ['rule'] as const,
-    registers: [this.registry],
-  });
-
-  readonly ingestUnauthorized = new Counter({
-    name: 'pcm_sidecar_ingest_unauthorized_total',
-    help: 'Ingest requests answered 401: no or a wrong bearer token (PCM_INGEST_TOKEN_FILE), no client certificate the client CA signs.',
-    registers: [this.registry],
-  });
-
-  readonly quarantineEvicted = new Counter({
-    name: 'pcm_sidecar_quarantine_evicted_total',
-    help: 'Quarantined items deleted because the quarantine reached PCM_SPOOL_QUARANTINE_MAX_ROWS or _MAX_BYTES.',
-    registers: [this.registry],
-  });
+  private readonly defined: MetricDefinition[] = [];
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'pcm_sidecar_' });
+    collectDefaultMetrics({ register: this.registry });
+    const help = 'Always 1; its labels say which pcm-sidecar version runs on which Node.js.';
+    const build = new Gauge({ name: 'pcm_sidecar_build_info', help, labelNames: this.define('pcm_sidecar_build_info', 'gauge', help, ['version', 'node_version']), registers: [this.registry] });
+    build.set({ version: packageVersion(), node_version: process.version }, 1);
   }
 
-  /** A counter whose totals are read from `read` at each scrape (they only grow: lanes live as long as the process). */
-  counter<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => { labels: Record<L, string>; value: number }[]): void {
+  /** Every pcm_sidecar_* metric registered so far, in registration order. */
+  get definitions(): readonly MetricDefinition[] {
+    return this.defined;
+  }
+
+  /** A counter bumped where the thing it counts happens. */
+  liveCounter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames: this.define(name, 'counter', help, labelNames), registers: [this.registry] });
+  }
+
+  /** A histogram observed where the thing it measures happens. */
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames: this.define(name, 'histogram', help, labelNames), buckets: [...buckets], registers: [this.registry] });
+  }
+
+  /** A counter whose totals are read from `read` at each scrape (they only grow: their sources live as long as the process). */
+  counter<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Sample<L>[]): void {
     new Counter({
       name,
       help,
-      labelNames,
+      labelNames: this.define(name, 'counter', help, labelNames),
       registers: [this.registry],
       collect() {
         this.reset();
@@ -59,16 +68,22 @@ export class Metrics {
   }
 
   /** A gauge whose values are read from `read` at each scrape. */
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => { labels: Record<L, string>; value: number }[]): void {
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Sample<L>[]): void {
     new Gauge({
       name,
       help,
-      labelNames,
+      labelNames: this.define(name, 'gauge', help, labelNames),
       registers: [this.registry],
       collect() {
         this.reset();
         for (const { labels, value } of read()) this.set(labels as Partial<Record<L, string | number>>, value);
       },
     });
+  }
+
+  /** Records the definition for the reference; returns the label names for the prom-client constructor. */
+  private define<L extends string>(name: string, type: MetricType, help: string, labelNames: readonly L[]): readonly L[] {
+    this.defined.push({ name, type, help, labelNames });
+    return labelNames;
   }
 }

@@ -3,10 +3,12 @@ import { AdminAuth } from './admin/auth.js';
 import { adminRoutes } from './admin/routes.js';
 import { createAdminServer } from './admin/server.js';
 import { Alerts } from './alerts/alerts.js';
+import { registerAlertsMetrics } from './alerts/metrics.js';
 import { errorMessage } from './errors.js';
 import { readTokenIdPepper } from './config/pepper.js';
 import { reconcilePathOf, skipPathsOf, type Config } from './config/schema.js';
 import { IngestGuard } from './ingest/auth.js';
+import { IngestMetrics } from './ingest/metrics.js';
 import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -15,10 +17,11 @@ import { Reconciler, divergentQueryOf, type ReconciliationOff } from './reconcil
 import { loadCatalog, type EndpointCatalog } from './report/catalog.js';
 import { reportRules, rulesInputOf, type RulesInput } from './report/context.js';
 import type { ParsePool as ParsePoolType } from './ingest/parse-pool.js';
-import type { LaneStatus } from './sender/lane.js';
-import { RATE_CALLS, type RateBudgetStatus, type RateCall } from './sender/rate-budget.js';
+import { registerSenderMetrics, senderPostMetrics } from './sender/metrics.js';
 import { Sender, opendataOrgOf } from './sender/sender.js';
+import { registerSlaMetrics } from './sla/metrics.js';
 import { SlaTracker } from './sla/tracker.js';
+import { registerSpoolMetrics } from './spool/metrics.js';
 import { Spool } from './spool/spool.js';
 
 /** The running pipeline: ingest → spool → sender, with an orderly stop. */
@@ -33,10 +36,10 @@ export interface RunningSidecar {
   /** Webhook alerts; `alerts.sink` (or `alerts.pairing`) is what reconciliation reports through. */
   alerts: Alerts;
   /**
-   * Reads the endpoint catalogue and the rule settings (overrides included) of `next` again, for the reports that
-   * arrive from now on; everything else in `next` is left for a restart.
+   * Reads the endpoint catalogue, the rule settings (overrides included) and the webhook subscriptions of `next`
+   * again, for what arrives from now on; everything else in `next` is left for a restart.
    */
-  reload(next: Config): Promise<{ catalog: string }>;
+  reload(next: Config): Promise<{ catalog: string; webhooks: { added: string[]; changed: string[]; removed: string[] } }>;
   /** Stops accepting, answers requests in flight, finishes or releases batches in flight, closes the spool. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -71,13 +74,6 @@ async function pruneSpool(spool: Spool, config: Config, log: Logger, stopped: ()
   await pruneInChunks((limit) => spool.pruneKeys(limit), stopped);
   const quarantined = await pruneInChunks((limit) => spool.pruneQuarantine(now - config.spool.retainQuarantineMs, limit), stopped);
   if (quarantined > 0) log.warn({ items: quarantined }, 'deleted quarantined items past their retention (PCM_SPOOL_RETAIN_QUARANTINE_MS)');
-}
-
-/** Lanes grouped by organisation (its private and opendata lanes), for metrics labelled by `org`. */
-function byOrg(lanes: LaneStatus[]): { org: string; lanes: LaneStatus[] }[] {
-  const groups = new Map<string, LaneStatus[]>();
-  for (const lane of lanes) groups.set(lane.orgId, [...(groups.get(lane.orgId) ?? []), lane]);
-  return [...groups].map(([org, members]) => ({ org, lanes: members }));
 }
 
 /** Routes a probe reads without the ingest's token or client certificate (the admin listener has the rest). */
@@ -157,7 +153,6 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     quarantineMaxRows: config.spool.quarantineMaxRows,
     quarantineMaxBytes: config.spool.quarantineMaxBytes,
     onQuarantineEvicted: (items) => {
-      metrics.quarantineEvicted.inc(items);
       log.warn({ items, maxRows: config.spool.quarantineMaxRows, maxBytes: config.spool.quarantineMaxBytes }, 'quarantine full: deleted its oldest items');
     },
   });
@@ -180,6 +175,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     onAccepted: (batch) => reconciler?.accepted(batch),
     onDiscarded: (discarded) => alerts.discarded(discarded),
     onReadinessChange: (change) => alerts.readinessChanged(change),
+    onPosted: senderPostMetrics(metrics),
   });
   // An agent (PCM_FORWARD_URL) has no PCM to ask: its aggregator reconciles what it delivers.
   if (config.reconcile.share > 0 && config.forward.url !== undefined) reconcileOff = { enabled: false, reason: 'this sidecar forwards to an aggregator (PCM_FORWARD_URL), which reconciles' };
@@ -219,82 +215,18 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       : null;
   let parsePool = await openParsePool(rulesInput, catalog);
   log.info({ catalog: catalog.version, private: catalog.private.length, opendata: catalog.opendata.length }, 'endpoint catalogue loaded');
-  metrics.gauge('pcm_sidecar_spool_backlog', 'Reports waiting in the spool (pending, inflight) and items in quarantine.', ['state'], () =>
-    Object.entries(spool.backlog()).map(([state, value]) => ({ labels: { state }, value })),
-  );
-  metrics.gauge('pcm_sidecar_lane_reports', 'Reports answered by the PCM per lane, by outcome.', ['lane', 'outcome'], () =>
-    sender.status().flatMap((l) => [
-      { labels: { lane: l.lane, outcome: 'accepted' }, value: l.reportsAccepted },
-      { labels: { lane: l.lane, outcome: 'discarded' }, value: l.reportsDiscarded },
-    ]),
-  );
-  metrics.gauge(
-    'pcm_sidecar_rate_limit_requests_per_second',
-    'PCM calls per second the rate budget allows this process: now (lowered by 429s, recovering with 2xx) and as configured.',
-    ['limit'],
-    () => {
-      const rate = sender.rate();
-      return [
-        { labels: { limit: 'current' }, value: rate.rate },
-        { labels: { limit: 'configured' }, value: rate.configuredRate },
-      ];
-    },
-  );
-  const perCall = (pick: (rate: RateBudgetStatus) => Record<RateCall, number>) => () =>
-    RATE_CALLS.map((call) => ({ labels: { call }, value: pick(sender.rate())[call] }));
-  metrics.counter('pcm_sidecar_rate_limit_wait_seconds_total', 'Seconds PCM calls waited for the rate budget, by call (report, token, reconcile).', ['call'], perCall((r) => r.waitSeconds));
-  metrics.counter('pcm_sidecar_rate_limit_calls_total', 'PCM calls made under the rate budget, by call.', ['call'], perCall((r) => r.calls));
-  metrics.counter('pcm_sidecar_rate_limit_throttled_total', 'PCM answers 429 (Too Many Requests), by call.', ['call'], perCall((r) => r.throttled));
-  metrics.gauge('pcm_sidecar_lane_ready', '1 when the lane can deliver: a usable certificate, a token, no 403, no stall (GET /readyz says why not).', ['lane'], () =>
-    sender.status().map((l) => ({ labels: { lane: l.lane }, value: l.ready ? 1 : 0 })),
-  );
-  metrics.gauge('pcm_sidecar_backlog_oldest_age_seconds', "Age of the lane's oldest report not yet answered by the PCM (pending or in flight); 0 when none waits.", ['lane'], () =>
-    sender.status().map((l) => ({ labels: { lane: l.lane }, value: l.backlogOldestAgeSeconds })),
-  );
-  metrics.counter(
-    'pcm_sidecar_token_refresh_total',
-    'Token requests by organisation and result: ok, refused (a 4xx other than 429: invalid_client, ClientId not valid to the orgId), error (network, TLS, 5xx, 429).',
-    ['org', 'result'],
-    () => byOrg(sender.status()).flatMap(({ org, lanes }) =>
-      (['ok', 'refused', 'error'] as const).map((result) => ({ labels: { org, result }, value: lanes.reduce((sum, l) => sum + l.tokenRefreshes[result], 0) })),
-    ),
-  );
-  metrics.gauge('pcm_sidecar_token_expiry_seconds', "Seconds until the organisation's token in use expires (the soonest of its lanes'); absent before the first token.", ['org'], () =>
-    byOrg(sender.status()).flatMap(({ org, lanes }) => {
-      const left = lanes.flatMap((l) => (l.tokenExpiresInSeconds === null ? [] : [l.tokenExpiresInSeconds]));
-      return left.length === 0 ? [] : [{ labels: { org }, value: Math.min(...left) }];
-    }),
-  );
+  registerSpoolMetrics(metrics, spool);
+  registerSenderMetrics(metrics, sender);
   const sla = new SlaTracker((fromDay) => spool.days(fromDay), log.child({ component: 'sla' }), Date.now, (verdict) => alerts.slaChanged(verdict));
-  // The day's figures by outcome; `pending` is received and not yet answered.
-  metrics.gauge('pcm_sidecar_day_reports', "Reports of each of the last 8 days (BRT, of the report's timestamp) by outcome: received, delivered, on_time (delivered by 08:00 BRT of D+1), discarded, too_old, pending.", ['day', 'outcome'], () =>
-    sla.status().days.flatMap((d) =>
-      (
-        [
-          ['received', d.received],
-          ['delivered', d.delivered],
-          ['on_time', d.onTime],
-          ['discarded', d.discarded],
-          ['too_old', d.tooOld],
-          ['pending', d.pending],
-        ] as const
-      ).map(([outcome, value]) => ({ labels: { day: d.day, outcome }, value })),
-    ),
-  );
-  metrics.gauge('pcm_sidecar_sla_at_risk', '1 while the day, before its deadline (08:00 BRT of D+1), cannot reach 95 % at the PCM at the current drain rate (event SLA.AT_RISK).', ['day'], () =>
-    sla.status().days.flatMap((d) => (d.projectedShare === null ? [] : [{ labels: { day: d.day }, value: d.atRisk ? 1 : 0 }])),
-  );
-  metrics.counter('pcm_sidecar_alerts_notifications_total', 'Webhook notifications by event and result: created, delivered, retried (an attempt failed), failed (given up after the retry window).', ['event', 'result'], () =>
-    alerts.notificationCounts(),
-  );
-  metrics.gauge('pcm_sidecar_alerts_notifications_pending', 'Webhook notifications not yet delivered nor given up, per subscription.', ['subscription'], () => alerts.pendingCounts());
+  registerSlaMetrics(metrics, sla);
+  registerAlertsMetrics(metrics, alerts);
   const health = () => (writerFailure === null ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: 'failed', reason: writerFailure } });
   const ingest = createIngestServer({
     spool,
     onQualityFindings: (found) => alerts.qualityFound(found),
     validation: () => rules.validation(),
     build: rules.build,
-    metrics,
+    metrics: new IngestMetrics(metrics),
     maxBodyBytes: config.ingest.maxBodyBytes,
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
     maxPendingReports: config.spool.maxPendingReports,
@@ -393,11 +325,20 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   );
 
   let stopping: Promise<void> | null = null;
-  /** SIGHUP: the endpoint catalogue and the rule settings, read again; what is under way finishes with the old ones. */
-  async function reload(next: Config): Promise<{ catalog: string }> {
+  /** SIGHUP: the endpoint catalogue, the rule settings and the webhook subscriptions, read again; what is under way finishes with the old ones. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  /** Reloads one at a time: a second SIGHUP waits for the first. */
+  function reload(next: Config): ReturnType<RunningSidecar['reload']> {
+    const done = reloading.then(() => reloadNow(next));
+    reloading = done.catch(() => undefined);
+    return done;
+  }
+  async function reloadNow(next: Config): ReturnType<RunningSidecar['reload']> {
     const nextCatalog = loadCatalog(next.catalog.file);
     const nextInput = rulesInputOf({ ...config, rules: next.rules }, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
     const nextRules = reportRules(nextInput, nextCatalog);
+    // Subscriptions are checked before anything changes; a bad one leaves the catalogue and rules as they were.
+    const webhooks = await alerts.reloadSubscriptions(next.alerts.subscriptions, config.shutdown.graceMs);
     const nextPool = await openParsePool(nextInput, nextCatalog);
     const oldPool = parsePool;
     rules = nextRules;
@@ -406,7 +347,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     // A body still on an old thread falls back to the event loop, with the new rules, when the thread goes.
     await oldPool?.close();
     log.info({ catalog: nextCatalog.version, private: nextCatalog.private.length, opendata: nextCatalog.opendata.length }, 'endpoint catalogue and rules reloaded');
-    return { catalog: nextCatalog.version };
+    return { catalog: nextCatalog.version, webhooks };
   }
   return {
     reload,

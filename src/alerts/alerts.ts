@@ -47,10 +47,16 @@ const PRUNE_CHUNK = 1000;
 export const NOTIFICATION_RESULTS = ['created', 'delivered', 'retried', 'failed'] as const;
 export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
 
+/** A subscription's worker is kept across a reload only when none of what its deliveries use changed. */
+function sameDelivery(a: Subscription, b: Subscription): boolean {
+  const delivery = (s: Subscription): string => JSON.stringify([s.url, s.headers, s.rateLimitPerMinute, s.expectStatus, s.oauth2 ?? null]);
+  return delivery(a) === delivery(b);
+}
+
 export class Alerts {
-  readonly subscriptions: readonly Subscription[];
-  private readonly wanted = new Set<AlertCode>();
-  private readonly store: AlertStore | null;
+  private current: readonly Subscription[];
+  private wanted = new Set<AlertCode>();
+  private store: AlertStore | null;
   private readonly bursts: Bursts;
   private readonly workers: DeliveryWorker[] = [];
   private readonly agent: Agent;
@@ -62,6 +68,8 @@ export class Alerts {
   private backlogTimer: NodeJS.Timeout | null = null;
   private lastPrune = 0;
   private stopped = false;
+  private started = false;
+  private backlog: (() => BacklogSnapshot) | undefined;
 
   private constructor(
     private readonly options: AlertsOptions,
@@ -70,26 +78,30 @@ export class Alerts {
   ) {
     const { settings, log } = options;
     this.now = options.now ?? Date.now;
-    this.subscriptions = subscriptions;
+    this.current = subscriptions;
     for (const s of subscriptions) for (const code of s.events) this.wanted.add(code);
     this.store = store;
     this.bursts = new Bursts(settings.aggregateMs, settings.sampleSize, store?.loadBursts() ?? []);
     this.backlogWatch = new BacklogWatch(settings.backlogMaxAgeMs, settings.backlogMaxReports);
     // TLS verification stays Node's default (on); one pool for every receiver and token endpoint.
     this.agent = new Agent({ connect: { timeout: settings.timeoutMs }, keepAliveTimeout: 30_000 });
-    for (const subscription of subscriptions) {
-      if (!store) break;
-      const client = new WebhookClient(subscription, this.agent, settings.timeoutMs, this.now);
-      this.workers.push(
-        new DeliveryWorker(client, store, {
-          retryIntervalMs: settings.retryIntervalMs,
-          retryWindowMs: settings.retryWindowMs,
-          now: this.now,
-          log,
-          onResult: (event, result) => this.count(event, result),
-        }),
-      );
-    }
+    if (store) for (const subscription of subscriptions) this.workers.push(this.workerFor(subscription, store, log));
+  }
+
+  get subscriptions(): readonly Subscription[] {
+    return this.current;
+  }
+
+  private workerFor(subscription: Subscription, store: AlertStore, log: Logger): DeliveryWorker {
+    const { settings } = this.options;
+    const client = new WebhookClient(subscription, this.agent, settings.timeoutMs, this.now);
+    return new DeliveryWorker(client, store, {
+      retryIntervalMs: settings.retryIntervalMs,
+      retryWindowMs: settings.retryWindowMs,
+      now: this.now,
+      log,
+      onResult: (event, result) => this.count(event, result),
+    });
   }
 
   /**
@@ -98,11 +110,54 @@ export class Alerts {
    */
   static open(options: AlertsOptions): Alerts {
     const subscriptions = resolveSubscriptions(options.settings.subscriptions);
-    const store = subscriptions.length > 0 || existsSync(options.storePath) ? AlertStore.open(options.storePath) : null;
-    if (store?.movedAside) {
+    const store = subscriptions.length > 0 || existsSync(options.storePath) ? Alerts.openStore(options) : null;
+    return new Alerts(options, subscriptions, store);
+  }
+
+  private static openStore(options: AlertsOptions): AlertStore {
+    const store = AlertStore.open(options.storePath);
+    if (store.movedAside) {
       options.log.error({ movedTo: store.movedAside, code: 'PCM_ALERT_STORE_UNREADABLE' }, 'the alerts store could not be read; it was moved aside and a new one started');
     }
-    return new Alerts(options, subscriptions, store);
+    return store;
+  }
+
+  /**
+   * SIGHUP: the subscriptions of `configured` from now on. A bad one is a ConfigError and the running ones stay.
+   * Workers of unchanged subscriptions carry on; a changed one's worker finishes its attempt under way (within
+   * `graceMs`) and a new one takes its queue from the store, in order; a removed one's pending notifications are
+   * marked failed, as at a start without it. Other alert settings (windows, retries) still need a restart.
+   */
+  async reloadSubscriptions(configured: Config['alerts']['subscriptions'], graceMs: number): Promise<{ added: string[]; changed: string[]; removed: string[] }> {
+    const next = resolveSubscriptions(configured);
+    if (this.stopped) return { added: [], changed: [], removed: [] };
+    const { log } = this.options;
+    const before = new Map(this.current.map((s) => [s.id, s]));
+    const after = new Map(next.map((s) => [s.id, s]));
+    const added = next.filter((s) => !before.has(s.id)).map((s) => s.id);
+    const removed = this.current.filter((s) => !after.has(s.id)).map((s) => s.id);
+    const changed = next.filter((s) => before.has(s.id) && !sameDelivery(before.get(s.id) as Subscription, s)).map((s) => s.id);
+    if (!this.store && next.length > 0) this.store = Alerts.openStore(this.options);
+    // Events are taken with the new set at once; notifications made from now on follow the new subscriptions.
+    this.current = next;
+    this.wanted = new Set(next.flatMap((s) => [...s.events]));
+    const replaced = new Set([...removed, ...changed]);
+    const leaving = this.workers.filter((w) => replaced.has(w.id));
+    await Promise.all(leaving.map((w) => w.stop(graceMs)));
+    for (const w of leaving) this.workers.splice(this.workers.indexOf(w), 1);
+    const store = this.store;
+    if (store) {
+      const dropped = this.started ? store.failUnknown(new Set(next.map((s) => s.id)), this.now()) : [];
+      for (const { subscription, count } of dropped) log.warn({ subscription, count }, 'alerts: pending notifications of a removed subscription were marked failed');
+      for (const id of [...changed, ...added]) {
+        const worker = this.workerFor(after.get(id) as Subscription, store, log);
+        this.workers.push(worker);
+        if (this.started) worker.start();
+      }
+      if (this.started) this.startTimers();
+    }
+    log.info({ added, changed, removed, subscriptions: next.map((s) => ({ id: s.id, origin: s.origin, events: [...s.events] })) }, 'alerts: webhook subscriptions reloaded');
+    return { added, changed, removed };
   }
 
   /** The callback a source gets (the reconciler, say). */
@@ -157,32 +212,45 @@ export class Alerts {
 
   /** Starts the deliveries, the window clock and, given a backlog reader, its check every `checkIntervalMs`. */
   start(backlog?: () => BacklogSnapshot): void {
-    const { settings, log } = this.options;
+    const { log } = this.options;
+    this.backlog = backlog;
+    this.started = true;
     if (!this.store) return;
-    const dropped = this.store.failUnknown(new Set(this.subscriptions.map((s) => s.id)), this.now());
+    const dropped = this.store.failUnknown(new Set(this.current.map((s) => s.id)), this.now());
     for (const { subscription, count } of dropped) {
       log.warn({ subscription, count }, 'alerts: pending notifications of a subscription no longer configured were marked failed');
     }
-    const tick = Math.max(MIN_TICK_MS, Math.min(MAX_TICK_MS, Math.floor(settings.aggregateMs / 4) || MAX_TICK_MS));
-    this.tickTimer = setInterval(() => this.tick(), tick);
-    this.tickTimer.unref();
-    if (backlog && this.wanted.has('SPOOL.BACKLOG_HIGH') && (settings.backlogMaxAgeMs > 0 || settings.backlogMaxReports > 0)) {
-      this.backlogTimer = setInterval(() => {
-        try {
-          this.checkBacklog(backlog());
-        } catch (err) {
-          log.error({ err: errorMessage(err) }, 'alerts: could not read the backlog');
-        }
-      }, settings.checkIntervalMs);
-      this.backlogTimer.unref();
-    }
+    this.startTimers();
     for (const worker of this.workers) worker.start();
-    if (this.subscriptions.length > 0) {
+    if (this.current.length > 0) {
       log.info(
-        { subscriptions: this.subscriptions.map((s) => ({ id: s.id, origin: s.origin, events: [...s.events] })), pending: Object.fromEntries(this.store.pendingBySubscription()) },
+        { subscriptions: this.current.map((s) => ({ id: s.id, origin: s.origin, events: [...s.events] })), pending: Object.fromEntries(this.store.pendingBySubscription()) },
         'alerts: webhook subscriptions active',
       );
     }
+  }
+
+  /**
+   * The window clock, and the backlog check while SPOOL.BACKLOG_HIGH is wanted and thresholds are set; a reload
+   * that adds the first subscription or that event starts what was not running.
+   */
+  private startTimers(): void {
+    const { settings, log } = this.options;
+    if (!this.tickTimer) {
+      const tick = Math.max(MIN_TICK_MS, Math.min(MAX_TICK_MS, Math.floor(settings.aggregateMs / 4) || MAX_TICK_MS));
+      this.tickTimer = setInterval(() => this.tick(), tick);
+      this.tickTimer.unref();
+    }
+    const backlog = this.backlog;
+    if (this.backlogTimer || !backlog || !this.wanted.has('SPOOL.BACKLOG_HIGH') || (settings.backlogMaxAgeMs <= 0 && settings.backlogMaxReports <= 0)) return;
+    this.backlogTimer = setInterval(() => {
+      try {
+        this.checkBacklog(backlog());
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'alerts: could not read the backlog');
+      }
+    }, settings.checkIntervalMs);
+    this.backlogTimer.unref();
   }
 
   /**
@@ -221,7 +289,7 @@ export class Alerts {
   pendingCounts(): { labels: { subscription: string }; value: number }[] {
     if (!this.store?.open) return [];
     const pending = this.store.pendingBySubscription();
-    return this.subscriptions.map((s) => ({ labels: { subscription: s.id }, value: pending.get(s.id) ?? 0 }));
+    return this.current.map((s) => ({ labels: { subscription: s.id }, value: pending.get(s.id) ?? 0 }));
   }
 
   private count(event: string, result: DeliveryResult | 'created', n = 1): void {

@@ -6,15 +6,13 @@ import { loadCa, loadClientCredential } from '../sender/credentials.js';
 import { RateBudget } from '../sender/rate-budget.js';
 import { rateBudgetOptions } from '../sender/sender.js';
 import { TokenProvider } from '../sender/token.js';
+import { EX_NOINPUT, EX_UNAVAILABLE } from './common.js';
 
 /**
  * `pcm-sidecar run --check`: what `run` would need, tried without starting it — the settings (already valid when this
  * runs), the files they name, and with `--token` a token for each organisation. One line per check; the exit code
  * says which kind of problem came first (sysexits): 66 a file that cannot be read or used, 69 the token endpoint.
  */
-
-export const EX_NOINPUT = 66;
-export const EX_UNAVAILABLE = 69;
 
 export interface CheckLine {
   what: string;

@@ -5,6 +5,9 @@ import type { RuleOptions } from '../report/validate.js';
 import type { ReportProblem } from '../report/problem.js';
 import { ruleInfo, type Severity } from '../report/rules.js';
 import { prepareReport } from '../report/validate.js';
+import { parseArgs } from 'node:util';
+import { loadRuleSettings } from '../config/load.js';
+import { EX_USAGE, configOrExit, fail, settingOrExit, type Command } from './common.js';
 
 /**
  * `pcm-sidecar validate FILE`: the sidecar's own checks, offline, for gateway teams' CI.
@@ -153,3 +156,49 @@ export async function validateFile(options: ValidateOptions): Promise<ValidateSu
   }
   return summary;
 }
+
+const HELP = `Usage: pcm-sidecar validate FILE|- [--strict] [--org ORG_ID]... [--catalog FILE] [--config FILE]
+
+Checks each report in FILE (a JSON array or NDJSON; - reads stdin) with the sidecar's own normalisation and
+validation, prints each problem with its line, field, severity and rule, then a count per rule and a summary.
+A discard-level problem means the PCM would answer DISCARDED: the sidecar refuses the item. A quality-level one
+means the PCM takes the report and may open a data-quality ticket: the sidecar sends it and shows the finding.
+Exits 1 when any item would be discarded; with --strict, also when any has quality findings.
+The reporter-organisation rule applies when organisations are given with --org (repeatable) or configured
+(--config / PCM_ORG_ID). The time window (7 days back, 5 minutes ahead) uses the current clock.
+
+Options:
+  --strict           exit 1 on quality findings too
+  --org ORG_ID       an organisation reports may be sent for (repeatable)
+  --catalog FILE     endpoint catalogue (default: PCM_ENDPOINT_CATALOG or the one shipped)
+  --config FILE      take organisations, catalogue and rule settings from this file and PCM_* variables
+  -h, --help         this help
+`;
+
+async function validate(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      org: { type: 'string', multiple: true },
+      catalog: { type: 'string' },
+      config: { type: 'string' },
+      strict: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void process.stdout.write(HELP);
+  const file = positionals[0];
+  if (!file) fail('validate: a FILE (or - for stdin) is required (see --help)', EX_USAGE);
+  const config = values.config || process.env.PCM_API_URL || process.env.PCM_FORWARD_URL ? configOrExit(values.config) : null;
+  const summary = await validateFile({
+    file,
+    orgIds: [...(values.org ?? []), ...(config?.organisations.map((o) => o.orgId) ?? [])],
+    catalogFile: values.catalog ?? config?.catalog.file ?? process.env.PCM_ENDPOINT_CATALOG,
+    rules: config?.rules ?? settingOrExit(() => loadRuleSettings()),
+  });
+  for (const line of [...summary.lines, ...summaryLines(summary)]) process.stdout.write(`${line}\n`);
+  if (summary.invalid > 0 || (values.strict === true && summary.withFindings > 0)) process.exitCode = 1;
+}
+
+export const command: Command = { help: HELP, run: validate };

@@ -3,7 +3,6 @@ import type { Server as TlsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
 import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
@@ -16,6 +15,7 @@ import { checkItems, type CheckedBody, type ItemResult } from './check-items.js'
 import type { ParseOutcome, ParseTask } from './parse-task.js';
 import { keepableText, problemsText, quarantineText, type ItemProblem } from './quarantine-view.js';
 import { redactUrl } from './redact.js';
+import type { IngestMetrics } from './metrics.js';
 import { ingestRoutes, type ToReport } from './routes.js';
 
 export type PartialStatus = 200 | 202 | 207;
@@ -46,7 +46,7 @@ export interface IngestOptions {
   /** Interaction URL paths that are not Open Finance calls (PCM_INGEST_SKIP_PATHS); null skips nothing. */
   skipPaths?: RegExp | null;
   log: Logger;
-  metrics: Metrics;
+  metrics: IngestMetrics;
   /** Extra read-only GET routes (health, status, listings) answered as JSON or text, given the query string. */
   routes?: Record<string, (query: URLSearchParams) => Promise<RouteAnswer> | RouteAnswer>;
   /** Told, per request, the stored reports that carry quality findings (alerts); not called when none does. */
@@ -141,7 +141,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     const problems = problemsText([{ field: '', rule: err.code, message: err.message }]);
     try {
       await spool.write({ reports: [], rejected: [{ source, route, item: body ? refusedBodyText(body) : '', problems }] });
-      metrics.ingestItems.inc({ route, outcome: 'rejected' });
+      metrics.items.inc({ route, outcome: 'rejected' });
     } catch (writeErr) {
       log.error({ err: String(writeErr), code: err.code }, 'could not record a refused body in quarantine');
     }
@@ -170,6 +170,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     try {
       const format = bodyFormatOf(req.headers['content-type']);
       body = await readBody(req, maxBodyBytes, ticket);
+      metrics.receivedBytes.inc({ route }, body.length);
       const pool = parsePool;
       if (pool && body.length >= pool.minBytes) {
         // A large body is parsed and validated on a parse thread, with the same rules (parse-worker.ts); if the
@@ -231,10 +232,10 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       }
     }
     const accepted = reports.length - duplicates;
-    metrics.ingestItems.inc({ route, outcome: 'accepted' }, accepted);
-    metrics.ingestItems.inc({ route, outcome: 'duplicate' }, duplicates);
-    metrics.ingestItems.inc({ route, outcome: 'rejected' }, rejected.length);
-    metrics.ingestItems.inc({ route, outcome: 'skipped' }, skipped);
+    metrics.items.inc({ route, outcome: 'accepted' }, accepted);
+    metrics.items.inc({ route, outcome: 'duplicate' }, duplicates);
+    metrics.items.inc({ route, outcome: 'rejected' }, rejected.length);
+    metrics.items.inc({ route, outcome: 'skipped' }, skipped);
     const counts = { accepted, duplicates, warnings: warned, ...(skipped > 0 ? { skipped } : {}) };
     if (rejected.length === 0) {
       // Items are listed only when one has something to say (warnings, skips); a clean answer stays small.
@@ -245,17 +246,23 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     }
   }
 
+  /** Answers one request; an ingest route's answer is timed by route and status (a client gone before it is not). */
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = process.hrtime.bigint();
     const url = targetOf(req);
     // A target such as `//` or `//host:99999/` is no URL: answered here, or the rejection would go unhandled.
     if (url === null) return send(res, 400, { error: 'Bad Request: the request target is not a path' });
+    const toReport = routes[url.pathname];
+    await respond(req, res, url, toReport);
+    if (toReport && res.headersSent) metrics.answered(url.pathname, res.statusCode, startedAt);
+  }
+
+  async function respond(req: IncomingMessage, res: ServerResponse, url: URL, toReport: ToReport | undefined): Promise<void> {
     const path = url.pathname;
     try {
-      const toReport = routes[path];
       const guarded = toReport !== undefined || (options.routes?.[path] !== undefined && !options.openRoutes?.has(path));
       const denied = guarded ? (options.guard?.authorize(req) ?? null) : null;
       if (denied) {
-        metrics.ingestUnauthorized.inc();
         log.debug({ remote: req.socket.remoteAddress, path, err: denied.error }, 'ingest: request refused, not authorised');
         return send(res, denied.status, { error: denied.error, code: denied.code }, denied.headers);
       }

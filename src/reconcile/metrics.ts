@@ -3,7 +3,7 @@ import { REQUEST_RESULTS, type Reconciler } from './reconciler.js';
 import { RECORDED_STATUSES } from './status.js';
 
 /** Reconciliation's Prometheus metrics, read from the reconciler at each scrape. */
-export function registerReconcileMetrics(metrics: Metrics, reconciler: Reconciler): void {
+export function registerReconcileMetrics(metrics: Metrics, reconciler: Pick<Reconciler, 'counters' | 'sampleRate' | 'pending'>): void {
   metrics.counter(
     'pcm_sidecar_reconcile_reports_total',
     "Reconciliation answers recorded, by the report's status (PAIRED, PAIRED_INCONSISTENT, UNPAIRED, SINGLE; ACCEPTED: not reconciled yet; NOT_FOUND: 404). Re-asks count again.",

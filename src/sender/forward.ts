@@ -4,7 +4,7 @@ import { readTokenFile } from '../config/token-file.js';
 import { CredentialError, DeliveryError, ForwardRefusedError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
 import { readPem } from './credentials.js';
-import { postBatch } from './post-batch.js';
+import { postBatch, type BatchPostObserver } from './post-batch.js';
 import type { BatchAnswer, ItemResult } from './report-client.js';
 
 /**
@@ -35,6 +35,8 @@ export interface ForwardTarget {
 export interface ForwardOptions {
   exportTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Told of every POST once it is over (metrics). */
+  onPosted?: BatchPostObserver | undefined;
 }
 
 /** Rules by which the aggregator refuses an organisation, not a report: fixing its configuration fixes them. */
@@ -76,6 +78,8 @@ export class ForwardClient {
       timeoutMs: this.options.exportTimeoutMs,
       signal,
       what: 'forward POST to the aggregator',
+      reports: count,
+      onPosted: this.options.onPosted,
     });
     return forwardAnswer(statusCode, headers, text, count);
   }

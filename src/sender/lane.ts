@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { backoffDelay, sleep } from './backoff.js';
 import { loadCa, loadClientCredential } from './credentials.js';
 import { forwardTransport, type ForwardTarget } from './forward.js';
+import type { BatchPost, BatchPostObserver } from './post-batch.js';
 import type { RateBudget } from './rate-budget.js';
 import { LaneReadiness, type ReadinessChange, type ReadinessView } from './readiness.js';
 import { ReportClient } from './report-client.js';
@@ -92,6 +93,8 @@ export interface LaneStatus extends ReadinessView {
   /** Seconds until the token in use expires; null without one. */
   tokenExpiresInSeconds: number | null;
   retries: number;
+  /** Reports by the far end's own answer in a 200/207 (ACCEPTED, DISCARDED; an aggregator's refused items are discarded). */
+  answered: { accepted: number; discarded: number };
 }
 
 /** Reports of one lane that will not be sent again, as recorded after a PCM answer or a refusal. */
@@ -105,10 +108,18 @@ export interface DiscardedReports {
   bodies: readonly string[];
 }
 
-/** Listeners the sidecar wires (alerts); the sender works the same without them. */
+/** One POST of a lane's batch (to the PCM or an aggregator), as the metrics count and time it. */
+export interface LanePost extends BatchPost {
+  orgId: string;
+  stream: Stream;
+}
+
+/** Listeners the sidecar wires (alerts, metrics); the sender works the same without them. */
 export interface LaneHooks {
   onDiscarded?: (discarded: DiscardedReports) => void;
   onReadinessChange?: (change: ReadinessChange) => void;
+  /** Told of every batch POST once it is over, answered or not; must be quick and must not throw. */
+  onPosted?: (post: LanePost) => void;
 }
 
 /** The PCM's token and report API, or an aggregator's (forward.ts) in the same shape. */
@@ -145,6 +156,7 @@ export class OrgLane implements TokenSource {
   private credentialError: string | null = null;
   private lastError: string | null = null;
   private counters = { batchesSent: 0, reportsAccepted: 0, reportsDiscarded: 0, retries: 0 };
+  private readonly answered = { accepted: 0, discarded: 0 };
   private estimate: PendingSummary = { count: 0, bytes: 0, oldestCreatedAt: null };
   private readonly wakeup = new Wakeup();
   /** Stops leasing and waiting. */
@@ -153,6 +165,7 @@ export class OrgLane implements TokenSource {
   private readonly aborting = new AbortController();
   private workers: Promise<void>[] = [];
   private readonly readiness: LaneReadiness;
+  private readonly posted: BatchPostObserver | undefined;
 
   constructor(
     private readonly organisation: Organisation,
@@ -166,6 +179,8 @@ export class OrgLane implements TokenSource {
   ) {
     this.orgId = organisation.orgId.toLowerCase();
     this.lane = laneOf(stream, this.orgId);
+    const onPosted = hooks.onPosted;
+    this.posted = onPosted && ((post) => onPosted({ ...post, orgId: this.orgId, stream }));
     this.readiness = new LaneReadiness(this.lane, options.laneStallMs, () => spool.oldestUndelivered(this.lane), log, Date.now, hooks.onReadinessChange);
   }
 
@@ -195,6 +210,7 @@ export class OrgLane implements TokenSource {
       tokensFetched: this.transport?.tokens.fetched ?? 0,
       tokenExpiresInSeconds: expiresAt === null ? null : Math.max(0, (expiresAt - Date.now()) / 1000),
       ...this.counters,
+      answered: { ...this.answered },
     };
   }
 
@@ -242,7 +258,7 @@ export class OrgLane implements TokenSource {
     try {
       this.loadedStamp = this.credentialStamp();
       this.nextCredentialCheck = Date.now() + this.options.credentialRetryMs;
-      this.transport = this.options.forward ? forwardTransport(this.options.forward, this.orgId, this.options) : this.pcmTransport();
+      this.transport = this.options.forward ? forwardTransport(this.options.forward, this.orgId, { ...this.options, onPosted: this.posted }) : this.pcmTransport();
       if (this.credentialError) this.log.info({ lane: this.lane }, 'credential is usable now; sending resumes');
       this.credentialError = null;
       this.readiness.credentialUnusable(null);
@@ -284,6 +300,7 @@ export class OrgLane implements TokenSource {
         connectTimeoutMs: o.connectTimeoutMs,
         ca,
         budget: this.budget,
+        onPosted: this.posted,
       }),
     };
   }
@@ -390,6 +407,8 @@ export class OrgLane implements TokenSource {
           // An aggregator refusing an item is not the PCM answering DISCARDED: a dead letter of reason refused.
           await this.record(rows, answer.items, this.options.forward ? 'refused' : 'pcm');
           const discarded = answer.items.filter((item) => item.status === 'DISCARDED');
+          this.answered.accepted += rows.length - discarded.length;
+          this.answered.discarded += discarded.length;
           // One line per batch answered: what operators grep for first.
           this.log.info(
             {

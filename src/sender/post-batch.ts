@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { request, type Agent } from 'undici';
 import { DeliveryError } from '../errors.js';
 
@@ -8,17 +9,29 @@ export interface PostedBatch {
   text: string;
 }
 
+/** One batch POST as the metrics see it: the answer's HTTP status (null: none came), its seconds, its reports. */
+export interface BatchPost {
+  statusCode: number | null;
+  seconds: number;
+  reports: number;
+}
+export type BatchPostObserver = (post: BatchPost) => void;
+
 /**
  * POSTs one batch body (a JSON array) with a bearer token, both timeouts set, and reads the whole answer. A request
  * that got no answer (network, TLS, timeout, abort) is DeliveryError PCM_DELIVERY_NETWORK, named after `what`.
+ * `onPosted` is told of every POST once it is over, answered or not (`reports`: how many the body holds).
  */
 export async function postBatch(
   agent: Agent,
   url: string,
   body: string,
   token: string | null,
-  options: { timeoutMs: number; signal?: AbortSignal | undefined; what: string },
+  options: { timeoutMs: number; signal?: AbortSignal | undefined; what: string; reports: number; onPosted?: BatchPostObserver | undefined },
 ): Promise<PostedBatch> {
+  const startedAt = performance.now();
+  let statusCode: number | null = null;
+  const posted = (): void => options.onPosted?.({ statusCode, seconds: (performance.now() - startedAt) / 1000, reports: options.reports });
   try {
     const response = await request(url, {
       method: 'POST',
@@ -29,8 +42,12 @@ export async function postBatch(
       bodyTimeout: options.timeoutMs,
       signal: options.signal,
     });
-    return { statusCode: response.statusCode, headers: response.headers, text: await response.body.text() };
+    statusCode = response.statusCode;
+    const text = await response.body.text();
+    posted();
+    return { statusCode, headers: response.headers, text };
   } catch (err) {
+    posted();
     throw new DeliveryError('PCM_DELIVERY_NETWORK', `${options.what} failed: ${(err as Error).message}`, undefined, undefined, { cause: err });
   }
 }

@@ -3,7 +3,7 @@ import { LaneNotReadyError, type TokenError } from '../errors.js';
 import type { TokenRefresh } from './token.js';
 
 /**
- * Whether one lane can deliver now, for /readyz and pcm_sidecar_lane_ready. Causes are events the lane reports (an
+ * Whether one lane can deliver now, for /readyz and pcm_sidecar_sender_ready. Causes are events the lane reports (an
  * unusable credential, a refused token request, a 403) or derived from the clock (a stall: reports wait and none
  * was answered for `stallMs`). Each clears itself: a usable credential, a token, a 200/207, progress.
  */

@@ -2,7 +2,7 @@ import { createSecureContext } from 'node:tls';
 import { Agent } from 'undici';
 import { DeliveryError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
-import { postBatch } from './post-batch.js';
+import { postBatch, type BatchPostObserver } from './post-batch.js';
 import type { RateBudget } from './rate-budget.js';
 
 /** One POST of a batch to the PCM report API, and the classification of its answer. */
@@ -26,6 +26,8 @@ export interface ReportClientOptions {
   ca: Buffer | undefined;
   /** The process's budget of PCM calls: every POST waits for its permit and reports the answer back. */
   budget: RateBudget;
+  /** Told of every POST once it is over (metrics). */
+  onPosted?: BatchPostObserver | undefined;
 }
 
 export class ReportClient {
@@ -49,6 +51,8 @@ export class ReportClient {
       timeoutMs: this.options.exportTimeoutMs,
       signal,
       what: 'report POST',
+      reports: count,
+      onPosted: this.options.onPosted,
     });
 
     const retryAfterMs = parseRetryAfter(headers['retry-after']);

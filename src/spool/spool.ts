@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULTS } from '../config/schema.js';
 import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
@@ -206,6 +206,7 @@ export class Spool {
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
   private readonly onQuarantineEvicted: ((items: number) => void) | undefined;
   private readonly onTooOld: SpoolOptions['onTooOld'];
+  private quarantineEvictions = 0;
   private appender: Appender | null = null;
   private readQueries: SpoolQueries | null = null;
   private writer: WriterThread | null = null;
@@ -310,6 +311,10 @@ export class Spool {
       unDeadLetter: db.prepare(
         'UPDATE days SET received = max(0, received - 1), discarded = max(0, discarded - ?), too_old = max(0, too_old - ?) WHERE day = ? AND lane = ?',
       ),
+      deadLetterCounts: db.prepare(
+        `SELECT n.name AS lane, x.reason, count(*) AS count FROM discarded x JOIN lanes n ON n.no = (x.id >> ${LANE_BITS})
+         WHERE x.replayed_at IS NULL GROUP BY n.name, x.reason`,
+      ),
       keyblockSizes: db.prepare('SELECT seq, n FROM keyblocks ORDER BY seq DESC').raw(),
       keyblocksPrune: db.prepare('DELETE FROM keyblocks WHERE seq IN (SELECT seq FROM keyblocks WHERE seq < ? ORDER BY seq LIMIT ?)'),
     };
@@ -382,7 +387,10 @@ export class Spool {
       touched.set(a.lane, { rows: a.rows, bytes: a.bytes });
     }
     if (touched.size > 0) for (const listener of this.listeners) listener(touched);
-    if (result.evicted > 0) this.onQuarantineEvicted?.(result.evicted);
+    if (result.evicted > 0) {
+      this.quarantineEvictions += result.evicted;
+      this.onQuarantineEvicted?.(result.evicted);
+    }
     return result.outcomes;
   }
 
@@ -752,6 +760,32 @@ export class Spool {
       inflight += l.leased.size;
     }
     return { pending, inflight, quarantined: this.statements.quarantineCount.get() as number };
+  }
+
+  /** Every lane in the file with its reports pending and in flight, from the ledger (one small read per lane). */
+  laneBacklogs(): { lane: string; pending: number; inflight: number }[] {
+    if (!this.db.open) return [];
+    return (this.statements.lanes.all() as { name: string }[]).flatMap(({ name }) => {
+      const ledger = this.ledger(name);
+      return ledger ? [{ lane: name, pending: ledger.pending, inflight: ledger.leased.size }] : [];
+    });
+  }
+
+  /** Dead letters not replayed, per lane and reason (one pass over the dead letters, which retention keeps few). */
+  deadLetterCounts(): { lane: string; reason: DeadLetterReason; count: number }[] {
+    if (!this.db.open) return [];
+    return this.statements.deadLetterCounts.all() as { lane: string; reason: DeadLetterReason; count: number }[];
+  }
+
+  /** Bytes of the database file and of its WAL now; 0 for a file that is not there. */
+  fileSizes(): { file: number; wal: number } {
+    const size = (path: string): number => statSync(path, { throwIfNoEntry: false })?.size ?? 0;
+    return this.path === ':memory:' ? { file: 0, wal: 0 } : { file: size(this.path), wal: size(`${this.path}-wal`) };
+  }
+
+  /** Quarantined items deleted by the rows or bytes cap since the spool was opened. */
+  get quarantineEvicted(): number {
+    return this.quarantineEvictions;
   }
 
   /** Resolves once every write and ledger change made so far is in the file (with the writer thread, they trail). */

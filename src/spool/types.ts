@@ -12,6 +12,12 @@ export function laneOf(stream: Stream, orgId: string): string {
   return `${stream}:${orgId}`;
 }
 
+/** A lane's organisation and stream, as metrics label them. */
+export function laneLabels(lane: string): { org: string; stream: string } {
+  const colon = lane.indexOf(':');
+  return { org: lane.slice(colon + 1), stream: lane.slice(0, colon) };
+}
+
 export interface NewReport {
   stream: Stream;
   orgId: string;

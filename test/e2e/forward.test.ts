@@ -248,7 +248,7 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
     expect(agent.proc.lines.join('\n')).not.toContain('not-the-token-but-long-enough');
     // The aggregator counts what it refused (its metrics are on its admin listener, open).
     const metrics = { text: await (await fetch(`${aggregator.adminUrl}/metrics`)).text() };
-    expect(metrics.text).toMatch(/pcm_sidecar_ingest_unauthorized_total [1-9]/);
+    expect(metrics.text).toMatch(/pcm_sidecar_ingest_request_duration_seconds_count\{route="\/v1\/reports",status_code="401"\} [1-9]/);
 
     await writeFile(agentToken, `${TOKEN}\n`);
     await expectAllAtEmulatorOnce();

@@ -157,18 +157,18 @@ describe('readiness and metrics that see real failures', () => {
     expect(sidecar.proc.lines.some((l) => l.includes(`lane ${SERVER_LANE} is not ready`) && l.includes('PCM_TOKEN_REFUSED'))).toBe(true);
 
     const sample = await metrics();
-    expect(sample('pcm_sidecar_token_refresh_total', { org: CLIENT_ORG, result: 'ok' })).toBe(1);
-    expect(sample('pcm_sidecar_token_refresh_total', { org: CLIENT_ORG, result: 'refused' })).toBe(0);
-    expect(sample('pcm_sidecar_token_refresh_total', { org: SERVER_ORG, result: 'refused' })).toBeGreaterThanOrEqual(1);
-    expect(sample('pcm_sidecar_token_refresh_total', { org: SERVER_ORG, result: 'ok' })).toBe(0);
+    expect(sample('pcm_sidecar_token_refreshes_total', { org: CLIENT_ORG, result: 'ok' })).toBe(1);
+    expect(sample('pcm_sidecar_token_refreshes_total', { org: CLIENT_ORG, result: 'refused' })).toBe(0);
+    expect(sample('pcm_sidecar_token_refreshes_total', { org: SERVER_ORG, result: 'refused' })).toBeGreaterThanOrEqual(1);
+    expect(sample('pcm_sidecar_token_refreshes_total', { org: SERVER_ORG, result: 'ok' })).toBe(0);
     const expiry = sample('pcm_sidecar_token_expiry_seconds', { org: CLIENT_ORG });
     expect(expiry).toBeGreaterThan(0);
     expect(expiry).toBeLessThanOrEqual(21_600); // the emulator's token lifetime
     expect(sample('pcm_sidecar_token_expiry_seconds', { org: SERVER_ORG })).toBeUndefined();
-    expect(sample('pcm_sidecar_backlog_oldest_age_seconds', { lane: CLIENT_LANE })).toBe(0);
-    expect(sample('pcm_sidecar_backlog_oldest_age_seconds', { lane: SERVER_LANE })).toBeGreaterThan(0);
-    expect(sample('pcm_sidecar_lane_ready', { lane: CLIENT_LANE })).toBe(1);
-    expect(sample('pcm_sidecar_lane_ready', { lane: SERVER_LANE })).toBe(0);
+    expect(sample('pcm_sidecar_spool_oldest_pending_age_seconds', { org: CLIENT_ORG, stream: 'private' })).toBe(0);
+    expect(sample('pcm_sidecar_spool_oldest_pending_age_seconds', { org: SERVER_ORG, stream: 'private' })).toBeGreaterThan(0);
+    expect(sample('pcm_sidecar_sender_ready', { org: CLIENT_ORG, stream: 'private' })).toBe(1);
+    expect(sample('pcm_sidecar_sender_ready', { org: SERVER_ORG, stream: 'private' })).toBe(0);
   });
 
   it('a 403 from the report API makes the lane not ready with the reason; it is ready again once a batch is answered', async () => {
@@ -192,12 +192,12 @@ describe('readiness and metrics that see real failures', () => {
     expect(stalled.ready).toBe(false);
     expect(stalled.reason).toContain('none was answered by the PCM');
     // Stalled means the oldest report has waited at least the stall time; it is still waiting.
-    expect((await metrics())('pcm_sidecar_backlog_oldest_age_seconds', { lane: CLIENT_LANE })).toBeGreaterThanOrEqual(STALL_MS / 1000);
+    expect((await metrics())('pcm_sidecar_spool_oldest_pending_age_seconds', { org: CLIENT_ORG, stream: 'private' })).toBeGreaterThanOrEqual(STALL_MS / 1000);
 
     await control('DELETE', '/emulator/faults');
     await allDelivered();
     expect((await laneState(CLIENT_LANE, (e) => e.ready)).code).toBeNull();
-    expect((await metrics())('pcm_sidecar_backlog_oldest_age_seconds', { lane: CLIENT_LANE })).toBe(0);
+    expect((await metrics())('pcm_sidecar_spool_oldest_pending_age_seconds', { org: CLIENT_ORG, stream: 'private' })).toBe(0);
   });
 
   it('a token request refused for a lane that had a token: not ready, then ready again with the next token', async () => {
@@ -207,13 +207,13 @@ describe('readiness and metrics that see real failures', () => {
     await post(2);
     const refused = await laneState(CLIENT_LANE, (e) => e.code === 'PCM_TOKEN_REFUSED');
     expect(refused.reason).toContain('401');
-    expect((await metrics())('pcm_sidecar_token_refresh_total', { org: CLIENT_ORG, result: 'refused' })).toBeGreaterThanOrEqual(1);
+    expect((await metrics())('pcm_sidecar_token_refreshes_total', { org: CLIENT_ORG, result: 'refused' })).toBeGreaterThanOrEqual(1);
 
     await control('DELETE', '/emulator/faults');
     await allDelivered();
     expect((await laneState(CLIENT_LANE, (e) => e.ready)).code).toBeNull();
     const sample = await metrics();
-    expect(sample('pcm_sidecar_token_refresh_total', { org: CLIENT_ORG, result: 'ok' })).toBe(2);
+    expect(sample('pcm_sidecar_token_refreshes_total', { org: CLIENT_ORG, result: 'ok' })).toBe(2);
     expect(sample('pcm_sidecar_token_expiry_seconds', { org: CLIENT_ORG })).toBeGreaterThan(0);
     // The organisation the PCM does not know is still refused, and still holds its reports.
     expect((await readyz()).entry(SERVER_LANE).code).toBe('PCM_TOKEN_REFUSED');

@@ -36,7 +36,7 @@ describe('SIGHUP', () => {
 
       await writeFile(file, '{"version": 1');
       sidecar.proc.child.kill('SIGHUP');
-      await sidecar.proc.waitFor((line) => line.includes('SIGHUP') && line.includes('running catalogue and rules stay'), 10_000);
+      await sidecar.proc.waitFor((line) => line.includes('SIGHUP') && line.includes('running catalogue, rules and subscriptions stay'), 10_000);
       // Still up, still with the newer catalogue.
       expect((await postJson<{ accepted: number }>(`${sidecar.url}/v1/reports`, [balances()])).status).toBe(202);
     } finally {

@@ -117,7 +117,7 @@ describe('ingest of an aggregator: token and client certificate', () => {
     for (const path of ['/readyz', '/metrics', '/v1/status']) expect((await call(path, { token: TOKEN })).status, path).toBe(404);
     const metrics = await request(`${sidecar.adminUrl}/metrics`);
     expect(metrics.statusCode).toBe(200);
-    expect(await metrics.body.text()).toMatch(/pcm_sidecar_ingest_unauthorized_total [1-9]/);
+    expect(await metrics.body.text()).toMatch(/pcm_sidecar_ingest_request_duration_seconds_count\{route="\/v1\/reports",status_code="401"\} [1-9]/);
   });
 
   it('a resumed TLS session keeps its certificate; a client without one is refused at the handshake every time', async () => {

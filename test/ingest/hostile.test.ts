@@ -231,7 +231,7 @@ describe('hostile input on every ingest route (issue #8)', () => {
 
     // Every refusal is in quarantine, with a reason, route by route (none was evicted by the quarantine's caps).
     const metrics = await request(`${sidecar.adminUrl}/metrics`, { dispatcher });
-    expect((await metrics.body.text()).match(/^pcm_sidecar_quarantine_evicted_total (\d+)/m)?.[1] ?? '0').toBe('0');
+    expect((await metrics.body.text()).match(/^pcm_sidecar_spool_quarantine_evicted_total (\d+)/m)?.[1] ?? '0').toBe('0');
     const rows = quarantineRows();
     expect(rows.reduce((n, r) => n + r.count, 0) - before).toBe([...refusalsByRoute.values()].reduce((a, b) => a + b, 0));
     for (const route of INGEST_ROUTES) {

@@ -179,7 +179,7 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     expect(body.sla.days.reduce((n, d) => n + d.pending, 0)).toBe(received);
     const metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
     const today = body.sla.days.at(-1)?.day;
-    expect(metrics).toMatch(new RegExp(`pcm_sidecar_day_reports\\{day="${today}",outcome="received"\\} \\d+`));
+    expect(metrics).toMatch(new RegExp(`pcm_sidecar_sla_day_reports\\{day="${today}",outcome="received"\\} \\d+`));
     expect(metrics).toMatch(new RegExp(`pcm_sidecar_sla_at_risk\\{day="${today}"\\} [01]`));
     const ready = await request(`${sidecar.adminUrl}/readyz`);
     await ready.body.text();
@@ -222,8 +222,8 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     const res = await request(`${sidecar.adminUrl}/metrics`);
     const text = await res.body.text();
     expect(res.statusCode).toBe(200);
-    expect(text).toMatch(/pcm_sidecar_repairs_total\{kind="enum_case"\} [1-9]/);
+    expect(text).toMatch(/pcm_sidecar_report_repairs_total\{kind="enum_case"\} [1-9]/);
     expect(text).toMatch(/pcm_sidecar_ingest_items_total\{route="\/v1\/reports",outcome="rejected"\} [1-9]/);
-    expect(text).toMatch(/pcm_sidecar_spool_backlog\{state="quarantined"\} [1-9]/);
+    expect(text).toMatch(/pcm_sidecar_spool_quarantine_items [1-9]/);
   });
 });

@@ -82,8 +82,8 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     expect((JSON.parse(row!.findings) as Problem[]).map((f) => f.rule)).toEqual(['additionalInfo.tokenId.missing', 'additionalInfo.format']);
 
     const metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
-    expect(metrics).toMatch(/pcm_sidecar_quality_findings_total\{rule="additionalInfo.tokenId.missing"\} [1-9]/);
-    expect(metrics).toMatch(/pcm_sidecar_quality_findings_total\{rule="additionalInfo.format"\} [1-9]/);
+    expect(metrics).toMatch(/pcm_sidecar_report_quality_findings_total\{rule="additionalInfo.tokenId.missing"\} [1-9]/);
+    expect(metrics).toMatch(/pcm_sidecar_report_quality_findings_total\{rule="additionalInfo.format"\} [1-9]/);
   });
 
   it('a discard is still refused and quarantined; its remarks come along as warnings', async () => {

@@ -127,10 +127,10 @@ describe('rate budget against the emulator: its 429s slow the budget, every repo
     expect(status.body.rateBudget).toMatchObject({ configuredRate: BUDGET_RATE, burst: 10 });
     expect(status.body.rateBudget.calls.report).toBeGreaterThan(0);
     const metrics = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
-    expect(metrics).toContain(`pcm_sidecar_rate_limit_requests_per_second{limit="configured"} ${BUDGET_RATE}`);
-    expect(metrics).toMatch(/pcm_sidecar_rate_limit_requests_per_second\{limit="current"\} [\d.]+/);
-    expect(metrics).toMatch(/pcm_sidecar_rate_limit_wait_seconds_total\{call="report"\} [\d.]*[1-9]/);
-    expect(metrics).toMatch(/pcm_sidecar_rate_limit_throttled_total\{call="report"\} [1-9]/);
-    expect(metrics).toContain('pcm_sidecar_rate_limit_calls_total{call="token"} 2');
+    expect(metrics).toContain(`pcm_sidecar_sender_rate_limit_requests_per_second{limit="configured"} ${BUDGET_RATE}`);
+    expect(metrics).toMatch(/pcm_sidecar_sender_rate_limit_requests_per_second\{limit="current"\} [\d.]+/);
+    expect(metrics).toMatch(/pcm_sidecar_sender_rate_limit_wait_seconds_total\{call="report"\} [\d.]*[1-9]/);
+    expect(metrics).toMatch(/pcm_sidecar_sender_rate_limit_throttled_total\{call="report"\} [1-9]/);
+    expect(metrics).toContain('pcm_sidecar_sender_rate_limit_calls_total{call="token"} 2');
   });
 });

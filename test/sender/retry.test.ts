@@ -9,6 +9,7 @@ import type { PkiFiles } from '../../src/pki/certs.js';
 import { backoffDelay, parseRetryAfter } from '../../src/sender/backoff.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { eventually, postJson, postTls } from '../helpers/http.js';
+import { parseExposition, scrape } from '../helpers/metrics.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
 import { validReport } from '../helpers/reports.js';
@@ -74,11 +75,25 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     ['403', { status: 403, count: 1 }],
     ['400 for the whole request', { status: 400, count: 1 }],
   ])('%s: retried until accepted, every report delivered once', async (_name, fault) => {
+    const before = await senderCounts(String(fault.status));
     const { statuses, accepted } = await sendThrough(fault, 7);
     expect(statuses[String(fault.status)]).toBe(fault.count);
     expect(accepted).toBe(7);
     expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 0 });
+    // The sidecar's metrics count the same answers as the emulator, and one retry for each.
+    const after = await senderCounts(String(fault.status));
+    expect({ requests: after.requests - before.requests, retries: after.retries - before.retries }).toEqual({ requests: fault.count, retries: fault.count });
   });
+
+  /** The private lane's POSTs answered `status` and its retries, as /metrics says. */
+  async function senderCounts(status: string): Promise<{ requests: number; retries: number }> {
+    const families = parseExposition(await scrape(sidecar));
+    const lane = (s: { labels: Record<string, string> }): boolean => s.labels.org === CLIENT_ORG && s.labels.stream === 'private';
+    return {
+      requests: families.get('pcm_sidecar_sender_requests_total')?.samples.find((s) => lane(s) && s.labels.status_code === status)?.value ?? 0,
+      retries: families.get('pcm_sidecar_sender_retries_total')?.samples.find(lane)?.value ?? 0,
+    };
+  }
 
   it('413: the batch is halved until the PCM takes it', async () => {
     const { statuses, accepted } = await sendThrough({ status: 413, count: 1 }, 10);
@@ -99,6 +114,12 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     expect((after.requests[ROUTE]?.['207'] ?? 0) - (before.requests[ROUTE]?.['207'] ?? 0)).toBe(1);
     expect((after.reports.DISCARDED ?? 0) - (before.reports.DISCARDED ?? 0)).toBe(1);
     expect(sidecar.spool.counts()).toMatchObject({ pending: 0, inflight: 0, discarded: 1 });
+    // The PCM's answer per report, as /metrics counts it; the dead letter, as the spool's gauge shows it.
+    const families = parseExposition(await scrape(sidecar));
+    const sample = (name: string, labels: Record<string, string>): number | undefined =>
+      families.get(name)?.samples.find((s) => Object.entries({ org: CLIENT_ORG, stream: 'private', ...labels }).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(sample('pcm_sidecar_sender_reports_total', { outcome: 'discarded' })).toBe(1);
+    expect(sample('pcm_sidecar_spool_dead_letters', { reason: 'pcm' })).toBe(1);
   });
 
   it.each([403, 404, 406, 415])('%d is about the request, not its reports: held and retried past maxRefusals, never dead-lettered', async (status) => {
