@@ -1,5 +1,6 @@
 import { DEAD_LETTER_REASONS, replayDeadLetterReports, type DeadLetterFilter } from '../ingest/replay-dead-letters.js';
 import type { ReplayRules } from '../ingest/replay-quarantine.js';
+import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
 import type { DeadLetter, Spool } from '../spool/spool.js';
 import { instant, oneOf } from './params.js';
@@ -16,12 +17,6 @@ function filterOf(query: URLSearchParams): DeadLetterFilter {
 }
 
 function view(d: DeadLetter): Record<string, unknown> {
-  let report: unknown = d.body;
-  try {
-    report = JSON.parse(d.body) as unknown;
-  } catch {
-    // Shown as stored.
-  }
   return {
     id: d.id,
     lane: d.lane,
@@ -30,7 +25,7 @@ function view(d: DeadLetter): Record<string, unknown> {
     at: new Date(d.at).toISOString(),
     timestamp: new Date(d.reportAt).toISOString(),
     replayedAt: d.replayedAt === null ? null : new Date(d.replayedAt).toISOString(),
-    report,
+    report: parseOrText(d.body),
   };
 }
 

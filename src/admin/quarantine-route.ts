@@ -1,4 +1,5 @@
 import { replayQuarantined, type ReplayRules } from '../ingest/replay-quarantine.js';
+import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
 import type { QuarantinedItem, Spool } from '../spool/spool.js';
 import type { AdminAnswer, AdminRequest } from './server.js';
@@ -8,14 +9,6 @@ import type { AdminAnswer, AdminRequest } from './server.js';
  * again with the running rules; what passes moves to the spool — the same function as `pcm-sidecar quarantine replay`.
  */
 
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
-
 function view(q: QuarantinedItem): Record<string, unknown> {
   return {
     id: q.id,
@@ -24,8 +17,8 @@ function view(q: QuarantinedItem): Record<string, unknown> {
     lastSeenAt: new Date(q.lastSeenAt).toISOString(),
     source: q.source,
     route: q.route,
-    problems: parsed(q.problems),
-    item: parsed(q.item),
+    problems: parseOrText(q.problems),
+    item: parseOrText(q.item),
   };
 }
 

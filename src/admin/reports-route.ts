@@ -1,3 +1,4 @@
+import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
 import { LISTED_STATES, type SpoolQueries, type StoredReport } from '../spool/spool.js';
 import { instant, oneOf, text } from './params.js';
@@ -17,16 +18,8 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-function parsed(body: string): unknown {
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    return body;
-  }
-}
-
 export function reportView(r: StoredReport): Record<string, unknown> {
-  const report = parsed(r.body);
+  const report = parseOrText(r.body);
   const field = (name: string): unknown => (report !== null && typeof report === 'object' ? (report as Record<string, unknown>)[name] : undefined);
   const pcm =
     r.state === 'delivered'

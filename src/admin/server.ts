@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
 import { PageRequestError } from '../errors.js';
 import { closeListener, createListener, type ListenerLimits } from '../ingest/listener.js';
+import type { RouteAnswer } from '../ingest/server.js';
 import type { AdminAuth } from './auth.js';
 
 /**
@@ -13,13 +14,8 @@ import type { AdminAuth } from './auth.js';
  * there, 405 a method the route does not take (with Allow), 412 a page larger than acceptRange.
  */
 
-export interface AdminAnswer {
-  status: number;
-  body: unknown;
-  /** Set for a text answer (metrics); otherwise the body is sent as JSON. */
-  contentType?: string;
-  headers?: Record<string, string>;
-}
+/** As the ingest's extra routes answer: a JSON body, or text with its `contentType` (metrics), and extra headers. */
+export type AdminAnswer = RouteAnswer;
 
 export interface AdminRequest {
   query: URLSearchParams;
