@@ -10,9 +10,9 @@ import { ConfigError, errorMessage } from '../errors.js';
  * Who may post to an aggregator's ingest: remote agents (README, "Topologies") with the shared bearer token
  * (PCM_INGEST_TOKEN_FILE) and/or a client certificate the ingest's client CA signs (PCM_INGEST_CLIENT_CA_FILE, over
  * PCM_INGEST_TLS_*). What passes is reported under the aggregator's organisations, so without either the ingest
- * belongs on loopback (the default). Health, readiness and metrics stay open (server.ts): kubelet probes and
- * Prometheus carry neither. The TLS handshake takes a connection without a certificate for that reason; a POST
- * without one is answered 401 like one without the token.
+ * belongs on loopback (the default). The ingest's /healthz stays open (server.ts): a kubelet probe carries neither
+ * (readiness and metrics are on the admin listener, src/admin/). The TLS handshake takes a connection without a
+ * certificate only where no client CA is set; a POST without the token is answered 401.
  *
  * The files are read at start (a missing or bad one stops the start, naming the setting: nothing is lost, the
  * agents keep spooling) and again when they change, so a rotated Secret needs no restart; a file that cannot be read

@@ -47,7 +47,7 @@ export interface IngestOptions {
   skipPaths?: RegExp | null;
   log: Logger;
   metrics: IngestMetrics;
-  /** Extra read-only GET routes (health, status, listings) answered as JSON or text, given the query string. */
+  /** Extra read-only GET routes (the sidecar's: /healthz) answered as JSON or text, given the query string. */
   routes?: Record<string, (query: URLSearchParams) => Promise<RouteAnswer> | RouteAnswer>;
   /** Told, per request, the stored reports that carry quality findings (alerts); not called when none does. */
   onQualityFindings?: (found: QualityFindings) => void;
@@ -66,7 +66,7 @@ export interface IngestOptions {
    * answered as it is, nothing of the body parsed, stored or quarantined. None: everyone may.
    */
   guard?: { authorize(req: IncomingMessage): Denial | null } | null;
-  /** Extra routes answered without the guard: health, readiness and metrics, for probes and scrapers. */
+  /** Extra routes answered without the guard: health, for probes (readiness and metrics are on the admin listener). */
   openRoutes?: ReadonlySet<string>;
 }
 
