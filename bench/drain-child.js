@@ -16,6 +16,7 @@ import { childOptions, ORGS, sleep, tell } from './lib.js';
 const options = childOptions();
 const config = configSchema.parse({
   ingest: { host: '127.0.0.1', port: 0 },
+  admin: { host: '127.0.0.1', port: 0 },
   spool: { path: options.spoolPath, sync: options.sync ?? 'full' },
   pcm: { apiUrl: options.pcmUrl, authUrl: options.authUrl ?? options.pcmUrl, caFile: options.pki.caCert },
   organisations: ORGS.map((o) => ({ ...o, certFile: options.pki.clients[o.orgId].cert, keyFile: options.pki.clients[o.orgId].key })),

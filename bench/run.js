@@ -822,7 +822,7 @@ function httpStatus(port, path) {
   });
 }
 
-/** Spawns `args` and times until GET /readyz on `port` answers 200; then SIGTERM and wait for the exit. */
+/** Spawns `args` and times until GET /readyz on `port` (the sidecar's admin listener) answers 200; then SIGTERM and wait for the exit. */
 async function timeStart(name, args, port, env) {
   const t0 = performance.now();
   const proc = startProcess(process.execPath, args, name, env);
@@ -848,6 +848,7 @@ async function timeStart(name, args, port, env) {
 
 async function sidecarStart(name, spoolPath) {
   const port = await unusedPort();
+  const adminPort = await unusedPort();
   const configFile = join(WORK_DIR, `${name}.json`);
   const closed = `https://127.0.0.1:${await unusedPort()}`;
   writeFileSync(
@@ -855,6 +856,7 @@ async function sidecarStart(name, spoolPath) {
     JSON.stringify(
       {
         ingest: { host: '127.0.0.1', port },
+        admin: { host: '127.0.0.1', port: adminPort },
         spool: { path: spoolPath, sync: 'full' },
         pcm: { apiUrl: closed, authUrl: closed, caFile: PKI.caCert },
         organisations: ORGS.map((o) => ({ ...o, certFile: PKI.clients[o.orgId].cert, keyFile: PKI.clients[o.orgId].key })),
@@ -867,7 +869,7 @@ async function sidecarStart(name, spoolPath) {
   // Only this config: no PCM_* variable of the calling shell leaks in.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PCM_')));
   try {
-    return await timeStart(name, [join(BENCH_DIR, '..', 'dist', 'cli.js'), 'run', '--config', configFile], port, env);
+    return await timeStart(name, [join(BENCH_DIR, '..', 'dist', 'cli.js'), 'run', '--config', configFile], adminPort, env);
   } finally {
     rmSync(configFile, { force: true });
   }

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { configSchema, type Config } from './config/schema.js';
+import { configSchema, DEFAULTS, type Config } from './config/schema.js';
 import type { Logger } from './log.js';
 import { EMULATOR_DEFAULTS, PcmEmulator } from './emulator/emulator.js';
 import { generatePki, type PkiFiles } from './pki/certs.js';
@@ -57,6 +57,11 @@ export function examplePair(now = Date.now(), fapiInteractionId: string = random
 export interface DemoOptions {
   dir: string;
   ingestPort: number;
+  /**
+   * The admin listener's port (metrics, status, the admin API). Not given: PCM_ADMIN_PORT's default, or a free port
+   * when the ingest's is 0 (a test asking for free ports wants them all free).
+   */
+  adminPort?: number;
   emulatorPort: number;
   emulatorAuthPort: number;
 }
@@ -81,9 +86,17 @@ async function demoPki(dir: string): Promise<PkiFiles> {
   return files;
 }
 
+/** The demo's admin token, made once and kept in its folder, so the printed curl lines keep working. */
+async function demoAdminToken(dir: string): Promise<string> {
+  const file = join(dir, 'admin-token');
+  if (!existsSync(file)) await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return file;
+}
+
 export async function startDemo(options: DemoOptions, log: Logger): Promise<RunningDemo> {
   const dir = resolve(options.dir);
   const pki = await demoPki(dir);
+  const adminTokenFile = await demoAdminToken(dir);
   const emulator = new PcmEmulator({
     ...EMULATOR_DEFAULTS,
     port: options.emulatorPort,
@@ -95,6 +108,7 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
   const emulatorUrl = await emulator.start();
   const config: Config = configSchema.parse({
     ingest: { port: options.ingestPort },
+    admin: { host: '127.0.0.1', port: options.adminPort ?? (options.ingestPort === 0 ? 0 : DEFAULTS.admin.port), tokenFile: adminTokenFile },
     spool: { path: join(dir, 'spool.db') },
     pcm: { apiUrl: emulatorUrl, authUrl: emulator.authUrl, caFile: pki.caCert },
     organisations: DEMO_ORGS.map((o) => ({
@@ -125,6 +139,7 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
     'pcm-sidecar demo is running: gateway → sidecar → PCM emulator, all on loopback.',
     '',
     `  ingest URL    ${sidecar.ingestUrl}/v1/reports`,
+    `  admin URL     ${sidecar.adminUrl}  (metrics, health; the admin API with the token in ${adminTokenFile})`,
     `  PCM emulator  ${emulatorUrl}, token host ${emulator.authUrl}  (certificates in ${pki.dir})`,
     '',
     'Post a CLIENT/SERVER pair like the manual\'s PAIRED scenario (seed 000, Cenário 1):',
@@ -135,7 +150,8 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
     `  (the same body, pretty-printed: ${pairFile}; send it with --data-binary @${pairFile})`,
     '',
     'See what happened:',
-    `  curl -s ${sidecar.ingestUrl}/v1/status                      # spool: pending / accepted / discarded`,
+    `  curl -s -H "Authorization: Bearer $(cat ${adminTokenFile})" ${sidecar.adminUrl}/v1/status   # spool: pending / accepted / discarded`,
+    `  curl -s -H "Authorization: Bearer $(cat ${adminTokenFile})" ${sidecar.adminUrl}/v1/reports/${fapi}`,
     `  curl -s --cacert ${pki.caCert} ${emulatorUrl}/emulator/stats`,
     `  curl -s --cacert ${pki.caCert} '${emulatorUrl}/emulator/reports?fapiInteractionId=${fapi}'   # status PAIRED after ~1 s`,
     '',

@@ -1,4 +1,7 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import { AdminAuth } from './admin/auth.js';
+import { adminRoutes } from './admin/routes.js';
+import { createAdminServer } from './admin/server.js';
 import { Alerts } from './alerts/alerts.js';
 import { registerAlertsMetrics } from './alerts/metrics.js';
 import { errorMessage } from './errors.js';
@@ -24,6 +27,8 @@ import { Spool } from './spool/spool.js';
 /** The running pipeline: ingest → spool → sender, with an orderly stop. */
 export interface RunningSidecar {
   ingestUrl: string;
+  /** The admin listener: health, readiness, metrics and the admin API (src/admin/). */
+  adminUrl: string;
   spool: Spool;
   sender: Sender;
   /** Reconciliation (§9); null when PCM_RECONCILE_SHARE is 0. */
@@ -71,11 +76,17 @@ async function pruneSpool(spool: Spool, config: Config, log: Logger, stopped: ()
   if (quarantined > 0) log.warn({ items: quarantined }, 'deleted quarantined items past their retention (PCM_SPOOL_RETAIN_QUARANTINE_MS)');
 }
 
-/** Routes a probe or a scraper reads without the ingest's token or client certificate. */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+/** Routes a probe reads without the ingest's token or client certificate (the admin listener has the rest). */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.') || host === '[::1]';
+}
+
+/** A URL to reach a listener at; one on every address is reached on loopback. */
+function urlOf(address: AddressInfo, scheme: 'http' | 'https'): string {
+  const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '[::1]' : address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
 }
 
 /** Settings that work but expose more than the operator may think: said once at start. */
@@ -86,6 +97,9 @@ function warnAboutExposure(config: Config, guard: IngestGuard, log: Logger): voi
       { host: ingest.host },
       'the ingest listens beyond loopback without PCM_INGEST_TOKEN_FILE or PCM_INGEST_CLIENT_CA_FILE: whatever reaches it is reported under your organisations',
     );
+  }
+  if (!isLoopback(config.admin.host) && config.admin.tokenFile !== undefined) {
+    log.warn({ host: config.admin.host }, 'the admin token is checked over plain HTTP beyond loopback: it can be read on the network unless a mesh encrypts it');
   }
   if (!isLoopback(ingest.host) && ingest.tokenFile !== undefined && guard.tls === null) {
     log.warn({ host: ingest.host }, 'the ingest token is checked over plain HTTP beyond loopback: it can be read on the network unless a mesh encrypts it (PCM_INGEST_TLS_CERT_FILE)');
@@ -100,11 +114,23 @@ function warnAboutExposure(config: Config, guard: IngestGuard, log: Logger): voi
   }
 }
 
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 export async function startSidecar(config: Config, log: Logger): Promise<RunningSidecar> {
   // The catalogue first: a bad catalogue file stops the start before anything is opened.
   const catalog = loadCatalog(config.catalog.file);
   // Then the ingest's own token and TLS files: without them it could not take remote agents safely.
   const guard = new IngestGuard(config.ingest);
+  // And the admin token file: a bad one stops the start; none leaves the admin API off (metrics and health answer).
+  const adminAuth = config.admin.tokenFile === undefined ? null : new AdminAuth(config.admin.tokenFile, log.child({ component: 'admin' }));
   const metrics = new Metrics();
   // Before the spool, whose age limit reports too-old dead letters to it; a bad subscription stops the start here.
   const alerts = Alerts.open({ settings: config.alerts, storePath: config.alerts.storePath ?? `${config.spool.path}.alerts.db`, log: log.child({ component: 'alerts' }) });
@@ -194,6 +220,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   const sla = new SlaTracker((fromDay) => spool.days(fromDay), log.child({ component: 'sla' }), Date.now, (verdict) => alerts.slaChanged(verdict));
   registerSlaMetrics(metrics, sla);
   registerAlertsMetrics(metrics, alerts);
+  const health = () => (writerFailure === null ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: 'failed', reason: writerFailure } });
   const ingest = createIngestServer({
     spool,
     onQualityFindings: (found) => alerts.qualityFound(found),
@@ -220,19 +247,27 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     tls: guard.tls,
     guard: guard.guarded ? guard : null,
     openRoutes: OPEN_ROUTES,
-    routes: {
-      '/healthz': () => (writerFailure === null ? { status: 200, body: { status: 'ok' } } : { status: 503, body: { status: 'failed', reason: writerFailure } }),
-      '/metrics': async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
+    routes: { '/healthz': health },
+  });
+  const admin = createAdminServer({
+    auth: adminAuth,
+    log: log.child({ component: 'admin' }),
+    routes: adminRoutes({
+      spool,
+      replayRules: () => ({ rules, skipPaths: skipPathsOf(config.ingest.skipPaths) }),
+      slaDays: () => sla.status().days,
+      health,
+      metrics: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
       // 503 while the spool cannot store or one lane cannot deliver: ingest still spools for every organisation, so
       // this is "reporting is healthy", for monitoring; README (Readiness) says why no Kubernetes probe uses it.
-      '/readyz': () => {
+      readiness: () => {
         const lanes = sender.status();
         const ready = writerFailure === null && lanes.every((l) => l.ready);
         const spoolState = writerFailure === null ? { ready: true } : { ready: false, code: 'PCM_SPOOL_WRITER', reason: writerFailure };
         const organisations = lanes.map(({ orgId, stream, lane, ready, code, reason, since }) => ({ orgId, stream, lane, ready, code, reason, since }));
         return { status: ready ? 200 : 503, body: { ready, spool: spoolState, organisations } };
       },
-      '/v1/status': () => ({
+      status: () => ({
         status: 200,
         body: {
           spool: { path: spool.path, ...spool.counts(), recoveredInflight: spool.recoveredInflight, movedAside: spool.movedAside },
@@ -242,23 +277,22 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
           reconciliation: reconciler?.status() ?? reconcileOff,
         },
       }),
-      '/v1/reconciliation': (query) => {
-        if (!reconciler) return { status: 404, body: { error: `reconciliation is off: ${reconcileOff.reason}` } };
+      reconciliation: ({ query }) => {
+        if (!reconciler) return { status: 404, body: { message: `reconciliation is off: ${reconcileOff.reason}` } };
         const parsed = divergentQueryOf(query);
-        return 'error' in parsed ? { status: 400, body: { error: parsed.error } } : { status: 200, body: reconciler.divergent(parsed) };
+        return 'error' in parsed ? { status: 400, body: { message: parsed.error } } : { status: 200, body: reconciler.divergent(parsed) };
       },
-      // On the ingest listener until the admin listener exists; a plain function of the query, so it can move.
-      '/v1/notifications': (query) => alerts.listNotifications(query),
-    },
+      notifications: ({ query }) => alerts.listNotifications(query),
+    }),
   });
   const { server } = ingest;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.ingest.port, config.ingest.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, config.ingest.port, config.ingest.host);
+  try {
+    await listen(admin.server, config.admin.port, config.admin.host);
+  } catch (err) {
+    await ingest.close(0);
+    throw err;
+  }
   sender.start();
   reconciler?.start();
   sla.start(SLA_INTERVAL_MS);
@@ -282,12 +316,11 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     if (tls) ingest.setTls(tls);
   }, config.token.credentialRetryMs);
   guardCheck.unref();
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const ingestUrl = `${guard.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  const ingestUrl = urlOf(server.address() as AddressInfo, guard.tls ? 'https' : 'http');
+  const adminUrl = urlOf(admin.server.address() as AddressInfo, 'http');
   warnAboutExposure(config, guard, log);
   log.info(
-    { ingestUrl, spool: config.spool.path, sync: config.spool.sync, ...(config.forward.url ? { forwardTo: config.forward.url } : {}) },
+    { ingestUrl, adminUrl, adminApi: adminAuth !== null, spool: config.spool.path, sync: config.spool.sync, ...(config.forward.url ? { forwardTo: config.forward.url } : {}) },
     'pcm-sidecar is accepting reports',
   );
 
@@ -319,6 +352,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   return {
     reload,
     ingestUrl,
+    adminUrl,
     spool,
     sender,
     reconciler,
@@ -332,7 +366,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         // Webhook attempts under way finish alongside, not after, the rest of the stop (one grace for all).
         const deliveries = alerts.stopDeliveries(graceMs);
         clearInterval(guardCheck);
-        await ingest.close(graceMs);
+        await Promise.all([ingest.close(graceMs), admin.close(graceMs)]);
         await parsePool?.close();
         // Asking stops first (it uses the lanes' tokens); batches the sender still records are sampled until close.
         await reconciler?.stop();

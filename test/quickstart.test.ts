@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { EmulatorStats } from '../src/emulator/emulator.js';
 import { trackChild } from './helpers/children.js';
+import { adminJson } from './helpers/admin.js';
 import { eventually, getJson } from './helpers/http.js';
 import { groupAlive } from './helpers/liveness.js';
 import { tempDir } from './helpers/pki.js';
@@ -44,7 +45,8 @@ describe('quick start from a fresh clone', () => {
         return body.reports.ACCEPTED === 2 ? body : undefined;
       }, 30_000);
       expect(stats.distinctFapiInteractionIds).toBe(1);
-      const status = await getJson<{ spool: { accepted: number } }>('http://127.0.0.1:8431/v1/status');
+      const token = (await readFile(join(clone, '.pcm-demo', 'admin-token'), 'utf8')).trim();
+      const status = await adminJson<{ spool: { accepted: number } }>('http://127.0.0.1:9431/v1/status', { token });
       expect(status.body.spool.accepted).toBe(2);
     } finally {
       await stopGroup(demo.pid!);

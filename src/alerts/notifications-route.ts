@@ -1,26 +1,18 @@
 import { PageRequestError } from '../errors.js';
+import { pageHeaders, pageOf } from '../paging.js';
 import { NOTIFICATION_STATES, type AlertStore, type NotificationState, type StoredNotification } from './store.js';
 
 /**
  * `GET /v1/notifications?state=&event=&_offset=&_limit=`: the deliveries, oldest first, paged as seed 003 says —
  * `_offset` the first record, `_limit` how many; the answer's `contentRange` header is the total that matches,
- * `acceptRange` the largest page, and a `_limit` above it is 412. Errors are `{"message": …}`. A plain function of
- * the query, so it can move to the admin listener as it is.
+ * `acceptRange` the largest page, and a `_limit` above it is 412 (src/paging.ts). Errors are `{"message": …}`. Served
+ * on the admin listener (src/admin/).
  */
 
 export interface RouteAnswer {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
-}
-
-function integer(query: URLSearchParams, name: string, fallback: number, min: number): number {
-  const text = query.get(name);
-  if (text === null || text === '') return fallback;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < min) {
-    throw new PageRequestError('PCM_PAGE_INVALID', 400, `${name} must be an integer of at least ${min}, got "${text.slice(0, 32)}"`);
-  }
-  return Number(text);
 }
 
 function view(n: StoredNotification): Record<string, unknown> {
@@ -54,13 +46,9 @@ export function listNotifications(store: AlertStore | null, query: URLSearchPara
     if (event !== undefined && !/^[A-Z][A-Z_]*\.[A-Z][A-Z_]*$/.test(event)) {
       throw new PageRequestError('PCM_PAGE_INVALID', 400, 'event must be an event code such as REPORT.DISCARDED');
     }
-    const offset = integer(query, '_offset', 0, 0);
-    const limit = integer(query, '_limit', pageMax, 1);
-    if (limit > pageMax) {
-      throw new PageRequestError('PCM_PAGE_TOO_LARGE', 412, `_limit ${limit} is above the largest page, ${pageMax} (acceptRange)`);
-    }
+    const { offset, limit } = pageOf(query, pageMax);
     const page = store?.open ? store.list({ state: state as NotificationState | undefined, event, offset, limit }) : { total: 0, rows: [] };
-    return { status: 200, body: { notifications: page.rows.map(view) }, headers: { contentRange: String(page.total), acceptRange } };
+    return { status: 200, body: { notifications: page.rows.map(view) }, headers: pageHeaders(page.total, pageMax) };
   } catch (err) {
     if (err instanceof PageRequestError) return { status: err.status, body: { message: err.message }, headers: { acceptRange } };
     throw err;

@@ -34,13 +34,7 @@ export function configOrExit(file: string | undefined): Config {
 }
 
 /** Quarantined bodies refused as a whole are kept as text, not JSON. */
-export function parseOrText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
-}
+export { parseOrText } from '../json-text.js';
 
 /** PCM_SHUTDOWN_GRACE_MS for the commands that read no configuration file (emulate, demo). */
 export function shutdownGraceFromEnv(): number {

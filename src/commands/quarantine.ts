@@ -1,29 +1,14 @@
 import { skipPathsOf, type Config } from '../config/schema.js';
-import { problemsText } from '../ingest/quarantine-view.js';
-import { ingestRoutes } from '../ingest/routes.js';
+import { quarantinedItems, replayQuarantined, type ReplayRules, type ReplaySummary } from '../ingest/replay-quarantine.js';
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules, rulesInputOf } from '../report/context.js';
-import { spoolEntry } from '../report/validate.js';
 import { opendataOrgOf } from '../sender/sender.js';
-import { Spool, type NewReport, type QuarantinedItem } from '../spool/spool.js';
+import { Spool, type QuarantinedItem } from '../spool/spool.js';
 import { parseArgs } from 'node:util';
 import { EX_USAGE, configOrExit, fail, parseOrText, type Command } from './common.js';
 
 /** `pcm-sidecar quarantine list|replay`: what ingest refused, and moving what now passes to the spool. */
 
-const PAGE = 500;
-
-export function* quarantinedItems(spool: Spool, limit = Number.POSITIVE_INFINITY): Generator<QuarantinedItem> {
-  let after = 0;
-  let seen = 0;
-  while (seen < limit) {
-    const page = spool.quarantined(after, Math.min(PAGE, limit - seen));
-    if (page.length === 0) return;
-    for (const item of page) yield item;
-    seen += page.length;
-    after = (page[page.length - 1] as QuarantinedItem).id;
-  }
-}
 
 export function describeQuarantined(item: QuarantinedItem): string {
   const problems = JSON.parse(item.problems) as { field: string; message: string }[];
@@ -33,57 +18,17 @@ export function describeQuarantined(item: QuarantinedItem): string {
   return `#${item.id} ${new Date(item.receivedAt).toISOString()}${times} ${item.route} ${first ? `${first.field || '(item)'}: ${first.message}` : ''}${more}`;
 }
 
-export interface ReplaySummary {
-  examined: number;
-  moved: number;
-  duplicates: number;
-  stillFailing: number;
-  /** Items that the skip rule (PCM_INGEST_SKIP_PATHS) now says are not Open Finance calls: removed. */
-  skipped: number;
+/** Today's catalogue and settings as the configuration file and environment say (a command has no running rules). */
+export function replayRulesOf(config: Config): ReplayRules {
+  return {
+    rules: reportRules(rulesInputOf(config, opendataOrgOf(config)), loadCatalog(config.catalog.file)),
+    skipPaths: skipPathsOf(config.ingest.skipPaths),
+  };
 }
 
 /** Re-validates every quarantined item with today's catalogue and settings; what passes moves to the spool. */
 export function replayQuarantine(spool: Spool, config: Config, now = Date.now()): ReplaySummary {
-  const rules = reportRules(rulesInputOf(config, opendataOrgOf(config)), loadCatalog(config.catalog.file));
-  const routes = ingestRoutes(rules.build, { skipPaths: skipPathsOf(config.ingest.skipPaths) });
-  const context = rules.validation(now);
-  const summary: ReplaySummary = { examined: 0, moved: 0, duplicates: 0, stillFailing: 0, skipped: 0 };
-  let after = 0;
-  for (;;) {
-    const page = spool.quarantined(after, PAGE);
-    if (page.length === 0) return summary;
-    after = (page[page.length - 1] as QuarantinedItem).id;
-    const moved: { quarantineId: number; report: NewReport }[] = [];
-    const failing: { quarantineId: number; problems: string }[] = [];
-    const dropped: number[] = [];
-    for (const q of page) {
-      summary.examined++;
-      const toReport = routes[q.route];
-      let value: unknown;
-      try {
-        value = JSON.parse(q.item);
-      } catch {
-        failing.push({ quarantineId: q.id, problems: q.problems });
-        continue;
-      }
-      const query = new URL(q.source.split(' ')[2] ?? '/', 'http://ingest').searchParams;
-      const result = toReport ? toReport(value, context, query) : null;
-      if (result?.ok) {
-        moved.push({ quarantineId: q.id, report: spoolEntry(result) });
-      } else if (result && 'skipped' in result) {
-        dropped.push(q.id);
-      } else {
-        // The same view of the problems ingest writes, so the item folds with its next repeat.
-        const problems = result ? problemsText(result.problems, result.findings ?? []) : problemsText([{ field: '', rule: 'route', message: `unknown route ${q.route}` }]);
-        failing.push({ quarantineId: q.id, problems });
-      }
-    }
-    const outcome = spool.promote(moved, failing, dropped);
-    summary.skipped += dropped.length;
-    summary.moved += outcome.filter((o) => o === 'stored').length;
-    summary.duplicates += outcome.filter((o) => o === 'duplicate').length;
-    summary.stillFailing += failing.length;
-  }
+  return replayQuarantined(spool, replayRulesOf(config), now);
 }
 
 const HELP = `Usage: pcm-sidecar quarantine list [--limit N] [--config FILE]

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -33,4 +34,25 @@ export function readTokenFile(file: string): { tokens: string[] } | { problem: s
     return { problem: `token ${bad + 1} of ${file} is not ${TOKEN_MIN_CHARS} or more visible ASCII characters without spaces` };
   }
   return { tokens };
+}
+
+/** SHA-256 of a token: compared as equal-length digests, so neither a length nor a prefix shows in the time taken. */
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
+
+/** The token of an `Authorization: Bearer <token>` header; null when there is none. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = typeof header === 'string' ? BEARER.exec(header) : null;
+  return match ? (match[1] as string) : null;
+}
+
+/** Whether `given` is one of the tokens whose digests are `known`; every one is compared, in constant time each. */
+export function isKnownToken(known: readonly Buffer[], given: string): boolean {
+  const digest = tokenDigest(given);
+  let ok = false;
+  for (const k of known) ok = timingSafeEqual(digest, k) || ok;
+  return ok;
 }

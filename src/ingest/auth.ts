@@ -1,19 +1,18 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { readTokenFile } from '../config/token-file.js';
+import { bearerToken, isKnownToken, readTokenFile, tokenDigest } from '../config/token-file.js';
 import { ConfigError, errorMessage } from '../errors.js';
 
 /**
  * Who may post to an aggregator's ingest: remote agents (README, "Topologies") with the shared bearer token
  * (PCM_INGEST_TOKEN_FILE) and/or a client certificate the ingest's client CA signs (PCM_INGEST_CLIENT_CA_FILE, over
  * PCM_INGEST_TLS_*). What passes is reported under the aggregator's organisations, so without either the ingest
- * belongs on loopback (the default). Health, readiness and metrics stay open (server.ts): kubelet probes and
- * Prometheus carry neither. The TLS handshake takes a connection without a certificate for that reason; a POST
- * without one is answered 401 like one without the token.
+ * belongs on loopback (the default). The ingest's /healthz stays open (server.ts): a kubelet probe carries neither
+ * (readiness and metrics are on the admin listener, src/admin/). The TLS handshake takes a connection without a
+ * certificate only where no client CA is set; a POST without the token is answered 401.
  *
  * The files are read at start (a missing or bad one stops the start, naming the setting: nothing is lost, the
  * agents keep spooling) and again when they change, so a rotated Secret needs no restart; a file that cannot be read
@@ -42,12 +41,6 @@ const SETTINGS = {
   clientCaFile: 'PCM_INGEST_CLIENT_CA_FILE (ingest.clientCaFile)',
 } as const;
 
-const BEARER = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i;
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
 function readFile(key: keyof typeof SETTINGS, file: string): Buffer {
   try {
     return readFileSync(file);
@@ -68,7 +61,7 @@ function loadFiles(settings: IngestSettings): Loaded {
   if (tokenFile !== undefined) {
     const read = readTokenFile(tokenFile);
     if ('problem' in read) throw new ConfigError(SETTINGS.tokenFile, read.problem);
-    tokenDigests = read.tokens.map(digest);
+    tokenDigests = read.tokens.map(tokenDigest);
   }
   if (tlsCertFile === undefined || tlsKeyFile === undefined) return { tokenDigests, tls: null };
   const tls: IngestTls = {
@@ -124,14 +117,10 @@ export class IngestGuard {
     }
     const digests = this.loaded.tokenDigests;
     if (digests === null) return null;
-    const header = req.headers.authorization;
-    const match = typeof header === 'string' ? BEARER.exec(header) : null;
-    if (!match) return deny('Unauthorized: a bearer token is required (Authorization: Bearer <the token of PCM_FORWARD_TOKEN_FILE>)', true);
+    const given = bearerToken(req.headers.authorization);
+    if (given === null) return deny('Unauthorized: a bearer token is required (Authorization: Bearer <the token of PCM_FORWARD_TOKEN_FILE>)', true);
     // Equal-length digests, every configured token compared: the time taken says nothing about which one, or how close.
-    const given = digest(match[1] as string);
-    let ok = false;
-    for (const known of digests) ok = timingSafeEqual(given, known) || ok;
-    return ok ? null : deny('Unauthorized: the bearer token is not one this ingest accepts', true);
+    return isKnownToken(digests, given) ? null : deny('Unauthorized: the bearer token is not one this ingest accepts', true);
   }
 
   /**

@@ -4,8 +4,8 @@
  * A report belongs to the day of its own `timestamp` (when the API call happened), not of its arrival here.
  */
 
-const DAY_MS = 86_400_000;
-const BRT_OFFSET_MS = 3 * 3_600_000;
+export const DAY_MS = 86_400_000;
+export const BRT_OFFSET_MS = 3 * 3_600_000;
 /** The daily deadline: this long after the start of D+1, in BRT. */
 const DEADLINE_AFTER_MS = 8 * 3_600_000;
 

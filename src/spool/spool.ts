@@ -8,6 +8,7 @@ import { LaneLedger } from './ledger.js';
 import { brtDay, dayDeadline, type DayCounts } from './days.js';
 import { LedgerStore, type DeadLetterReason, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
+import { SpoolQueries } from './queries.js';
 import { RangeSet, runsOf, type Range, type RangeDiff } from './ranges.js';
 import { laneBase, LANE_BITS, LANE_SPAN, laneNoOf, openDatabase, type OpenOptions } from './schema.js';
 import type { AddedRows, CommitResult, NewReport, ReportState, SyncMode, WriteOutcome, WriteRequest } from './types.js';
@@ -16,6 +17,7 @@ import { WriterThread } from './writer-thread.js';
 export * from './types.js';
 export type { DeadLetterReason } from './ledger-store.js';
 export type { DayCounts } from './days.js';
+export { LISTED_STATES, type EndpointDay, type ListedState, type ReportFilter, type SpoolQueries, type StoredReport } from './queries.js';
 export { quarantineHash };
 
 /**
@@ -104,6 +106,20 @@ export interface DeadLetter {
   replayedAt: number | null;
 }
 
+/** Which dead letters a listing asks for. */
+export interface DeadLetterQuery {
+  reason?: DeadLetterReason | undefined;
+  /** Decided at or after this instant (epoch ms). */
+  since?: number | undefined;
+  beforeId?: number | undefined;
+  /** Leave out those already replayed. */
+  unreplayed?: boolean;
+}
+
+function deadLetterParams(filter: DeadLetterQuery): Record<string, string | number | null> {
+  return { reason: filter.reason ?? null, since: filter.since ?? null, before: filter.beforeId ?? null, unreplayed: filter.unreplayed === true ? 1 : 0 };
+}
+
 export interface QuarantinedItem {
   id: number;
   /** When the item was first refused; the same item refused again is folded into this row. */
@@ -140,6 +156,10 @@ export interface PendingSummary {
  * wait long, and far below V8's longest string (2^29 - 24), which the wire format's joined text must stay under.
  */
 const MAX_GROUP_CHARS = 32 * 1024 * 1024;
+
+/** The dead letters a listing asks for (`Spool.deadLetters`). */
+const DEAD_LETTER_FILTER = `(:reason IS NULL OR x.reason = :reason) AND (:since IS NULL OR x.at >= :since) AND (:before IS NULL OR x.id < :before)
+  AND (:unreplayed = 0 OR x.replayed_at IS NULL)`;
 
 /** Pages of too-old rows one lease call dead-letters before it gives up for this call (each is one bounded read). */
 const MAX_TOO_OLD_PAGES = 8;
@@ -188,6 +208,7 @@ export class Spool {
   private readonly onTooOld: SpoolOptions['onTooOld'];
   private quarantineEvictions = 0;
   private appender: Appender | null = null;
+  private readQueries: SpoolQueries | null = null;
   private writer: WriterThread | null = null;
   private readonly now: () => number;
   private readonly maxAgeMs: number | undefined;
@@ -264,7 +285,7 @@ export class Spool {
       quarantineCount: db.prepare('SELECT count(*) FROM quarantine').pluck(),
       quarantinePage: db.prepare(
         `SELECT id, received_at AS receivedAt, count, coalesce(last_seen_at, received_at) AS lastSeenAt, source, route, item, problems
-         FROM quarantine WHERE id > ? ORDER BY id LIMIT ?`,
+         FROM quarantine WHERE id > ? ORDER BY id LIMIT ? OFFSET ?`,
       ),
       quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = ?'),
       quarantinePrune: db.prepare(
@@ -282,10 +303,9 @@ export class Spool {
       deadLetters: db.prepare(
         `SELECT x.id, n.name AS lane, x.reason, x.message, x.at, l.body, coalesce(l.ts, l.created_at) AS reportAt, x.replayed_at AS replayedAt
          FROM discarded x JOIN log l ON l.id = x.id JOIN lanes n ON n.no = (x.id >> ${LANE_BITS})
-         WHERE (:reason IS NULL OR x.reason = :reason) AND (:since IS NULL OR x.at >= :since) AND (:before IS NULL OR x.id < :before)
-           AND (:unreplayed = 0 OR x.replayed_at IS NULL)
-         ORDER BY x.id DESC LIMIT :limit`,
+         WHERE ${DEAD_LETTER_FILTER} ORDER BY x.id DESC LIMIT :limit OFFSET :offset`,
       ),
+      deadLetterCount: db.prepare(`SELECT count(*) FROM discarded x WHERE ${DEAD_LETTER_FILTER}`).pluck(),
       markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
       deadLetterDay: db.prepare('SELECT x.reason, coalesce(l.ts, l.created_at) AS at FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?'),
       unDeadLetter: db.prepare(
@@ -394,9 +414,9 @@ export class Spool {
     return ledger;
   }
 
-  /** One page of quarantined items, oldest first, after `afterId`. */
-  quarantined(afterId: number, limit: number): QuarantinedItem[] {
-    return this.statements.quarantinePage.all(afterId, limit) as QuarantinedItem[];
+  /** One page of quarantined items, oldest first, after `afterId` (and `offset` items more). */
+  quarantined(afterId: number, limit: number, offset = 0): QuarantinedItem[] {
+    return this.statements.quarantinePage.all(afterId, limit, offset) as QuarantinedItem[];
   }
 
   /**
@@ -679,27 +699,25 @@ export class Spool {
     }
   }
 
+  /** Read-only questions for the admin API (queries.ts), on this spool's connection. */
+  queries(): SpoolQueries {
+    this.readQueries ??= new SpoolQueries(this.db);
+    return this.readQueries;
+  }
+
   /** The per-day counters (days.ts) from `fromDay` on, per lane, oldest day first. */
   days(fromDay: number): DayCounts[] {
     return this.statements.days.all(fromDay) as DayCounts[];
   }
 
   /** Dead letters (DISCARDED, refused, too old), newest first; `reason` and `since` (epoch ms) narrow the list. */
-  deadLetters(filter: {
-    reason?: DeadLetterReason | undefined;
-    since?: number | undefined;
-    limit: number;
-    beforeId?: number | undefined;
-    /** Leave out those already replayed. */
-    unreplayed?: boolean;
-  }): DeadLetter[] {
-    return this.statements.deadLetters.all({
-      reason: filter.reason ?? null,
-      since: filter.since ?? null,
-      before: filter.beforeId ?? null,
-      unreplayed: filter.unreplayed === true ? 1 : 0,
-      limit: filter.limit,
-    }) as DeadLetter[];
+  deadLetters(filter: DeadLetterQuery & { limit: number; offset?: number }): DeadLetter[] {
+    return this.statements.deadLetters.all({ ...deadLetterParams(filter), limit: filter.limit, offset: filter.offset ?? 0 }) as DeadLetter[];
+  }
+
+  /** How many dead letters the filter selects. */
+  countDeadLetters(filter: DeadLetterQuery): number {
+    return this.statements.deadLetterCount.get(deadLetterParams(filter)) as number;
   }
 
   /**

@@ -9,6 +9,7 @@ import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
 import { meta, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { adminSection } from '../helpers/admin.js';
 
 /** TOKEN.FAILED through the sidecar's wiring: the emulator refuses the client_id, the lane is not ready, the webhook hears it. */
 describe('TOKEN.FAILED from a running sidecar', () => {
@@ -24,6 +25,7 @@ describe('TOKEN.FAILED from a running sidecar', () => {
     hook = await WebhookReceiver.start();
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'wrong-client', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],

@@ -56,6 +56,7 @@ describe('pcm-sidecar catalog', () => {
       PCM_KEY_FILE: join(dir, 'k.pem'),
       PCM_SPOOL_PATH: join(dir, 'spool.db'),
       PCM_INGEST_PORT: '0',
+      PCM_ADMIN_PORT: '0',
       PCM_ENDPOINT_CATALOG: broken,
     });
     expect((await proc.exited).code).toBe(78);

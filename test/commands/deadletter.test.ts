@@ -6,6 +6,7 @@ import { tempDir, testPki } from '../helpers/pki.js';
 import { startCli, stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
 import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type StartedEmulator } from '../helpers/stack.js';
+import { adminJson } from '../helpers/admin.js';
 
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   const proc = startCli(args, env);
@@ -43,7 +44,7 @@ describe('deadletter: list what will not be sent again, replay it after the caus
       const reports = [validReport(0), validReport(2)];
       expect((await postJson(`${sidecar.url}/v1/reports`, reports)).status).toBe(202);
       await eventually(async () => {
-        const status = (await getJson<{ spool: { discarded: number; pending: number; inflight: number } }>(`${sidecar.url}/v1/status`)).body;
+        const status = (await adminJson<{ spool: { discarded: number; pending: number; inflight: number } }>(`${sidecar.adminUrl}/v1/status`)).body;
         return status.spool.discarded === 2 && status.spool.pending + status.spool.inflight === 0 ? true : undefined;
       }, 30_000);
 

@@ -94,7 +94,7 @@ describe('configuration: agent and aggregator', () => {
     const dir = await tempDir('forward-config');
     const token = join(dir, 'token');
     await writeFile(token, 'short\n');
-    const proc = startCli(['run'], { ...AGENT, PCM_FORWARD_TOKEN_FILE: token, PCM_INGEST_TOKEN_FILE: token, PCM_SPOOL_PATH: join(dir, 'spool.db'), PCM_INGEST_PORT: '0' });
+    const proc = startCli(['run'], { ...AGENT, PCM_FORWARD_TOKEN_FILE: token, PCM_INGEST_TOKEN_FILE: token, PCM_SPOOL_PATH: join(dir, 'spool.db'), PCM_INGEST_PORT: '0', PCM_ADMIN_PORT: '0' });
     const { code } = await proc.exited;
     expect(code).toBe(78);
     const output = proc.lines.join('\n');

@@ -11,6 +11,8 @@ import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
 import { sidecarEnv, startSidecarProcess } from '../helpers/stack.js';
+import { adminSection } from '../helpers/admin.js';
+import { adminJson } from '../helpers/admin.js';
 
 describe('adversity: an unreadable spool, a full spool', () => {
   it('a spool file that is not a database is moved aside with an error naming it; the sidecar starts and accepts', async () => {
@@ -25,7 +27,7 @@ describe('adversity: an unreadable spool, a full spool', () => {
       const movedTo = (JSON.parse(line) as { movedTo: string }).movedTo;
       expect(existsSync(movedTo)).toBe(true);
       expect((await postJson(`${sidecar.url}/v1/reports`, validReport(0))).status).toBe(202);
-      const status = await getJson<{ spool: { movedAside: string; pending: number } }>(`${sidecar.url}/v1/status`);
+      const status = await adminJson<{ spool: { movedAside: string; pending: number } }>(`${sidecar.adminUrl}/v1/status`);
       expect(status.body.spool).toMatchObject({ movedAside: movedTo, pending: 1 });
     } finally {
       expect((await stopProc(sidecar.proc)).code).toBe(0);
@@ -37,6 +39,7 @@ describe('adversity: an unreadable spool, a full spool', () => {
     const spoolPath = join(dir, 'spool.db');
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: spoolPath, maxBytes: 2 * 1024 * 1024 },
       pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
       organisations: [

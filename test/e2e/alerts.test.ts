@@ -5,8 +5,9 @@ import { eventually, getJson, postJson, postTls } from '../helpers/http.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type Started, type StartedEmulator } from '../helpers/stack.js';
+import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type StartedEmulator, type StartedSidecar } from '../helpers/stack.js';
 import { meta, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { adminJson } from '../helpers/admin.js';
 
 /**
  * Webhook alerts end to end: `pcm-sidecar run` against `pcm-sidecar emulate`, reports the PCM refuses (queued 422s,
@@ -24,7 +25,7 @@ describe('alerts end to end: a receiver that fails for a while, then answers 201
   let hook: WebhookReceiver;
   let ca: Buffer;
   let env: Record<string, string>;
-  let sidecar: Started | null = null;
+  let sidecar: StartedSidecar | null = null;
 
   beforeAll(async () => {
     const dir = await tempDir('e2e-alerts');
@@ -53,9 +54,9 @@ describe('alerts end to end: a receiver that fails for a while, then answers 201
     await hook?.close();
   });
 
-  const status = async (): Promise<{ spool: { discarded: number } }> => (await getJson<{ spool: { discarded: number } }>(`${sidecar!.url}/v1/status`)).body;
+  const status = async (): Promise<{ spool: { discarded: number } }> => (await adminJson<{ spool: { discarded: number } }>(`${sidecar!.adminUrl}/v1/status`)).body;
   const listed = async (query: string): Promise<{ total: number; rows: Listed['notifications'] }> => {
-    const answer = await getJson<Listed>(`${sidecar!.url}/v1/notifications?${query}`);
+    const answer = await adminJson<Listed>(`${sidecar!.adminUrl}/v1/notifications?${query}`);
     return { total: Number(answer.headers.contentrange), rows: answer.body.notifications };
   };
 

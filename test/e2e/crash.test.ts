@@ -4,7 +4,8 @@ import type { EmulatorStats, StoredReport } from '../../src/emulator/emulator.js
 import { eventually, getJson, postJson } from '../helpers/http.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { startSidecarProcess, twoOrgStack, type Started } from '../helpers/stack.js';
+import { startSidecarProcess, twoOrgStack, type Started, type StartedSidecar } from '../helpers/stack.js';
+import { adminJson } from '../helpers/admin.js';
 
 const BODIES = 160;
 const PER_BODY = 50;
@@ -17,7 +18,7 @@ describe('crash: SIGKILL while reports are posted and sent, restart on the same 
   let spoolPath: string;
   let env: Record<string, string>;
   let args: string[];
-  let sidecar: Started | null = null;
+  let sidecar: StartedSidecar | null = null;
 
   beforeAll(async () => {
     ({ emulator, ca, spoolPath, env, args } = await twoOrgStack('crash', {
@@ -40,7 +41,7 @@ describe('crash: SIGKILL while reports are posted and sent, restart on the same 
     // Each round posts what is not acknowledged yet (as a gateway retries), killing the sidecar mid-stream.
     for (let round = 0; round <= KILL_AFTER_ACKS.length; round++) {
       sidecar = await startSidecarProcess(env, args);
-      const status = await getJson<{ spool: { recoveredInflight: number } }>(`${sidecar.url}/v1/status`);
+      const status = await adminJson<{ spool: { recoveredInflight: number } }>(`${sidecar.adminUrl}/v1/status`);
       recovered += status.body.spool.recoveredInflight;
       const killAt = KILL_AFTER_ACKS[round];
       const queue = [...Array(BODIES).keys()].filter((b) => !acked.has(b));

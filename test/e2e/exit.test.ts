@@ -116,6 +116,8 @@ describe('shutdown ends in an exit whatever stdout does', () => {
       PCM_CERT_FILE: join(dir, 'none.pem'),
       PCM_KEY_FILE: join(dir, 'none-key.pem'),
       PCM_INGEST_PORT: '0',
+      PCM_ADMIN_HOST: '127.0.0.1',
+      PCM_ADMIN_PORT: '0',
       PCM_SHUTDOWN_GRACE_MS: '10000',
     };
   });
@@ -171,6 +173,8 @@ describe('shutdown ends in an exit whatever the PCM does', () => {
       PCM_CERT_FILE: client.cert,
       PCM_KEY_FILE: client.key,
       PCM_INGEST_PORT: '0',
+      PCM_ADMIN_HOST: '127.0.0.1',
+      PCM_ADMIN_PORT: '0',
       PCM_MAX_BATCH_DELAY_MS: '0',
       // Nothing gives up on the silent PCM by itself during the test: only the shutdown can end the wait.
       PCM_CONNECT_TIMEOUT_MS: '600000',

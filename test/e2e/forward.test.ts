@@ -9,7 +9,8 @@ import { eventually, getJson, postJson, type HttpAnswer } from '../helpers/http.
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { fixedOpendata, validReport } from '../helpers/reports.js';
-import { bothOrganisations, sidecarEnv, startEmulatorProcess, startSidecarProcess, type Started, type StartedEmulator } from '../helpers/stack.js';
+import { bothOrganisations, sidecarEnv, startEmulatorProcess, startSidecarProcess, type StartedEmulator, type StartedSidecar } from '../helpers/stack.js';
+import { adminEnv, adminJson } from '../helpers/admin.js';
 
 /**
  * Agent → aggregator → PCM (README, "Topologies"), as three real processes on 127.0.0.1: an agent holding no
@@ -48,8 +49,8 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
   let internalCa: Buffer;
   let agentIdentity: { cert: Buffer; key: Buffer };
   let emulator: StartedEmulator;
-  let aggregator: Started;
-  let agent: Started;
+  let aggregator: StartedSidecar;
+  let agent: StartedSidecar;
   let aggregatorEnv: Record<string, string>;
   let aggregatorArgs: string[];
   let agentEnv: Record<string, string>;
@@ -106,6 +107,7 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
       PCM_FORWARD_CA_FILE: internal.caCert,
       PCM_SPOOL_PATH: agentSpool,
       PCM_INGEST_PORT: '0',
+      ...adminEnv(dir),
       PCM_MAX_BATCH_DELAY_MS: '100',
       PCM_RETRY_INITIAL_DELAY_MS: '50',
       PCM_RETRY_MAX_DELAY_MS: '500',
@@ -121,8 +123,8 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
   });
 
   const stats = async (): Promise<EmulatorStats> => (await getJson<EmulatorStats>(`${emulator.url}/emulator/stats`, ca)).body;
-  const agentStatus = async (): Promise<Status> => (await getJson<Status>(`${agent.url}/v1/status`)).body;
-  const agentReady = async (): Promise<HttpAnswer<Readiness>> => getJson<Readiness>(`${agent.url}/readyz`);
+  const agentStatus = async (): Promise<Status> => (await adminJson<Status>(`${agent.adminUrl}/v1/status`)).body;
+  const agentReady = async (): Promise<HttpAnswer<Readiness>> => getJson<Readiness>(`${agent.adminUrl}/readyz`);
 
   /** Posts reports to the agent as singles and arrays; each must be acknowledged (202) by the agent alone. */
   async function postToAgent(reports: Record<string, unknown>[]): Promise<void> {
@@ -201,9 +203,12 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
       return s.spool.accepted === CHAIN + OPENDATA ? s : undefined;
     }, 30_000, 100);
     expect(status.spool).toMatchObject({ pending: 0, inflight: 0, discarded: 0 });
-    // The aggregator takes no connection without a client certificate its CA signs, and /v1/status needs the token.
-    await expect(getJson(`${aggregator.url}/v1/status`, internalCa)).rejects.toThrow();
-    expect((await getText(`${aggregator.url}/v1/status`, internalCa, agentIdentity)).status).toBe(401);
+    // The aggregator's ingest takes no connection without a client certificate its CA signs; /v1/status is on its
+    // admin listener, with the admin token.
+    await expect(getJson(`${aggregator.url}/healthz`, internalCa)).rejects.toThrow();
+    expect((await getText(`${aggregator.url}/healthz`, internalCa, agentIdentity)).status).toBe(200);
+    expect((await adminJson(`${aggregator.adminUrl}/v1/status`, { token: null })).status).toBe(401);
+    expect((await adminJson(`${aggregator.adminUrl}/v1/status`)).status).toBe(200);
   });
 
   it('the aggregator stopped while reports arrive: the agent spools and retries; after a restart on the same spool, all are delivered once', async () => {
@@ -241,8 +246,8 @@ describe('end to end: agent (no certificates) → aggregator → emulator', { ti
     expect((await stats()).reports.ACCEPTED ?? 0).toBe(before);
     // The token never reaches the agent's logs.
     expect(agent.proc.lines.join('\n')).not.toContain('not-the-token-but-long-enough');
-    // The aggregator counts what it refused (its metrics need no token, a client certificate still).
-    const metrics = await getText(`${aggregator.url}/metrics`, internalCa, agentIdentity);
+    // The aggregator counts what it refused (its metrics are on its admin listener, open).
+    const metrics = { text: await (await fetch(`${aggregator.adminUrl}/metrics`)).text() };
     expect(metrics.text).toMatch(/pcm_sidecar_ingest_request_duration_seconds_count\{route="\/v1\/reports",status_code="401"\} [1-9]/);
 
     await writeFile(agentToken, `${TOKEN}\n`);

@@ -8,6 +8,7 @@ import { tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
 import { sidecarEnv, startEmulatorProcess, startSidecarProcess } from '../helpers/stack.js';
+import { adminJson } from '../helpers/admin.js';
 
 /**
  * Issue #10: the PCM is down while 50,000 reports arrive, then comes back. Every report reaches it once, the
@@ -62,7 +63,7 @@ describe('outage: 50,000 reports arrive while the PCM is down', () => {
       const answers = stats.requests['POST /report-api/v1/private/report'] ?? {};
       expect(answers['429'] ?? 0).toBe(0);
       expect(stats.peakRequestsPerSecond).toBeLessThanOrEqual(300);
-      const status = (await getJson<{ spool: { pending: number; inflight: number; accepted: number } }>(`${sidecar.url}/v1/status`)).body;
+      const status = (await adminJson<{ spool: { pending: number; inflight: number; accepted: number } }>(`${sidecar.adminUrl}/v1/status`)).body;
       expect(status.spool).toMatchObject({ pending: 0, inflight: 0 });
       expect(peak).toBeLessThan(RSS_BOUND_MIB);
       expect(new Set(ids).size).toBe(REPORTS);

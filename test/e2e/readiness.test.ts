@@ -6,7 +6,7 @@ import { eventually, getJson, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type Started, type StartedEmulator } from '../helpers/stack.js';
+import { sidecarEnv, startEmulatorProcess, startSidecarProcess, type StartedEmulator, type StartedSidecar } from '../helpers/stack.js';
 
 /**
  * Issue #10 part 5: /readyz and the metrics see what stops a lane — a token request the PCM refuses, a 403 from the
@@ -36,7 +36,7 @@ interface Readyz {
 
 describe('readiness and metrics that see real failures', () => {
   let emulator: StartedEmulator;
-  let sidecar: Started;
+  let sidecar: StartedSidecar;
   let admin: Agent;
   /** Reports posted so far per organisation, the ones the emulator must end up with. */
   let clientReports = 0;
@@ -89,7 +89,7 @@ describe('readiness and metrics that see real failures', () => {
   }
 
   async function readyz(): Promise<{ status: number; body: Readyz; entry: (lane: string) => Entry }> {
-    const { status, body } = await getJson<Readyz>(`${sidecar.url}/readyz`);
+    const { status, body } = await getJson<Readyz>(`${sidecar.adminUrl}/readyz`);
     return { status, body, entry: (lane) => body.organisations.find((o) => o.lane === lane) as Entry };
   }
 
@@ -120,7 +120,7 @@ describe('readiness and metrics that see real failures', () => {
   }
 
   async function metrics(): Promise<(name: string, labels: Record<string, string>) => number | undefined> {
-    const res = await request(`${sidecar.url}/metrics`);
+    const res = await request(`${sidecar.adminUrl}/metrics`);
     const text = await res.body.text();
     const samples = new Map<string, number>();
     for (const line of text.split('\n')) {

@@ -12,6 +12,7 @@ import { Agent, request } from 'undici';
 import { getJson, postJson, postTls } from '../helpers/http.js';
 import { tempDir } from '../helpers/pki.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
+import { adminSection } from '../helpers/admin.js';
 
 /**
  * Seed 000 (Manual de Integração, "Exemplos de chamadas"), its six scenarios as the manual prints them, through the
@@ -91,6 +92,7 @@ describe("seed 000's six scenarios through sidecar and emulator", () => {
     emulator = await startInProcessEmulator(pki, { pairingDelayMs: 24 * 60 * 60 * 1000 });
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       sender: { maxBatchDelayMs: 50, retryInitialDelayMs: 50, retryMaxDelayMs: 500 },

@@ -1,11 +1,11 @@
 import { request } from 'undici';
 
-/** Where a sidecar serves /metrics: the one place to change when it moves to another listener. */
-export function metricsUrl(sidecar: { ingestUrl: string }): string {
-  return `${sidecar.ingestUrl}/metrics`;
+/** Where a sidecar serves /metrics: its admin listener. */
+export function metricsUrl(sidecar: { adminUrl: string }): string {
+  return `${sidecar.adminUrl}/metrics`;
 }
 
-export async function scrape(sidecar: { ingestUrl: string }): Promise<string> {
+export async function scrape(sidecar: { adminUrl: string }): Promise<string> {
   const res = await request(metricsUrl(sidecar));
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}`);

@@ -1,14 +1,20 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { EMULATOR_DEFAULTS, PcmEmulator, type EmulatorOptions } from '../../src/emulator/emulator.js';
 import type { PkiFiles } from '../../src/pki/certs.js';
+import { adminEnv, adminSection } from './admin.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from './pki.js';
 import { startCli, waitForLogValue, type Proc } from './processes.js';
 
 export interface Started {
   proc: Proc;
   url: string;
+}
+
+export interface StartedSidecar extends Started {
+  /** The admin listener: health, readiness, metrics and the admin API (token: helpers/admin.ts). */
+  adminUrl: string;
 }
 
 export interface StartedEmulator extends Started {
@@ -39,6 +45,8 @@ export function sidecarEnv(
     PCM_KEY_FILE: client.key,
     PCM_SPOOL_PATH: spoolPath,
     PCM_INGEST_PORT: '0',
+    // A free port of its own, or parallel tests would meet on 9431; the token file next to the spool.
+    ...adminEnv(dirname(spoolPath)),
     PCM_MAX_BATCH_DELAY_MS: '100',
     PCM_RETRY_INITIAL_DELAY_MS: '50',
     PCM_RETRY_MAX_DELAY_MS: '500',
@@ -58,9 +66,9 @@ export function bothOrganisations(pki: PkiFiles): object {
   };
 }
 
-export async function startSidecarProcess(env: Record<string, string>, args: string[] = []): Promise<Started> {
+export async function startSidecarProcess(env: Record<string, string>, args: string[] = []): Promise<StartedSidecar> {
   const proc = startCli(['run', ...args], env);
-  return { proc, url: await waitForLogValue(proc, 'ingestUrl') };
+  return { proc, url: await waitForLogValue(proc, 'ingestUrl'), adminUrl: await waitForLogValue(proc, 'adminUrl') };
 }
 
 export interface TwoOrgStack {
@@ -113,6 +121,7 @@ export function offlineConfig(dir: string, sections: Record<string, Record<strin
   return configSchema.parse({
     ...sections,
     ingest: { port: 0, ...sections.ingest },
+    admin: { ...adminSection(dir), ...sections.admin },
     spool: { path: join(dir, 'spool.db'), ...sections.spool },
     pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9', ...sections.pcm },
     organisations: [

@@ -112,14 +112,12 @@ describe('ingest of an aggregator: token and client certificate', () => {
     expect(answer.body.accepted).toBe(2);
   });
 
-  it('health, readiness and metrics need no token (a certificate still); /v1/status does', async () => {
+  it('health needs no token (a certificate still); readiness, metrics and status are on the admin listener only', async () => {
     expect((await call('/healthz')).status).toBe(200);
-    expect([200, 503]).toContain((await call('/readyz')).status);
-    const metrics = await request(`${sidecar.ingestUrl}/metrics`, { dispatcher: withCert });
+    for (const path of ['/readyz', '/metrics', '/v1/status']) expect((await call(path, { token: TOKEN })).status, path).toBe(404);
+    const metrics = await request(`${sidecar.adminUrl}/metrics`);
     expect(metrics.statusCode).toBe(200);
     expect(await metrics.body.text()).toMatch(/pcm_sidecar_ingest_request_duration_seconds_count\{route="\/v1\/reports",status_code="401"\} [1-9]/);
-    expect((await call('/v1/status')).status).toBe(401);
-    expect((await call('/v1/status', { token: TOKEN })).status).toBe(200);
   });
 
   it('a resumed TLS session keeps its certificate; a client without one is refused at the handshake every time', async () => {
@@ -130,7 +128,7 @@ describe('ingest of an aggregator: token and client certificate', () => {
       const refused = await rawPost(sidecar.ingestUrl, { ca }, undefined).catch(() => ({ status: 0 }));
       expect(refused.status).toBe(0);
     }
-    for (const [name, extra, expected] of [['with one', identity, 200]] as const) {
+    for (const [name, extra, expected] of [['with one', identity, 202]] as const) {
       const first = await rawPost(sidecar.ingestUrl, { ca, ...extra }, undefined);
       expect(first.status, name).toBe(expected);
       expect(first.session, name).toBeDefined();
@@ -174,7 +172,7 @@ describe('ingest of an aggregator: token and client certificate', () => {
   });
 });
 
-/** One POST /v1/status with the token over a raw TLS socket, resuming `session` when given; the session it ends with. */
+/** One POST /v1/reports (an empty array) with the token over a raw TLS socket, resuming `session` when given; the session it ends with. */
 async function rawPost(
   ingestUrl: string,
   tlsOptions: { ca: Buffer; cert?: Buffer; key?: Buffer },
@@ -187,7 +185,7 @@ async function rawPost(
     let reused = false;
     const socket = connect({ host: '127.0.0.1', port: Number(port), ...tlsOptions, ...(session ? { session } : {}) }, () => {
       reused = socket.isSessionReused();
-      socket.end(`GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`);
+      socket.end(`POST /v1/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]`);
     });
     // TLS 1.3 hands the session over after the handshake, in a message of its own.
     socket.on('session', (s: Buffer) => (latest = s));

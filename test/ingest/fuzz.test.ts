@@ -7,6 +7,7 @@ import { mulberry32 } from '../../src/random.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
+import { adminSection } from '../helpers/admin.js';
 
 /**
  * Fuzzing the ingest (reliability-lessons.md, test 8): mutated and random bodies on every route, bounded in count.
@@ -47,6 +48,7 @@ describe('fuzzing the ingest', () => {
     const dir = await tempDir('fuzz');
     const config = configSchema.parse({
       ingest: { port: 0, maxBodyBytes: 256 * 1024 },
+      admin: adminSection(dir),
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
       organisations: [

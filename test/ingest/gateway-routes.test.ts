@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
+import { adminSection } from '../helpers/admin.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const VALID = ['client-accounts-balances', 'client-timeout-pix-payment', 'server-accounts-balances', 'server-generated-fapi-consent'];
@@ -27,6 +28,7 @@ describe('gateway routes: Kong and Envoy samples become spooled PCM reports', ()
     spoolPath = join(dir, 'spool.db');
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: spoolPath },
       pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
       organisations: [

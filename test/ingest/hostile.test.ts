@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { tempDir } from '../helpers/pki.js';
+import { adminSection } from '../helpers/admin.js';
 import {
   CORPUS_CLIENT_ORG,
   CORPUS_SERVER_ORG,
@@ -66,6 +67,7 @@ beforeAll(async () => {
   logFile = join(dir, 'sidecar.log');
   const config = configSchema.parse({
     ingest: { port: 0, maxBodyBytes: MAX_BODY_BYTES, maxItemsPerRequest: MAX_ITEMS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+    admin: adminSection(dir),
     // The default run stays far below the quarantine's caps; a longer one lifts them, so that every refusal is still there to count.
     spool: { path: spoolPath, ...(BODIES > FULL_COVERAGE_BODIES ? { quarantineMaxRows: 1e9, quarantineMaxBytes: 2 ** 40 } : {}) },
     pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
@@ -228,7 +230,7 @@ describe('hostile input on every ingest route (issue #8)', () => {
     expect(missing.slice(0, 10), `${missing.length} valid items not stored`).toEqual([]);
 
     // Every refusal is in quarantine, with a reason, route by route (none was evicted by the quarantine's caps).
-    const metrics = await request(`${base}/metrics`, { dispatcher });
+    const metrics = await request(`${sidecar.adminUrl}/metrics`, { dispatcher });
     expect((await metrics.body.text()).match(/^pcm_sidecar_spool_quarantine_evicted_total (\d+)/m)?.[1] ?? '0').toBe('0');
     const rows = quarantineRows();
     expect(rows.reduce((n, r) => n + r.count, 0) - before).toBe([...refusalsByRoute.values()].reduce((a, b) => a + b, 0));

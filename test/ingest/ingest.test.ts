@@ -8,6 +8,8 @@ import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
+import { adminSection } from '../helpers/admin.js';
+import { adminJson } from '../helpers/admin.js';
 
 type ItemResult = { index: number; status: string; errors?: { field: string; rule: string; message: string }[] };
 type Answer = { accepted: number; duplicates: number; rejected?: number; results?: ItemResult[] };
@@ -23,6 +25,7 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
     // Certificates that do not exist: the sender never sends, so these tests see only ingest and spool.
     const config = configSchema.parse({
       ingest: { port: 0, maxBodyBytes: 64 * 1024 },
+      admin: adminSection(dir),
       // Small PCM requests, so a report larger than one can be posted under the body limit.
       sender: { maxBatchBytes: 4096 },
       spool: { path: spoolPath },
@@ -164,22 +167,21 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
   });
 
   it('reports the spool in /v1/status and is not ready without usable certificates', async () => {
-    const status = await request(`${sidecar.ingestUrl}/v1/status`);
-    const body = (await status.body.json()) as {
+    const { body } = await adminJson<{
       spool: { pending: number; quarantined: number };
       sla: { atRisk: boolean; days: { day: string; received: number; pending: number }[] };
-    };
+    }>(`${sidecar.adminUrl}/v1/status`);
     expect(body.spool.pending).toBeGreaterThan(0);
     expect(body.spool.quarantined).toBeGreaterThan(0);
     // Counted on the day of each report's timestamp; nothing was delivered (no usable certificates).
     const received = body.sla.days.reduce((n, d) => n + d.received, 0);
     expect(received).toBe(body.spool.pending);
     expect(body.sla.days.reduce((n, d) => n + d.pending, 0)).toBe(received);
-    const metrics = await (await request(`${sidecar.ingestUrl}/metrics`)).body.text();
+    const metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
     const today = body.sla.days.at(-1)?.day;
     expect(metrics).toMatch(new RegExp(`pcm_sidecar_sla_day_reports\\{day="${today}",outcome="received"\\} \\d+`));
     expect(metrics).toMatch(new RegExp(`pcm_sidecar_sla_at_risk\\{day="${today}"\\} [01]`));
-    const ready = await request(`${sidecar.ingestUrl}/readyz`);
+    const ready = await request(`${sidecar.adminUrl}/readyz`);
     await ready.body.text();
     expect(ready.statusCode).toBe(503);
   });
@@ -217,7 +219,7 @@ describe('ingest: POST /v1/reports answers after the commit', () => {
 
   it('counts items and repairs in /metrics', async () => {
     await postJson<Answer>(url, { ...validReport(40), role: 'client' });
-    const res = await request(`${sidecar.ingestUrl}/metrics`);
+    const res = await request(`${sidecar.adminUrl}/metrics`);
     const text = await res.body.text();
     expect(res.statusCode).toBe(200);
     expect(text).toMatch(/pcm_sidecar_report_repairs_total\{kind="enum_case"\} [1-9]/);

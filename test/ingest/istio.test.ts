@@ -10,6 +10,7 @@ import { eventually, postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
 import { interactionOf, problemsOf } from '../helpers/mappings.js';
+import { adminSection } from '../helpers/admin.js';
 
 /**
  * Istio's stock JSON access log (meshConfig `accessLogEncoding: JSON`, no accessLogFormat): the labels of
@@ -199,6 +200,7 @@ describe('Istio stock lines through the sidecar to the emulator', () => {
     emulator = await startInProcessEmulator(pki, { pairingDelayMs: 100 });
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [

@@ -8,6 +8,7 @@ import { laneOf, Spool, type NewReport } from '../../src/spool/spool.js';
 import { postJson } from '../helpers/http.js';
 import { CLIENT_ORG, tempDir } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
+import { adminSection } from '../helpers/admin.js';
 
 /** Issue #10 part 7: a bounded backlog (503 and recovery), pruning in small steps, a bounded WAL. */
 
@@ -18,6 +19,7 @@ describe('PCM_SPOOL_MAX_PENDING_REPORTS', () => {
     // Certificates that do not exist: nothing is sent, the backlog only moves when the test answers for the PCM.
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: spoolPath, maxPendingReports: 3 },
       pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'c', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') }],

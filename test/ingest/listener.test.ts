@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { CLIENT_ORG, tempDir } from '../helpers/pki.js';
+import { adminSection } from '../helpers/admin.js';
 
 /**
  * The ingest listener's timeouts and limits (PCM_INGEST_HEADERS_TIMEOUT_MS, _REQUEST_TIMEOUT_MS,
@@ -18,6 +19,7 @@ async function sidecarWith(ingest: ConfigInput['ingest'], logs: Level[]): Promis
   const dir = await tempDir('listener');
   const config = configSchema.parse({
     ingest: { port: 0, ...ingest },
+    admin: adminSection(dir),
     spool: { path: join(dir, 'spool.db') },
     pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
     // Certificates that do not exist: the sender never sends.

@@ -6,6 +6,7 @@ import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { postJson } from '../helpers/http.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
+import { adminSection } from '../helpers/admin.js';
 
 /**
  * PCM_INGEST_PARSE_THREADS: a body parsed and validated on a parse thread (piscina) gets the same answer, the same
@@ -16,6 +17,7 @@ import { validReport } from '../helpers/reports.js';
 async function start(dir: string, parseThreads: number): Promise<RunningSidecar> {
   const config = configSchema.parse({
     ingest: { port: 0, parseThreads, parseThreadMinBytes: 0, maxItemsPerRequest: 50 },
+    admin: adminSection(dir),
     spool: { path: join(dir, `spool-${parseThreads}.db`) },
     pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
     organisations: [
@@ -71,8 +73,8 @@ describe('parse threads', () => {
     const items = (s: RunningSidecar): string[] => s.spool.quarantined(0, 100).map((q) => `${q.route} ${q.item} ${q.problems}`);
     expect(items(threaded)).toEqual(items(inline));
     // Every body went through the thread, the ones it refused too.
-    const scraped = await (await fetch(`${threaded.ingestUrl}/metrics`)).text();
+    const scraped = await (await fetch(`${threaded.adminUrl}/metrics`)).text();
     expect(scraped).toMatch(/^pcm_sidecar_ingest_parse_thread_bodies_total 7$/m);
-    expect(await (await fetch(`${inline.ingestUrl}/metrics`)).text()).toMatch(/^pcm_sidecar_ingest_parse_thread_bodies_total 0$/m);
+    expect(await (await fetch(`${inline.adminUrl}/metrics`)).text()).toMatch(/^pcm_sidecar_ingest_parse_thread_bodies_total 0$/m);
   });
 });

@@ -81,7 +81,7 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     expect(row?.state).toBe('pending');
     expect((JSON.parse(row!.findings) as Problem[]).map((f) => f.rule)).toEqual(['additionalInfo.tokenId.missing', 'additionalInfo.format']);
 
-    const metrics = await (await request(`${base}/metrics`)).body.text();
+    const metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
     expect(metrics).toMatch(/pcm_sidecar_report_quality_findings_total\{rule="additionalInfo.tokenId.missing"\} [1-9]/);
     expect(metrics).toMatch(/pcm_sidecar_report_quality_findings_total\{rule="additionalInfo.format"\} [1-9]/);
   });
@@ -117,7 +117,7 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     expect(raw.status).toBe(400);
 
     // Scan everything the sidecar wrote: spool, WAL, logs, metrics.
-    const metrics = await (await request(`${base}/metrics`)).body.text();
+    const metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
     const files = (await readdir(dir)).filter((f) => f !== 'pepper');
     const contents = await Promise.all(files.map((f) => readFile(join(dir, f))));
     const texts = [metrics, ...contents.map((b) => b.toString('latin1'))];
@@ -150,7 +150,7 @@ describe('ingest: quality findings, tokenId, skipping, partial answers', () => {
     const kong = await postJson<Answer>(`${base}/v1/gateways/kong?role=SERVER`, [kongHealth]);
     expect(kong.body).toMatchObject({ accepted: 0, skipped: 1 });
     expect(db<{ n: number }>('SELECT count(*) AS n FROM quarantine')[0]!.n).toBe(before);
-    const metrics = await (await request(`${base}/metrics`)).body.text();
+    const metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
     expect(metrics).toMatch(/pcm_sidecar_ingest_items_total\{route="\/v1\/interactions",outcome="skipped"\} 1/);
   });
 

@@ -12,6 +12,7 @@ import { tempDir, testPki } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
 import { bothOrganisations, startInProcessEmulator } from '../helpers/stack.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { adminSection } from '../helpers/admin.js';
 
 /**
  * docs/metrics.md is the metrics reference: (b) it is what the generator (src/metrics-doc.ts) writes from the
@@ -69,6 +70,7 @@ describe('the metrics reference', () => {
       hook = await WebhookReceiver.start();
       const config = configSchema.parse({
         ingest: { port: 0 },
+        admin: adminSection(dir),
         spool: { path: join(dir, 'spool.db') },
         pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
         ...bothOrganisations(pki),

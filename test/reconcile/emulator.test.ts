@@ -11,6 +11,8 @@ import { eventually, getJson, postJson, postTls } from '../helpers/http.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
 import { bothOrganisations, startInProcessEmulator } from '../helpers/stack.js';
+import { adminSection } from '../helpers/admin.js';
+import { adminJson } from '../helpers/admin.js';
 
 /**
  * Reconciliation against the emulator's pairing, over real HTTPS and mTLS: the sidecar acts for both test
@@ -57,7 +59,7 @@ function totals(status: ReconciliationStatus): Record<string, number> {
 }
 
 async function reconciliation(sidecar: RunningSidecar): Promise<ReconciliationStatus> {
-  const res = await getJson<{ reconciliation: ReconciliationStatus }>(`${sidecar.ingestUrl}/v1/status`);
+  const res = await adminJson<{ reconciliation: ReconciliationStatus }>(`${sidecar.adminUrl}/v1/status`);
   expect(res.status).toBe(200);
   return res.body.reconciliation;
 }
@@ -76,6 +78,7 @@ async function delivered(sidecar: RunningSidecar, count: number): Promise<void> 
 function configFor(dir: string, emulator: PcmEmulator, caFile: string, pkiOrgs: object, rate: Config['rate'] | object, reconcile: object, sender: object = {}): Config {
   return configSchema.parse({
     ingest: { port: 0 },
+    admin: adminSection(dir),
     spool: { path: join(dir, 'spool.db') },
     pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile },
     ...pkiOrgs,
@@ -150,14 +153,14 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     expect(day!.divergentShare).toBeCloseTo((expected.UNPAIRED! + expected.PAIRED_INCONSISTENT!) / reports.length, 3);
 
     // The differing field, as the answer names it; the counterpart organisation from the report itself.
-    const inconsistent = await getJson<{ total: number; data: DivergentReport[] }>(`${sidecar.ingestUrl}/v1/reconciliation?status=PAIRED_INCONSISTENT`);
+    const inconsistent = await adminJson<{ total: number; data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=PAIRED_INCONSISTENT`);
     expect(inconsistent.body.total).toBe(expected.PAIRED_INCONSISTENT);
     for (const d of inconsistent.body.data) expect(d).toMatchObject({ differingFields: ['statusCode'], final: true });
-    const unpaired = await getJson<{ total: number; data: DivergentReport[] }>(`${sidecar.ingestUrl}/v1/reconciliation?status=UNPAIRED&limit=2`);
+    const unpaired = await adminJson<{ total: number; data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=2`);
     expect(unpaired.body.total).toBe(expected.UNPAIRED);
     expect(unpaired.body.data).toHaveLength(2);
     expect(unpaired.body.data[0]).toMatchObject({ role: 'CLIENT', final: false, differingFields: null });
-    expect((await getJson(`${sidecar.ingestUrl}/v1/reconciliation?status=PAIRED`)).status).toBe(400);
+    expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation?status=PAIRED`)).status).toBe(400);
     expect(status.divergent.length).toBe(expected.UNPAIRED! + expected.PAIRED_INCONSISTENT!);
 
     // The budget: every GET the emulator saw spent a reconcile permit, and the emulator never saw more calls in a
@@ -170,7 +173,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     expect(stats.peakRequestsPerSecond).toBeLessThanOrEqual(RATE + 1 + 1);
     expect(rate.throttled.reconcile).toBe(0);
 
-    const metrics = await (await fetch(`${sidecar.ingestUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`pcm_sidecar_reconcile_reports_total\\{status="SINGLE"\\} ${expected.SINGLE}\\n`));
     expect(metrics).toMatch(/pcm_sidecar_reconcile_reports_total\{status="ACCEPTED"\} [1-9]/);
     expect(metrics).toMatch(/pcm_sidecar_reconcile_requests_total\{result="ok"\} [1-9]/);
@@ -186,7 +189,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     await delivered(sidecar, sent);
     expect((await postTls(`${emulator.url}/emulator/reconcile`, {}, ca)).status).toBe(200);
     await eventually(async () => {
-      const list = await getJson<{ data: DivergentReport[] }>(`${sidecar.ingestUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+      const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
       return list.body.data.some((d) => d.fapiInteractionId === fapi) ? true : undefined;
     });
 
@@ -199,7 +202,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
       return (t.PAIRED ?? 0) === (before.PAIRED ?? 0) + 2 ? t : undefined;
     });
     expect(after.UNPAIRED).toBe(before.UNPAIRED);
-    const list = await getJson<{ data: DivergentReport[] }>(`${sidecar.ingestUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+    const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
     expect(list.body.data.some((d) => d.fapiInteractionId === fapi)).toBe(false);
     const theirs = await getJson<{ data: { status: string }[] }>(`${emulator.url}/emulator/reports?fapiInteractionId=${fapi}`, ca);
     expect(theirs.body.data.map((r) => r.status)).toEqual(['PAIRED', 'PAIRED']);
@@ -213,7 +216,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     await delivered(sidecar, sent);
     expect((await postTls(`${emulator.url}/emulator/reconcile`, {}, ca)).status).toBe(200);
     await eventually(async () => {
-      const list = await getJson<{ data: DivergentReport[] }>(`${sidecar.ingestUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+      const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
       return list.body.data.some((d) => d.fapiInteractionId === fapi) ? true : undefined;
     });
     const before = await reconciliation(sidecar);
@@ -237,7 +240,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
       const t = totals(await reconciliation(sidecar));
       return (t.PAIRED ?? 0) === (totals(before).PAIRED ?? 0) + 1 ? true : undefined;
     });
-    const list = await getJson<{ data: DivergentReport[] }>(`${sidecar.ingestUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+    const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
     expect(list.body.data.some((d) => d.fapiInteractionId === fapi)).toBe(false);
   });
 });
@@ -290,7 +293,7 @@ describe('reconciliation sampling: a budget too small for every report', () => {
     // All were PAIRED, so the estimate is every report of the day.
     expect(day.estimated.PAIRED).toBeCloseTo(reports.length, 0);
     expect(status.sampleRate).toBeLessThan(1);
-    const metrics = await (await fetch(`${sidecar.ingestUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
     const gauge = Number(/pcm_sidecar_reconcile_sample_rate ([\d.e-]+)/.exec(metrics)?.[1]);
     expect(gauge).toBeLessThan(1);
     expect(emulator.snapshot().peakRequestsPerSecond).toBeLessThanOrEqual(RATE + 1 + 1);

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { startSidecar } from '../../src/sidecar.js';
-import { getJson } from '../helpers/http.js';
 import { tempDir } from '../helpers/pki.js';
 import { offlineConfig } from '../helpers/stack.js';
+import { adminJson } from '../helpers/admin.js';
 
 /** How the sidecar wires reconciliation in, and runs without it: reporting never depends on it. */
 describe('reconciliation in the sidecar', () => {
@@ -14,11 +14,11 @@ describe('reconciliation in the sidecar', () => {
     const sidecar = await startSidecar(offlineConfig(dir), createLogger('silent'));
     try {
       expect(existsSync(join(dir, 'spool.db.reconcile.db'))).toBe(true);
-      const status = await getJson<{ reconciliation: { enabled: boolean; share: number; days: unknown[]; divergent: unknown[] } }>(`${sidecar.ingestUrl}/v1/status`);
+      const status = await adminJson<{ reconciliation: { enabled: boolean; share: number; days: unknown[]; divergent: unknown[] } }>(`${sidecar.adminUrl}/v1/status`);
       expect(status.body.reconciliation).toMatchObject({ enabled: true, share: 0.2, days: [], divergent: [] });
-      expect((await getJson(`${sidecar.ingestUrl}/v1/reconciliation`)).body).toEqual({ total: 0, data: [] });
+      expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation`)).body).toEqual({ total: 0, data: [] });
       for (const query of ['status=SINGLE', 'limit=0', 'limit=5000', 'offset=-1', 'limit=abc']) {
-        expect((await getJson(`${sidecar.ingestUrl}/v1/reconciliation?${query}`)).status, query).toBe(400);
+        expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation?${query}`)).status, query).toBe(400);
       }
     } finally {
       await sidecar.stop();
@@ -30,18 +30,18 @@ describe('reconciliation in the sidecar', () => {
     // A directory where the file should be.
     const broken = await startSidecar(offlineConfig(dir, { reconcile: { path: dir } }), createLogger('silent'));
     try {
-      const status = await getJson<{ reconciliation: { enabled: boolean; reason: string } }>(`${broken.ingestUrl}/v1/status`);
+      const status = await adminJson<{ reconciliation: { enabled: boolean; reason: string } }>(`${broken.adminUrl}/v1/status`);
       expect(status.body.reconciliation.enabled).toBe(false);
       expect(status.body.reconciliation.reason).toContain('cannot open the reconciliation file');
-      expect((await getJson(`${broken.ingestUrl}/v1/reconciliation`)).status).toBe(404);
+      expect((await adminJson(`${broken.adminUrl}/v1/reconciliation`)).status).toBe(404);
       expect(broken.reconciler).toBeNull();
     } finally {
       await broken.stop();
     }
     const off = await startSidecar(offlineConfig(await tempDir('reconcile-wiring'), { reconcile: { share: 0 } }), createLogger('silent'));
     try {
-      expect((await getJson<{ reconciliation: unknown }>(`${off.ingestUrl}/v1/status`)).body.reconciliation).toEqual({ enabled: false, reason: 'PCM_RECONCILE_SHARE is 0' });
-      expect((await (await fetch(`${off.ingestUrl}/metrics`)).text()).includes('pcm_sidecar_reconcile_')).toBe(false);
+      expect((await adminJson<{ reconciliation: unknown }>(`${off.adminUrl}/v1/status`)).body.reconciliation).toEqual({ enabled: false, reason: 'PCM_RECONCILE_SHARE is 0' });
+      expect((await (await fetch(`${off.adminUrl}/metrics`)).text()).includes('pcm_sidecar_reconcile_')).toBe(false);
     } finally {
       await off.stop();
     }

@@ -64,7 +64,7 @@ describe('no secret leaves the process', () => {
       const kong = { request: { method: 'GET', uri: '/open-banking/none', headers: { authorization: `Bearer ${callToken}` } }, response: { status: 200 } };
       expect(await post('/v1/gateways/kong?role=CLIENT', [kong])).toBe(207);
       expect(await post('/v1/interactions', `{"accessToken": "${callToken}", "authorization": "Bearer ${callToken}"`)).toBe(400);
-      metrics = await (await request(`${sidecar.url}/metrics`)).body.text();
+      metrics = await (await request(`${sidecar.adminUrl}/metrics`)).body.text();
     } finally {
       expect((await stopProc(sidecar.proc)).code).toBe(0);
       await emulator.stop();

@@ -10,6 +10,8 @@ import { getJson, postJson, postTls } from '../helpers/http.js';
 import { tempDir, testPki } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
 import { bothOrganisations, startInProcessEmulator } from '../helpers/stack.js';
+import { adminSection } from '../helpers/admin.js';
+import { adminJson } from '../helpers/admin.js';
 
 const ROUTE = 'POST /report-api/v1/private/report';
 /** The emulator's limit, and the sidecar's budget well above it: the PCM, not the budget, says when it is too much. */
@@ -34,6 +36,7 @@ describe('rate budget against the emulator: its 429s slow the budget, every repo
     emulator = await startInProcessEmulator(pki, { rateLimit: EMULATOR_RATE });
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       // Two organisations: two lanes, one budget.
@@ -120,10 +123,10 @@ describe('rate budget against the emulator: its 429s slow the budget, every repo
   });
 
   it('shows the budget in /v1/status and /metrics', async () => {
-    const status = await getJson<{ rateBudget: RateBudgetStatus }>(`${sidecar.ingestUrl}/v1/status`);
+    const status = await adminJson<{ rateBudget: RateBudgetStatus }>(`${sidecar.adminUrl}/v1/status`);
     expect(status.body.rateBudget).toMatchObject({ configuredRate: BUDGET_RATE, burst: 10 });
     expect(status.body.rateBudget.calls.report).toBeGreaterThan(0);
-    const metrics = await (await fetch(`${sidecar.ingestUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
     expect(metrics).toContain(`pcm_sidecar_sender_rate_limit_requests_per_second{limit="configured"} ${BUDGET_RATE}`);
     expect(metrics).toMatch(/pcm_sidecar_sender_rate_limit_requests_per_second\{limit="current"\} [\d.]+/);
     expect(metrics).toMatch(/pcm_sidecar_sender_rate_limit_wait_seconds_total\{call="report"\} [\d.]*[1-9]/);

@@ -13,6 +13,7 @@ import { parseExposition, scrape } from '../helpers/metrics.js';
 import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { startInProcessEmulator } from '../helpers/stack.js';
 import { validReport } from '../helpers/reports.js';
+import { adminSection } from '../helpers/admin.js';
 
 const ROUTE = 'POST /report-api/v1/private/report';
 const NOT_AT_PCM = '/open-banking/accounts/v2/accounts/{accountId}/overdraft-limits';
@@ -36,6 +37,7 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     emulator = await startInProcessEmulator(pki, { endpointsFile });
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: join(dir, 'spool.db') },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],

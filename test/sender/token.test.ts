@@ -12,6 +12,7 @@ import { CLIENT_ORG, tempDir, testPki } from '../helpers/pki.js';
 import { stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
 import { sidecarEnv, startInProcessEmulator, startSidecarProcess } from '../helpers/stack.js';
+import { adminSection } from '../helpers/admin.js';
 
 const clientReports = (n: number): Record<string, unknown>[] => Array.from({ length: n }, (_, i) => validReport(i * 2));
 
@@ -30,6 +31,7 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
   async function sidecarWith(sender: object, token: object = {}): Promise<RunningSidecar> {
     const config = configSchema.parse({
       ingest: { port: 0 },
+      admin: adminSection(dir),
       spool: { path: join(dir, `spool-${Math.random().toString(36).slice(2)}.db`) },
       pcm: { apiUrl: emulator.url, authUrl: emulator.authUrl, caFile: pki.caCert },
       organisations: [{ orgId: CLIENT_ORG, clientId: 'client-ss', certFile: pki.clients[CLIENT_ORG]!.cert, keyFile: pki.clients[CLIENT_ORG]!.key }],
@@ -131,7 +133,7 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
     try {
       const error = await sidecar.proc.waitFor((l) => l.includes('PCM_CERT_FILE') && l.includes('file does not exist'));
       expect(error).toContain(missingCert);
-      const ready = await getJson<{ ready: boolean }>(`${sidecar.url}/readyz`);
+      const ready = await getJson<{ ready: boolean }>(`${sidecar.adminUrl}/readyz`);
       expect(ready.status).toBe(503);
 
       const reports = clientReports(5);
@@ -139,7 +141,7 @@ describe('token: obtained over mTLS, reused, refreshed once on 401', () => {
       const before = emulator.snapshot().reports.ACCEPTED ?? 0;
       await copyFile(pki.clients[CLIENT_ORG]!.cert, missingCert);
       await eventually(async () => ((emulator.snapshot().reports.ACCEPTED ?? 0) - before === 5 ? true : undefined), 30_000);
-      expect((await getJson(`${sidecar.url}/readyz`)).status).toBe(200);
+      expect((await getJson(`${sidecar.adminUrl}/readyz`)).status).toBe(200);
       expect(sidecar.proc.child.exitCode).toBeNull();
     } finally {
       expect((await stopProc(sidecar.proc)).code).toBe(0);

@@ -11,6 +11,7 @@ import { validReport } from '../helpers/reports.js';
 import { twoOrgStack, type TwoOrgStack } from '../helpers/stack.js';
 import { bump, EmulatorControl, LogWatch, mergeCounts, sleep } from './common.js';
 import { RssSampler } from './rss.js';
+import { ADMIN_TOKEN } from '../helpers/admin.js';
 
 /**
  * Conservation under crashes and PCM faults, as a parameterised scenario (the CI short form in
@@ -368,6 +369,7 @@ export async function runConservation(input: Partial<ConservationOptions> & Pick
     const watch = new LogWatch(proc);
     try {
       const url = await waitForLogValue(proc, 'ingestUrl', 60_000);
+      const adminUrl = await waitForLogValue(proc, 'adminUrl', 60_000);
       const deadline = Date.now() + options.drainTimeoutMs;
       // Whatever is not acknowledged yet is posted until it is (bounded by the deadline).
       await postUntil(url, 0, () => queue.length === 0 || Date.now() > deadline);
@@ -379,7 +381,7 @@ export async function runConservation(input: Partial<ConservationOptions> & Pick
         await sleep(250);
       }
       while (Date.now() < deadline) {
-        const status = await request(`${url}/v1/status`);
+        const status = await request(`${adminUrl}/v1/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
         const { spool } = (await status.body.json()) as { spool: Record<string, number> };
         if ((spool.pending ?? 0) + (spool.inflight ?? 0) === 0) break;
         await sleep(250);

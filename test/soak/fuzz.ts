@@ -4,11 +4,12 @@ import { connect, type Socket } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
 import { mulberry32 } from '../../src/random.js';
-import { startSidecarProcess, twoOrgStack, type Started, type TwoOrgStack } from '../helpers/stack.js';
+import { startSidecarProcess, twoOrgStack, type StartedSidecar, type TwoOrgStack } from '../helpers/stack.js';
 import { stopProc } from '../helpers/processes.js';
 import { bump, LogWatch, sleep } from './common.js';
 import { hostileBodies as localHostileBodies } from './local-corpus.js';
 import { cpuSecondsOf, RssSampler } from './rss.js';
+import { ADMIN_TOKEN } from '../helpers/admin.js';
 
 /**
  * The fuzz soak: generated hostile bodies on every ingest route of a `pcm-sidecar run` process (sending to a
@@ -407,7 +408,7 @@ export async function runFuzz(input: Partial<FuzzOptions> & Pick<FuzzOptions, 'l
 
   const rss = new RssSampler();
   let stack: TwoOrgStack | null = null;
-  let sidecar: Started | null = null;
+  let sidecar: StartedSidecar | null = null;
   let watch: LogWatch | null = null;
   const agent = new Agent({ connections: options.concurrency, keepAliveTimeout: 1000 });
   try {
@@ -539,7 +540,7 @@ export async function runFuzz(input: Partial<FuzzOptions> & Pick<FuzzOptions, 'l
     const health = await request(`${url}/healthz`, { headersTimeout: deadlineMs, bodyTimeout: deadlineMs });
     await health.body.text();
     summary.healthyAfter = health.statusCode === 200;
-    const status = await request(`${url}/v1/status`, { headersTimeout: deadlineMs, bodyTimeout: deadlineMs });
+    const status = await request(`${sidecar.adminUrl}/v1/status`, { headersTimeout: deadlineMs, bodyTimeout: deadlineMs, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     const { spool } = (await status.body.json()) as { spool: Record<string, number> };
     summary.quarantined = spool.quarantined ?? null;
     rss.unwatch(sidecar.proc.child.pid);

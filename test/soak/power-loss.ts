@@ -6,8 +6,9 @@ import { EMULATOR_DEFAULTS, type EmulatorStats, type StoredReport } from '../../
 import { getJson, postJson } from '../helpers/http.js';
 import { CLI, stopProc } from '../helpers/processes.js';
 import { validReport } from '../helpers/reports.js';
-import { startSidecarProcess, twoOrgStack, type Started, type TwoOrgStack } from '../helpers/stack.js';
+import { startSidecarProcess, twoOrgStack, type StartedSidecar, type TwoOrgStack } from '../helpers/stack.js';
 import { LazyFs, lazyfsSetup, type LazyFsSetup } from './lazyfs.js';
+import { adminJson } from '../helpers/admin.js';
 
 /**
  * Power loss, not only kill -9 (issue 8, part 6). The spool lives on LazyFS (./lazyfs.ts), which keeps every written
@@ -231,7 +232,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
   const fsDir = mkdtempSync(join(tmpdir(), `pcm_powerloss_${sync}_`));
   let stack: TwoOrgStack | null = null;
   let fs: LazyFs | null = null;
-  let sidecar: Started | null = null;
+  let sidecar: StartedSidecar | null = null;
   const cutRecords: CutRecord[] = [];
   const acked = new Map<string, number>(); // id → the cut count when it was acknowledged
   const answers: Record<string, number> = {};
@@ -288,7 +289,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     const restart = async (): Promise<{ ms: number; recoveredInflight: number; movedAside: string | null }> => {
       const t0 = Date.now();
       sidecar = await startSidecarProcess(env, stack!.args);
-      const status = await getJson<{ spool: { recoveredInflight: number; movedAside: string | null } }>(`${sidecar.url}/v1/status`);
+      const status = await adminJson<{ spool: { recoveredInflight: number; movedAside: string | null } }>(`${sidecar.adminUrl}/v1/status`);
       return { ms: Date.now() - t0, recoveredInflight: status.body.spool.recoveredInflight, movedAside: status.body.spool.movedAside };
     };
 
@@ -355,7 +356,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     const drainStart = Date.now();
     const deadline = Date.now() + (options.drainTimeoutMs ?? 180_000);
     while (Date.now() < deadline) {
-      const { body } = await getJson<{ spool: { pending: number; inflight: number } }>(`${sidecar!.url}/v1/status`);
+      const { body } = await adminJson<{ spool: { pending: number; inflight: number } }>(`${sidecar!.adminUrl}/v1/status`);
       if (body.spool.pending + body.spool.inflight === 0) {
         drained = true;
         break;
@@ -455,7 +456,7 @@ export async function runPowerLoss(options: PowerLossOptions): Promise<PowerLoss
     // Always: no poster waiting, no sidecar, no mount, no emulator left behind.
     stopping = true;
     openGate();
-    if (sidecar) await stopProc((sidecar as Started).proc, 'SIGKILL');
+    if (sidecar) await stopProc((sidecar as StartedSidecar).proc, 'SIGKILL');
     if (fs) {
       await fs.unmount().catch((err: Error) => {
         problems.push(`unmount: ${err.message}`);

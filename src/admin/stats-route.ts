@@ -1,0 +1,46 @@
+import type { DayVerdict } from '../sla/assess.js';
+import { brtDay, dayLabel } from '../spool/days.js';
+import type { EndpointDay, SpoolQueries } from '../spool/spool.js';
+import type { AdminAnswer } from './server.js';
+
+/**
+ * GET /v1/stats — per BRT day (of the reports' timestamps) the spool's counters and the SLA verdict (src/sla: the
+ * on-time and delivered shares, the projection, at risk), and per endpoint of that day its reports by state. The
+ * counters outlive pruning; the per-endpoint figures are counted from the reports still in the spool, the last
+ * STATS_DAYS days, so for days pruned in part they can be lower.
+ */
+
+/** The PCM takes reports up to 7 days old: those days and today. */
+export const STATS_DAYS = 8;
+
+export interface StatsSources {
+  /** The SLA's verdict per day, from the spool's counters (SlaTracker.status().days). */
+  days: () => readonly DayVerdict[];
+  queries: () => SpoolQueries;
+  now?: () => number;
+}
+
+function endpointView(e: EndpointDay): Record<string, unknown> {
+  return { endpoint: e.endpoint, received: e.received, delivered: e.accepted, status: { accepted: e.accepted, discarded: e.discarded, pending: e.pending } };
+}
+
+export function stats(sources: StatsSources) {
+  return (): AdminAnswer => {
+    const now = (sources.now ?? Date.now)();
+    const verdicts = sources.days();
+    const byDay = new Map<string, EndpointDay[]>();
+    for (const e of sources.queries().endpointDays(brtDay(now) - STATS_DAYS + 1)) {
+      const label = dayLabel(e.day);
+      byDay.set(label, [...(byDay.get(label) ?? []), e]);
+    }
+    const labels = [...new Set([...verdicts.map((v) => v.day), ...byDay.keys()])].sort();
+    const days = labels.map((day) => {
+      const v = verdicts.find((d) => d.day === day);
+      return {
+        ...(v ?? { day, received: 0, delivered: 0, onTime: 0, discarded: 0, tooOld: 0, pending: 0 }),
+        endpoints: (byDay.get(day) ?? []).map(endpointView),
+      };
+    });
+    return { status: 200, body: { days } };
+  };
+}

@@ -1,0 +1,145 @@
+import type Database from 'better-sqlite3';
+import { BRT_OFFSET_MS, DAY_MS } from './days.js';
+import type { DeadLetterReason } from './ledger-store.js';
+import { LANE_BITS } from './schema.js';
+
+/**
+ * Read-only questions about what the spool holds, for the admin API (src/admin/): reports by state, endpoint and
+ * timestamp, the reports of one fapiInteractionId, per-day figures by endpoint. They read the spool's own connection
+ * (Spool.queries()) and never write. The spool keeps no index on what is inside a report (the hot path writes none):
+ * a state narrows the read to the tables that hold it (dead letters, leases); an endpoint or an id is looked for as
+ * text before its JSON is read. Each answer is a bounded page; its total is counted in SQLite, not in this process.
+ * What the sidecar changed in the last moments (with the writer thread) may trail by a commit.
+ */
+
+export type ListedState = 'pending' | 'inflight' | 'delivered' | 'discarded';
+export const LISTED_STATES: readonly ListedState[] = ['pending', 'inflight', 'delivered', 'discarded'];
+
+export interface ReportFilter {
+  status?: ListedState | undefined;
+  endpoint?: string | undefined;
+  /** The report's timestamp at or after this (epoch ms) … */
+  from?: number | undefined;
+  /** … and before this. */
+  to?: number | undefined;
+}
+
+/** One stored report as the spool knows it. */
+export interface StoredReport {
+  id: number;
+  lane: string;
+  stream: string;
+  orgId: string;
+  state: ListedState;
+  /** When it was stored here (epoch ms). */
+  storedAt: number;
+  /** The report's own timestamp (epoch ms). */
+  reportAt: number;
+  /** The JSON that goes (or went) to the PCM. */
+  body: string;
+  /** When the PCM answered for it (or the sidecar gave up on it), epoch ms; null while unanswered. */
+  answeredAt: number | null;
+  /** The PCM's reportId for it, when the PCM gave one. */
+  reportId: string | null;
+  /** Dead letters: why, the PCM's message (or the sidecar's), and when a replay stored it again. */
+  reason: DeadLetterReason | null;
+  message: string | null;
+  replayedAt: number | null;
+}
+
+/** Reports of one BRT day and endpoint, by state, from the rows still in the spool. */
+export interface EndpointDay {
+  day: number;
+  endpoint: string;
+  received: number;
+  accepted: number;
+  discarded: number;
+  /** Not yet answered (pending or in flight). */
+  pending: number;
+}
+
+const ANSWERED = `LEFT JOIN discarded x ON x.id = l.id
+LEFT JOIN deliveries d ON d.first = (SELECT max(first) FROM deliveries WHERE first <= l.id) AND d.last >= l.id`;
+
+const ROW = `SELECT l.id AS id, n.name AS lane, n.stream AS stream, n.org_id AS orgId, l.created_at AS storedAt,
+  coalesce(l.ts, l.created_at) AS reportAt, l.body AS body, d.at AS answeredAt,
+  CASE WHEN d.report_ids IS NULL THEN NULL ELSE json_extract(d.report_ids, '$[' || (l.id - d.origin) || ']') END AS reportId,
+  x.reason AS reason, x.message AS message, x.replayed_at AS replayedAt,
+  CASE WHEN x.id IS NOT NULL THEN 'discarded' WHEN d.first IS NOT NULL THEN 'delivered'
+       WHEN coalesce((SELECT s.last FROM leases s WHERE s.first <= l.id ORDER BY s.first DESC LIMIT 1), 0) >= l.id THEN 'inflight'
+       ELSE 'pending' END AS state`;
+
+/** Where the rows come from: a state held in a small table drives the read from it. */
+const SOURCES: Record<'all' | 'discarded' | 'inflight', string> = {
+  all: 'log l',
+  discarded: 'discarded dx JOIN log l ON l.id = dx.id',
+  inflight: 'leases lx JOIN log l ON l.id BETWEEN lx.first AND lx.last',
+};
+
+const CONDITIONS = `(:endpoint IS NULL OR (instr(l.body, :endpointText) > 0 AND json_extract(l.body, '$.endpoint') = :endpoint))
+  AND (:from IS NULL OR coalesce(l.ts, l.created_at) >= :from)
+  AND (:to IS NULL OR coalesce(l.ts, l.created_at) < :to)`;
+
+function selectFrom(source: keyof typeof SOURCES): string {
+  return `SELECT * FROM (${ROW} FROM ${SOURCES[source]} JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED} WHERE ${CONDITIONS})
+WHERE (:status IS NULL OR state = :status)`;
+}
+
+/** Reports of one fapiInteractionId at most (both roles, and their replays): more would be a gateway's fault. */
+export const MAX_PER_INTERACTION = 100;
+
+export class SpoolQueries {
+  private readonly pages = new Map<string, Database.Statement>();
+  private readonly counts = new Map<string, Database.Statement>();
+  private readonly byInteraction: Database.Statement;
+  private readonly endpointDaysStatement: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    for (const source of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
+      this.pages.set(source, db.prepare(`${selectFrom(source)} ORDER BY id LIMIT :limit OFFSET :offset`));
+      this.counts.set(source, db.prepare(`SELECT count(*) FROM (${selectFrom(source)})`).pluck());
+    }
+    this.byInteraction = db.prepare(
+      `${ROW} FROM log l JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED}
+       WHERE instr(l.body, :text) > 0 AND json_extract(l.body, '$.fapiInteractionId') = :id ORDER BY l.id LIMIT ${MAX_PER_INTERACTION}`,
+    );
+    // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
+    this.endpointDaysStatement = db.prepare(
+      `SELECT (coalesce(l.ts, l.created_at) - ${BRT_OFFSET_MS}) / ${DAY_MS} AS day, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint,
+         count(*) AS received, sum(x.id IS NULL AND d.first IS NOT NULL) AS accepted, sum(x.id IS NOT NULL) AS discarded,
+         sum(x.id IS NULL AND d.first IS NULL) AS pending
+       FROM log l ${ANSWERED}
+       WHERE coalesce(l.ts, l.created_at) >= :from AND x.replayed_at IS NULL
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+  }
+
+  /** One page of reports in the spool's order (per lane, as they arrived) and how many match in all. */
+  reports(filter: ReportFilter, page: { offset: number; limit: number }): { total: number; rows: StoredReport[] } {
+    const source = filter.status === 'discarded' || filter.status === 'inflight' ? filter.status : 'all';
+    const params = {
+      status: filter.status ?? null,
+      endpoint: filter.endpoint ?? null,
+      endpointText: filter.endpoint === undefined ? null : JSON.stringify(filter.endpoint),
+      from: filter.from ?? null,
+      to: filter.to ?? null,
+    };
+    if (!this.db.open) return { total: 0, rows: [] };
+    const total = (this.counts.get(source) as Database.Statement).get(params) as number;
+    const rows = total <= page.offset ? [] : ((this.pages.get(source) as Database.Statement).all({ ...params, ...page }) as StoredReport[]);
+    return { total, rows };
+  }
+
+  /** Every stored report carrying this fapiInteractionId (a client's and a server's may both be here). */
+  interaction(fapiInteractionId: string): StoredReport[] {
+    if (!this.db.open) return [];
+    // The id as it is written inside the JSON: found as text first, so most bodies are never parsed.
+    return this.byInteraction.all({ text: JSON.stringify(fapiInteractionId), id: fapiInteractionId }) as StoredReport[];
+  }
+
+  /** Per BRT day (from `fromDay` on) and endpoint, the reports still in the spool by state. */
+  endpointDays(fromDay: number): EndpointDay[] {
+    if (!this.db.open) return [];
+    return this.endpointDaysStatement.all({ from: fromDay * DAY_MS + BRT_OFFSET_MS }) as EndpointDay[];
+  }
+}
