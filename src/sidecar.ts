@@ -13,7 +13,7 @@ import { createIngestServer } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
 import { registerReconcileMetrics } from './reconcile/metrics.js';
-import { Reconciler, divergentQueryOf, type ReconciliationOff } from './reconcile/reconciler.js';
+import { DIVERGENT_PAGE_MAX, Reconciler, divergentQueryOf, type ReconciliationOff } from './reconcile/reconciler.js';
 import { loadCatalog, type EndpointCatalog } from './report/catalog.js';
 import { reportRules, rulesInputOf, type RulesInput } from './report/context.js';
 import type { ParsePool as ParsePoolType } from './ingest/parse-pool.js';
@@ -23,6 +23,7 @@ import { registerSlaMetrics } from './sla/metrics.js';
 import { SlaTracker } from './sla/tracker.js';
 import { registerSpoolMetrics } from './spool/metrics.js';
 import { Spool } from './spool/spool.js';
+import { pageHeaders } from './paging.js';
 
 /** The running pipeline: ingest → spool → sender, with an orderly stop. */
 export interface RunningSidecar {
@@ -280,7 +281,9 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
       reconciliation: ({ query }) => {
         if (!reconciler) return { status: 404, body: { message: `reconciliation is off: ${reconcileOff.reason}` } };
         const parsed = divergentQueryOf(query);
-        return 'error' in parsed ? { status: 400, body: { message: parsed.error } } : { status: 200, body: reconciler.divergent(parsed) };
+        if ('error' in parsed) return { status: 400, body: { message: parsed.error } };
+        const { total, data } = reconciler.divergent(parsed);
+        return { status: 200, body: { data }, headers: pageHeaders(total, DIVERGENT_PAGE_MAX) };
       },
       notifications: ({ query }) => alerts.listNotifications(query),
     }),

@@ -11,6 +11,7 @@ import { Sampler } from './sampler.js';
 import { RECORDED_STATUSES, isAskedAgain, type DivergentStatus, type RecordedStatus } from './status.js';
 import { ReconcileStore, type DivergentQuery, type DivergentReport, type DueEntry } from './store.js';
 import { dayFigures, type DayFigures } from './summary.js';
+import { pageOf } from '../paging.js';
 
 /**
  * Reconciliation (pcm-rules.md §9): for a sample of the private reports the PCM accepted, ask it later what became of
@@ -441,12 +442,12 @@ export class Reconciler {
 }
 
 /** Query of GET /v1/reconciliation: `status` (UNPAIRED | PAIRED_INCONSISTENT), `offset`, `limit` (≤ 1000). */
+/** Divergent reports in one page at most (`acceptRange` of GET /v1/reconciliation). */
+export const DIVERGENT_PAGE_MAX = 1000;
+
+/** `status=`, and seed 003's `_offset`/`_limit` (400 when malformed, 412 above DIVERGENT_PAGE_MAX: PageRequestError). */
 export function divergentQueryOf(query: URLSearchParams): DivergentQuery | { error: string } {
   const status = query.get('status') ?? undefined;
   if (status !== undefined && status !== 'UNPAIRED' && status !== 'PAIRED_INCONSISTENT') return { error: 'status must be UNPAIRED or PAIRED_INCONSISTENT' };
-  const offset = Number(query.get('offset') ?? 0);
-  const limit = Number(query.get('limit') ?? 100);
-  if (!Number.isInteger(offset) || offset < 0) return { error: 'offset must be a whole number ≥ 0' };
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return { error: 'limit must be a whole number from 1 to 1000' };
-  return { status: status as DivergentStatus | undefined, offset, limit };
+  return { status: status as DivergentStatus | undefined, ...pageOf(query, DIVERGENT_PAGE_MAX) };
 }

@@ -153,11 +153,12 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     expect(day!.divergentShare).toBeCloseTo((expected.UNPAIRED! + expected.PAIRED_INCONSISTENT!) / reports.length, 3);
 
     // The differing field, as the answer names it; the counterpart organisation from the report itself.
-    const inconsistent = await adminJson<{ total: number; data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=PAIRED_INCONSISTENT`);
-    expect(inconsistent.body.total).toBe(expected.PAIRED_INCONSISTENT);
+    const inconsistent = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=PAIRED_INCONSISTENT`);
+    expect(inconsistent.headers.contentrange).toBe(String(expected.PAIRED_INCONSISTENT));
+    expect(inconsistent.headers.acceptrange).toBe('1000');
     for (const d of inconsistent.body.data) expect(d).toMatchObject({ differingFields: ['statusCode'], final: true });
-    const unpaired = await adminJson<{ total: number; data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=2`);
-    expect(unpaired.body.total).toBe(expected.UNPAIRED);
+    const unpaired = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&_limit=2`);
+    expect(unpaired.headers.contentrange).toBe(String(expected.UNPAIRED));
     expect(unpaired.body.data).toHaveLength(2);
     expect(unpaired.body.data[0]).toMatchObject({ role: 'CLIENT', final: false, differingFields: null });
     expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation?status=PAIRED`)).status).toBe(400);
@@ -189,7 +190,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     await delivered(sidecar, sent);
     expect((await postTls(`${emulator.url}/emulator/reconcile`, {}, ca)).status).toBe(200);
     await eventually(async () => {
-      const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+      const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&_limit=1000`);
       return list.body.data.some((d) => d.fapiInteractionId === fapi) ? true : undefined;
     });
 
@@ -202,7 +203,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
       return (t.PAIRED ?? 0) === (before.PAIRED ?? 0) + 2 ? t : undefined;
     });
     expect(after.UNPAIRED).toBe(before.UNPAIRED);
-    const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+    const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&_limit=1000`);
     expect(list.body.data.some((d) => d.fapiInteractionId === fapi)).toBe(false);
     const theirs = await getJson<{ data: { status: string }[] }>(`${emulator.url}/emulator/reports?fapiInteractionId=${fapi}`, ca);
     expect(theirs.body.data.map((r) => r.status)).toEqual(['PAIRED', 'PAIRED']);
@@ -216,7 +217,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
     await delivered(sidecar, sent);
     expect((await postTls(`${emulator.url}/emulator/reconcile`, {}, ca)).status).toBe(200);
     await eventually(async () => {
-      const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+      const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&_limit=1000`);
       return list.body.data.some((d) => d.fapiInteractionId === fapi) ? true : undefined;
     });
     const before = await reconciliation(sidecar);
@@ -240,7 +241,7 @@ describe('reconciliation against the emulator: statuses recorded as the PCM pair
       const t = totals(await reconciliation(sidecar));
       return (t.PAIRED ?? 0) === (totals(before).PAIRED ?? 0) + 1 ? true : undefined;
     });
-    const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&limit=1000`);
+    const list = await adminJson<{ data: DivergentReport[] }>(`${sidecar.adminUrl}/v1/reconciliation?status=UNPAIRED&_limit=1000`);
     expect(list.body.data.some((d) => d.fapiInteractionId === fapi)).toBe(false);
   });
 });

@@ -16,10 +16,14 @@ describe('reconciliation in the sidecar', () => {
       expect(existsSync(join(dir, 'spool.db.reconcile.db'))).toBe(true);
       const status = await adminJson<{ reconciliation: { enabled: boolean; share: number; days: unknown[]; divergent: unknown[] } }>(`${sidecar.adminUrl}/v1/status`);
       expect(status.body.reconciliation).toMatchObject({ enabled: true, share: 0.2, days: [], divergent: [] });
-      expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation`)).body).toEqual({ total: 0, data: [] });
-      for (const query of ['status=SINGLE', 'limit=0', 'limit=5000', 'offset=-1', 'limit=abc']) {
-        expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation?${query}`)).status, query).toBe(400);
+      const empty = await adminJson(`${sidecar.adminUrl}/v1/reconciliation`);
+      expect([empty.body, empty.headers.contentrange, empty.headers.acceptrange]).toEqual([{ data: [] }, '0', '1000']);
+      // Seed 003 paging: 400 for a malformed _offset/_limit, 412 above acceptRange.
+      for (const query of ['status=SINGLE', '_limit=0', '_offset=-1', '_limit=abc']) {
+        const bad = await adminJson(`${sidecar.adminUrl}/v1/reconciliation?${query}`);
+        expect([bad.status, Object.keys(bad.body as object)], query).toEqual([400, ['message']]);
       }
+      expect((await adminJson(`${sidecar.adminUrl}/v1/reconciliation?_limit=1001`)).status).toBe(412);
     } finally {
       await sidecar.stop();
     }
