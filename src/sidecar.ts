@@ -36,6 +36,8 @@ export interface RunningSidecar {
   reconciler: Reconciler | null;
   /** Webhook alerts; `alerts.sink` (or `alerts.pairing`) is what reconciliation reports through. */
   alerts: Alerts;
+  /** Where the admin API's questions and replays run (started at its first request). */
+  adminQueries: AdminQueryThread;
   /**
    * Reads the endpoint catalogue, the rule settings (overrides included) and the webhook subscriptions of `next`
    * again, for what arrives from now on; everything else in `next` is left for a restart.
@@ -372,6 +374,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     sender,
     reconciler,
     alerts,
+    adminQueries,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);

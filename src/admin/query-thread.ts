@@ -69,14 +69,12 @@ export class AdminQueryThread {
     this.limits = { ...ADMIN_QUERY_LIMITS, ...limits };
   }
 
-  /** Threads started so far (a replaced or idle-stopped one counts again when its successor starts). */
-  get starts(): number {
-    return this.startCount;
-  }
-
-  /** Whether a thread is there now (started, not stopped for idleness). */
-  get alive(): boolean {
-    return this.worker !== null;
+  /**
+   * What the thread does now: the request running (null when none), how many wait, whether a thread is there, and
+   * how many were started so far (a replaced or idle-stopped one counts again when its successor starts).
+   */
+  status(): { running: AdminTaskKind | null; waiting: number; alive: boolean; starts: number } {
+    return { running: this.running?.job.kind ?? null, waiting: this.waiting.length, alive: this.worker !== null, starts: this.startCount };
   }
 
   /** Asks the thread; rejects with AdminUnavailableError (503) when the queue is full or the time limit passes. */
