@@ -188,3 +188,25 @@ export class PageRequestError extends SidecarError {
     this.status = status;
   }
 }
+
+/** A spool question still reading when its time limit passed (SpoolQueries.within): stopped, nothing changed. */
+export class QueryTimeLimitError extends SidecarError {
+  readonly limitMs: number;
+  constructor(limitMs: number) {
+    super('PCM_QUERY_TOO_LONG', `the query took longer than ${limitMs / 1000} s and was stopped`);
+    this.limitMs = limitMs;
+  }
+}
+
+/**
+ * The admin API's query thread cannot answer this request now: its queue is full (`PCM_ADMIN_BUSY`, try again after
+ * `retryAfterSeconds`) or the request ran past its time limit (`PCM_QUERY_TOO_LONG`). Answered 503.
+ */
+export class AdminUnavailableError extends SidecarError {
+  readonly status = 503;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(code: 'PCM_ADMIN_BUSY' | 'PCM_QUERY_TOO_LONG', message: string, retryAfterSeconds?: number) {
+    super(code, message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

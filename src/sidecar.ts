@@ -1,5 +1,6 @@
 import type { AddressInfo, Server } from 'node:net';
 import { AdminAuth } from './admin/auth.js';
+import { AdminQueryThread } from './admin/query-thread.js';
 import { adminRoutes } from './admin/routes.js';
 import { createAdminServer } from './admin/server.js';
 import { Alerts } from './alerts/alerts.js';
@@ -36,6 +37,8 @@ export interface RunningSidecar {
   reconciler: Reconciler | null;
   /** Webhook alerts; `alerts.sink` (or `alerts.pairing`) is what reconciliation reports through. */
   alerts: Alerts;
+  /** Where the admin API's questions and replays run (started at its first request). */
+  adminQueries: AdminQueryThread;
   /**
    * Reads the endpoint catalogue, the rule settings (overrides included) and the webhook subscriptions of `next`
    * again, for what arrives from now on; everything else in `next` is left for a restart.
@@ -250,12 +253,25 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     openRoutes: OPEN_ROUTES,
     routes: { '/healthz': health },
   });
+  // Started at the first admin API request: most sidecars never get one.
+  const adminQueries = new AdminQueryThread(
+    {
+      path: config.spool.path,
+      sync: config.spool.sync,
+      maxBytes: config.spool.maxBytes,
+      dedupWindow: config.spool.dedupWindow,
+      lateArrivalMs: config.spool.lateArrivalMs,
+    },
+    { rulesInput, catalog, skipPaths: config.ingest.skipPaths },
+    {},
+    log.child({ component: 'admin' }),
+  );
   const admin = createAdminServer({
     auth: adminAuth,
     log: log.child({ component: 'admin' }),
     routes: adminRoutes({
       spool,
-      replayRules: () => ({ rules, skipPaths: skipPathsOf(config.ingest.skipPaths) }),
+      queries: adminQueries,
       slaDays: () => sla.status().days,
       health,
       metrics: async () => ({ status: 200, body: await metrics.registry.metrics(), contentType: metrics.registry.contentType }),
@@ -347,6 +363,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     rules = nextRules;
     parsePool = nextPool;
     ingest.setRules(nextRules.build, nextPool);
+    adminQueries.setRules({ rulesInput: nextInput, catalog: nextCatalog, skipPaths: config.ingest.skipPaths });
     // A body still on an old thread falls back to the event loop, with the new rules, when the thread goes.
     await oldPool?.close();
     log.info({ catalog: nextCatalog.version, private: nextCatalog.private.length, opendata: nextCatalog.opendata.length }, 'endpoint catalogue and rules reloaded');
@@ -360,6 +377,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     sender,
     reconciler,
     alerts,
+    adminQueries,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         clearInterval(pruner);
@@ -370,7 +388,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
         const deliveries = alerts.stopDeliveries(graceMs);
         clearInterval(guardCheck);
         await Promise.all([ingest.close(graceMs), admin.close(graceMs)]);
-        await parsePool?.close();
+        await Promise.all([parsePool?.close(), adminQueries.close()]);
         // Asking stops first (it uses the lanes' tokens); batches the sender still records are sampled until close.
         await reconciler?.stop();
         await sender.stop(graceMs);

@@ -1,15 +1,15 @@
-import { DEAD_LETTER_REASONS, replayDeadLetterReports, type DeadLetterFilter } from '../ingest/replay-dead-letters.js';
-import type { ReplayRules } from '../ingest/replay-quarantine.js';
+import { DEAD_LETTER_REASONS, type DeadLetterFilter } from '../ingest/replay-dead-letters.js';
 import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
 import type { DeadLetter, Spool } from '../spool/spool.js';
 import { instant, oneOf } from './params.js';
+import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer, AdminRequest } from './server.js';
 
 /**
  * GET /v1/deadletters?reason=&since=&_offset=&_limit= (newest first, paged) and POST /v1/deadletters/replay?reason=
  * &since=: reports that will not be sent again, and storing those that pass today's validation again — the same
- * functions as `pcm-sidecar deadletter list|replay`, with the same filters.
+ * functions as `pcm-sidecar deadletter list|replay`, with the same filters, on the admin query thread.
  */
 
 function filterOf(query: URLSearchParams): DeadLetterFilter {
@@ -29,16 +29,18 @@ function view(d: DeadLetter): Record<string, unknown> {
   };
 }
 
-export function listDeadLetters(spool: Spool, pageMax: number) {
-  return ({ query }: AdminRequest): AdminAnswer => {
+export function listDeadLetters(queries: AdminQueryThread, pageMax: number) {
+  return async ({ query }: AdminRequest): Promise<AdminAnswer> => {
     const filter = filterOf(query);
-    const { offset, limit } = pageOf(query, pageMax);
-    const total = spool.countDeadLetters(filter);
-    const rows = total <= offset ? [] : spool.deadLetters({ ...filter, limit, offset });
+    const { total, rows } = await queries.run('deadLetters', { filter, ...pageOf(query, pageMax) });
     return { status: 200, body: { deadLetters: rows.map(view) }, headers: pageHeaders(total, pageMax) };
   };
 }
 
-export function replayDeadLetters(spool: Spool, rules: () => ReplayRules) {
-  return ({ query }: AdminRequest): AdminAnswer => ({ status: 200, body: replayDeadLetterReports(spool, rules(), filterOf(query)) });
+export function replayDeadLetters(queries: AdminQueryThread, spool: Spool) {
+  return async ({ query }: AdminRequest): Promise<AdminAnswer> => {
+    const { summary, added } = await queries.run('replayDeadLetters', { filter: filterOf(query) });
+    spool.appendedElsewhere(new Map(added));
+    return { status: 200, body: summary };
+  };
 }

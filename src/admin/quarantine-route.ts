@@ -1,12 +1,13 @@
-import { replayQuarantined, type ReplayRules } from '../ingest/replay-quarantine.js';
 import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
 import type { QuarantinedItem, Spool } from '../spool/spool.js';
+import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer, AdminRequest } from './server.js';
 
 /**
  * GET /v1/quarantine (oldest first, paged) and POST /v1/quarantine/replay: what ingest refused, and validating it
  * again with the running rules; what passes moves to the spool — the same function as `pcm-sidecar quarantine replay`.
+ * Both run on the admin query thread; the sender hears at once of what a replay stored.
  */
 
 function view(q: QuarantinedItem): Record<string, unknown> {
@@ -22,15 +23,17 @@ function view(q: QuarantinedItem): Record<string, unknown> {
   };
 }
 
-export function listQuarantine(spool: Spool, pageMax: number) {
-  return ({ query }: AdminRequest): AdminAnswer => {
-    const { offset, limit } = pageOf(query, pageMax);
-    const total = spool.backlog().quarantined;
-    const items = total <= offset ? [] : spool.quarantined(0, limit, offset);
+export function listQuarantine(queries: AdminQueryThread, pageMax: number) {
+  return async ({ query }: AdminRequest): Promise<AdminAnswer> => {
+    const { total, items } = await queries.run('quarantine', pageOf(query, pageMax));
     return { status: 200, body: { quarantine: items.map(view) }, headers: pageHeaders(total, pageMax) };
   };
 }
 
-export function replayQuarantine(spool: Spool, rules: () => ReplayRules) {
-  return (): AdminAnswer => ({ status: 200, body: replayQuarantined(spool, rules()) });
+export function replayQuarantine(queries: AdminQueryThread, spool: Spool) {
+  return async (): Promise<AdminAnswer> => {
+    const { summary, added } = await queries.run('replayQuarantine', {});
+    spool.appendedElsewhere(new Map(added));
+    return { status: 200, body: summary };
+  };
 }

@@ -1,14 +1,16 @@
 import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
-import { LISTED_STATES, type SpoolQueries, type StoredReport } from '../spool/spool.js';
+import { LISTED_STATES, type StoredReport } from '../spool/spool.js';
 import { instant, oneOf, text } from './params.js';
+import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer, AdminRequest } from './server.js';
 
 /**
  * GET /v1/reports?status=&endpoint=&from=&to=&_offset=&_limit= — reports in the spool, in its order (per lane, as
  * they arrived), paged as seed 003 says — and GET /v1/reports/{fapiInteractionId}, every report with that id.
  * Each report with its state here and, where the PCM answered, its answer: `pcm` (ACCEPTED with its reportId, or
- * DISCARDED with its message); a dead letter with its reason (pcm, refused, too-old) and message.
+ * DISCARDED with its message); a dead letter with its reason (pcm, refused, too-old) and message. Asked on the admin
+ * query thread (query-thread.ts): they read days of reports.
  */
 
 /** Longest endpoint asked for: the catalogue's are far shorter. */
@@ -43,8 +45,8 @@ export function reportView(r: StoredReport): Record<string, unknown> {
   };
 }
 
-export function listReports(queries: () => SpoolQueries, pageMax: number) {
-  return ({ query }: AdminRequest): AdminAnswer => {
+export function listReports(queries: AdminQueryThread, pageMax: number) {
+  return async ({ query }: AdminRequest): Promise<AdminAnswer> => {
     const filter = {
       status: oneOf(query, 'status', LISTED_STATES),
       endpoint: text(query, 'endpoint', MAX_ENDPOINT_CHARS),
@@ -52,15 +54,15 @@ export function listReports(queries: () => SpoolQueries, pageMax: number) {
       to: instant(query, 'to'),
     };
     const page = pageOf(query, pageMax);
-    const { total, rows } = queries().reports(filter, page);
+    const { total, rows } = await queries.run('reports', { filter, page });
     return { status: 200, body: { reports: rows.map(reportView) }, headers: pageHeaders(total, pageMax) };
   };
 }
 
-export function interactionReports(queries: () => SpoolQueries) {
-  return ({ params }: AdminRequest): AdminAnswer => {
+export function interactionReports(queries: AdminQueryThread) {
+  return async ({ params }: AdminRequest): Promise<AdminAnswer> => {
     const id = params.fapiInteractionId ?? '';
-    const rows = queries().interaction(id);
+    const rows = await queries.run('interaction', { fapiInteractionId: id });
     if (rows.length === 0) return { status: 404, body: { message: `no report with fapiInteractionId ${id.slice(0, 100)} in the spool` } };
     return { status: 200, body: { reports: rows.map(reportView) } };
   };

@@ -1,8 +1,8 @@
-import type { ReplayRules } from '../ingest/replay-quarantine.js';
 import type { DayVerdict } from '../sla/assess.js';
 import type { Spool } from '../spool/spool.js';
 import { listDeadLetters, replayDeadLetters } from './deadletters-route.js';
 import { listQuarantine, replayQuarantine } from './quarantine-route.js';
+import type { AdminQueryThread } from './query-thread.js';
 import { interactionReports, listReports } from './reports-route.js';
 import type { AdminHandler, AdminRoute } from './server.js';
 import { stats } from './stats-route.js';
@@ -13,9 +13,10 @@ import { stats } from './stats-route.js';
 export const ADMIN_PAGE_MAX = 1000;
 
 export interface AdminSources {
+  /** The running sidecar's spool: told of what replays stored, so that the sender takes it at once. */
   spool: Spool;
-  /** The rules replays validate with: the running catalogue and settings (a SIGHUP reload included). */
-  replayRules: () => ReplayRules;
+  /** Where the questions about the spool and the replays run (with the running rules, a SIGHUP reload included). */
+  queries: AdminQueryThread;
   /** The SLA's verdict per day. */
   slaDays: () => readonly DayVerdict[];
   /** Open: GET /healthz, /readyz, /metrics. */
@@ -29,7 +30,7 @@ export interface AdminSources {
 }
 
 export function adminRoutes(s: AdminSources): AdminRoute[] {
-  const queries = () => s.spool.queries();
+  const { queries, spool } = s;
   return [
     { path: '/healthz', open: true, GET: s.health },
     { path: '/readyz', open: true, GET: s.readiness },
@@ -40,9 +41,9 @@ export function adminRoutes(s: AdminSources): AdminRoute[] {
     { path: '/v1/reports', GET: listReports(queries, ADMIN_PAGE_MAX) },
     { path: '/v1/reports/{fapiInteractionId}', GET: interactionReports(queries) },
     { path: '/v1/stats', GET: stats({ days: s.slaDays, queries }) },
-    { path: '/v1/quarantine', GET: listQuarantine(s.spool, ADMIN_PAGE_MAX) },
-    { path: '/v1/quarantine/replay', POST: replayQuarantine(s.spool, s.replayRules) },
-    { path: '/v1/deadletters', GET: listDeadLetters(s.spool, ADMIN_PAGE_MAX) },
-    { path: '/v1/deadletters/replay', POST: replayDeadLetters(s.spool, s.replayRules) },
+    { path: '/v1/quarantine', GET: listQuarantine(queries, ADMIN_PAGE_MAX) },
+    { path: '/v1/quarantine/replay', POST: replayQuarantine(queries, spool) },
+    { path: '/v1/deadletters', GET: listDeadLetters(queries, ADMIN_PAGE_MAX) },
+    { path: '/v1/deadletters/replay', POST: replayDeadLetters(queries, spool) },
   ];
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/schema.js';
-import { PageRequestError } from '../errors.js';
+import { AdminUnavailableError, PageRequestError } from '../errors.js';
 import { closeListener, createListener, type ListenerLimits } from '../ingest/listener.js';
 import type { RouteAnswer } from '../ingest/server.js';
 import type { AdminAuth } from './auth.js';
@@ -11,7 +11,8 @@ import type { AdminAuth } from './auth.js';
  * the admin API under /v1/ behind a bearer token (auth.ts). Apart from the ingest, which stays on loopback, so that
  * Prometheus and operators can reach this one without reaching the ingest. Every error is `{"message": …}` with the
  * status seed 003 gives: 400 a bad parameter, 401 no or a wrong token (with WWW-Authenticate: Bearer), 404 nothing
- * there, 405 a method the route does not take (with Allow), 412 a page larger than acceptRange.
+ * there, 405 a method the route does not take (with Allow), 412 a page larger than acceptRange, 503 a busy or
+ * too long admin query (query-thread.ts; with Retry-After when waiting helps).
  */
 
 /** As the ingest's extra routes answer: a JSON body, or text with its `contentType` (metrics), and extra headers. */
@@ -147,6 +148,9 @@ export function createAdminServer(options: AdminOptions): AdminServer {
       send(res, await answer(req));
     } catch (err) {
       if (err instanceof PageRequestError) return send(res, message(err.status, err.message));
+      if (err instanceof AdminUnavailableError) {
+        return send(res, message(err.status, err.message, err.retryAfterSeconds === undefined ? undefined : { 'retry-after': String(err.retryAfterSeconds) }));
+      }
       log.error({ err, path: req.url }, 'admin request failed');
       send(res, message(500, 'internal error'));
     }

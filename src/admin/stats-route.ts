@@ -1,13 +1,14 @@
 import type { DayVerdict } from '../sla/assess.js';
 import { brtDay, dayLabel } from '../spool/days.js';
-import type { EndpointDay, SpoolQueries } from '../spool/spool.js';
+import type { EndpointDay } from '../spool/spool.js';
+import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer } from './server.js';
 
 /**
  * GET /v1/stats — per BRT day (of the reports' timestamps) the spool's counters and the SLA verdict (src/sla: the
  * on-time and delivered shares, the projection, at risk), and per endpoint of that day its reports by state. The
  * counters outlive pruning; the per-endpoint figures are counted from the reports still in the spool, the last
- * STATS_DAYS days, so for days pruned in part they can be lower.
+ * STATS_DAYS days, so for days pruned in part they can be lower; they are counted on the admin query thread.
  */
 
 /** The PCM takes reports up to 7 days old: those days and today. */
@@ -16,7 +17,7 @@ export const STATS_DAYS = 8;
 export interface StatsSources {
   /** The SLA's verdict per day, from the spool's counters (SlaTracker.status().days). */
   days: () => readonly DayVerdict[];
-  queries: () => SpoolQueries;
+  queries: AdminQueryThread;
   now?: () => number;
 }
 
@@ -25,11 +26,11 @@ function endpointView(e: EndpointDay): Record<string, unknown> {
 }
 
 export function stats(sources: StatsSources) {
-  return (): AdminAnswer => {
+  return async (): Promise<AdminAnswer> => {
     const now = (sources.now ?? Date.now)();
     const verdicts = sources.days();
     const byDay = new Map<string, EndpointDay[]>();
-    for (const e of sources.queries().endpointDays(brtDay(now) - STATS_DAYS + 1)) {
+    for (const e of await sources.queries.run('endpointDays', { fromDay: brtDay(now) - STATS_DAYS + 1 })) {
       const label = dayLabel(e.day);
       byDay.set(label, [...(byDay.get(label) ?? []), e]);
     }

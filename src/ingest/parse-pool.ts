@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { workerFile } from '../worker-file.js';
 import type { ParseOutcome, ParseTask, ParseWorkerData } from './parse-task.js';
 
 /**
@@ -8,13 +8,6 @@ import type { ParseOutcome, ParseTask, ParseWorkerData } from './parse-task.js';
  * only commits and answers. Off by default — on 2 cores the event loop, the spool's writer thread and a parse
  * thread compete for the same CPUs (bench/RESULTS.md measures it); for larger pods, PCM_INGEST_PARSE_THREADS.
  */
-function workerFile(): string {
-  const here = fileURLToPath(new URL('./parse-worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  // Running from the TypeScript sources (the test runner): the compiled worker, which `npm test` builds first.
-  return here.replace(/([/\\])src([/\\])ingest([/\\])/, '$1dist$2ingest$3');
-}
-
 export class ParsePool {
   private readonly pool: Piscina<ParseTask, ParseOutcome>;
 
@@ -24,7 +17,7 @@ export class ParsePool {
     workerData: ParseWorkerData,
   ) {
     this.pool = new Piscina({
-      filename: pathToFileURL(workerFile()).href,
+      filename: pathToFileURL(workerFile(new URL('./parse-worker.js', import.meta.url))).href,
       minThreads: threads,
       maxThreads: threads,
       workerData,

@@ -1,15 +1,20 @@
 import type Database from 'better-sqlite3';
+import { QueryTimeLimitError } from '../errors.js';
 import { BRT_OFFSET_MS, DAY_MS } from './days.js';
 import type { DeadLetterReason } from './ledger-store.js';
 import { LANE_BITS } from './schema.js';
 
 /**
  * Read-only questions about what the spool holds, for the admin API (src/admin/): reports by state, endpoint and
- * timestamp, the reports of one fapiInteractionId, per-day figures by endpoint. They read the spool's own connection
- * (Spool.queries()) and never write. The spool keeps no index on what is inside a report (the hot path writes none):
+ * timestamp, the reports of one fapiInteractionId, per-day figures by endpoint, the quarantine and the dead letters.
+ * They never write, so a read-only connection serves them (the admin API's query thread opens one); the spool's own
+ * (Spool.queries()) lists quarantine and dead letters for the commands. The spool keeps no index on what is inside a report (the hot path writes none):
  * a state narrows the read to the tables that hold it (dead letters, leases); an endpoint or an id is looked for as
  * text before its JSON is read. Each answer is a bounded page; its total is counted in SQLite, not in this process.
  * What the sidecar changed in the last moments (with the writer thread) may trail by a commit.
+ *
+ * `within(ms, …)` bounds a question's time: every row a scan reads calls pcm_in_time(), which throws once the limit
+ * has passed, so SQLite stops where it is. A worker thread's terminate() cannot: it waits for the statement to end.
  */
 
 export type ListedState = 'pending' | 'inflight' | 'delivered' | 'discarded';
@@ -47,6 +52,56 @@ export interface StoredReport {
   replayedAt: number | null;
 }
 
+/** A report that will not be sent again: why, when it was decided, and what was stored. */
+export interface DeadLetter {
+  id: number;
+  lane: string;
+  reason: DeadLetterReason;
+  /** The PCM's message, or why the sidecar stopped. */
+  message: string | null;
+  /** When it became a dead letter (epoch ms). */
+  at: number;
+  body: string;
+  /** The report's timestamp (epoch ms). */
+  reportAt: number;
+  /** When `deadletter replay` stored it again (epoch ms); null if it was not. */
+  replayedAt: number | null;
+}
+
+/** Which dead letters a listing asks for. */
+export interface DeadLetterQuery {
+  reason?: DeadLetterReason | undefined;
+  /** Decided at or after this instant (epoch ms). */
+  since?: number | undefined;
+  beforeId?: number | undefined;
+  /** Leave out those already replayed. */
+  unreplayed?: boolean;
+}
+
+export interface QuarantinedItem {
+  id: number;
+  /** When the item was first refused; the same item refused again is folded into this row. */
+  receivedAt: number;
+  /** How many times it was refused, and when last (a log shipper re-posting a chunk sends it again). */
+  count: number;
+  lastSeenAt: number;
+  source: string;
+  route: string;
+  item: string;
+  problems: string;
+}
+
+function deadLetterParams(filter: DeadLetterQuery): Record<string, string | number | null> {
+  return { reason: filter.reason ?? null, since: filter.since ?? null, before: filter.beforeId ?? null, unreplayed: filter.unreplayed === true ? 1 : 0 };
+}
+
+/** The dead letters a listing asks for. */
+const DEAD_LETTER_FILTER = `pcm_in_time() AND (:reason IS NULL OR x.reason = :reason) AND (:since IS NULL OR x.at >= :since)
+  AND (:before IS NULL OR x.id < :before) AND (:unreplayed = 0 OR x.replayed_at IS NULL)`;
+
+/** Rows a scan reads between two looks at the clock: Date.now() for each would cost more than the row. */
+const ROWS_PER_CLOCK_LOOK = 1024;
+
 /** Reports of one BRT day and endpoint, by state, from the rows still in the spool. */
 export interface EndpointDay {
   day: number;
@@ -76,7 +131,7 @@ const SOURCES: Record<'all' | 'discarded' | 'inflight', string> = {
   inflight: 'leases lx JOIN log l ON l.id BETWEEN lx.first AND lx.last',
 };
 
-const CONDITIONS = `(:endpoint IS NULL OR (instr(l.body, :endpointText) > 0 AND json_extract(l.body, '$.endpoint') = :endpoint))
+const CONDITIONS = `pcm_in_time() AND (:endpoint IS NULL OR (instr(l.body, :endpointText) > 0 AND json_extract(l.body, '$.endpoint') = :endpoint))
   AND (:from IS NULL OR coalesce(l.ts, l.created_at) >= :from)
   AND (:to IS NULL OR coalesce(l.ts, l.created_at) < :to)`;
 
@@ -93,15 +148,38 @@ export class SpoolQueries {
   private readonly counts = new Map<string, Database.Statement>();
   private readonly byInteraction: Database.Statement;
   private readonly endpointDaysStatement: Database.Statement;
+  private readonly statements;
+  /** When the question under way must stop (epoch ms), and its limit for the message. */
+  private stopAt = Number.POSITIVE_INFINITY;
+  private limitMs = 0;
 
   constructor(private readonly db: Database.Database) {
+    let rows = 0;
+    // Not deterministic, so SQLite calls it for every row rather than once.
+    db.function('pcm_in_time', { deterministic: false }, () => {
+      if (++rows % ROWS_PER_CLOCK_LOOK === 0 && Date.now() > this.stopAt) throw new QueryTimeLimitError(this.limitMs);
+      return 1;
+    });
+    this.statements = {
+      quarantineCount: db.prepare('SELECT count(*) FROM quarantine').pluck(),
+      quarantinePage: db.prepare(
+        `SELECT id, received_at AS receivedAt, count, coalesce(last_seen_at, received_at) AS lastSeenAt, source, route, item, problems
+         FROM quarantine WHERE pcm_in_time() AND id > ? ORDER BY id LIMIT ? OFFSET ?`,
+      ),
+      deadLetters: db.prepare(
+        `SELECT x.id, n.name AS lane, x.reason, x.message, x.at, l.body, coalesce(l.ts, l.created_at) AS reportAt, x.replayed_at AS replayedAt
+         FROM discarded x JOIN log l ON l.id = x.id JOIN lanes n ON n.no = (x.id >> ${LANE_BITS})
+         WHERE ${DEAD_LETTER_FILTER} ORDER BY x.id DESC LIMIT :limit OFFSET :offset`,
+      ),
+      deadLetterCount: db.prepare(`SELECT count(*) FROM discarded x WHERE ${DEAD_LETTER_FILTER}`).pluck(),
+    };
     for (const source of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
       this.pages.set(source, db.prepare(`${selectFrom(source)} ORDER BY id LIMIT :limit OFFSET :offset`));
       this.counts.set(source, db.prepare(`SELECT count(*) FROM (${selectFrom(source)})`).pluck());
     }
     this.byInteraction = db.prepare(
       `${ROW} FROM log l JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED}
-       WHERE instr(l.body, :text) > 0 AND json_extract(l.body, '$.fapiInteractionId') = :id ORDER BY l.id LIMIT ${MAX_PER_INTERACTION}`,
+       WHERE pcm_in_time() AND instr(l.body, :text) > 0 AND json_extract(l.body, '$.fapiInteractionId') = :id ORDER BY l.id LIMIT ${MAX_PER_INTERACTION}`,
     );
     // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
     this.endpointDaysStatement = db.prepare(
@@ -109,7 +187,7 @@ export class SpoolQueries {
          count(*) AS received, sum(x.id IS NULL AND d.first IS NOT NULL) AS accepted, sum(x.id IS NOT NULL) AS discarded,
          sum(x.id IS NULL AND d.first IS NULL) AS pending
        FROM log l ${ANSWERED}
-       WHERE coalesce(l.ts, l.created_at) >= :from AND x.replayed_at IS NULL
+       WHERE pcm_in_time() AND coalesce(l.ts, l.created_at) >= :from AND x.replayed_at IS NULL
        GROUP BY 1, 2 ORDER BY 1, 2`,
     );
   }
@@ -141,5 +219,43 @@ export class SpoolQueries {
   endpointDays(fromDay: number): EndpointDay[] {
     if (!this.db.open) return [];
     return this.endpointDaysStatement.all({ from: fromDay * DAY_MS + BRT_OFFSET_MS }) as EndpointDay[];
+  }
+
+  /** Items in quarantine. */
+  quarantineCount(): number {
+    if (!this.db.open) return 0;
+    return this.statements.quarantineCount.get() as number;
+  }
+
+  /** One page of quarantined items, oldest first, after `afterId` (and `offset` items more). */
+  quarantined(afterId: number, limit: number, offset = 0): QuarantinedItem[] {
+    if (!this.db.open) return [];
+    return this.statements.quarantinePage.all(afterId, limit, offset) as QuarantinedItem[];
+  }
+
+  /** Dead letters (DISCARDED, refused, too old), newest first; `reason` and `since` (epoch ms) narrow the list. */
+  deadLetters(filter: DeadLetterQuery & { limit: number; offset?: number }): DeadLetter[] {
+    if (!this.db.open) return [];
+    return this.statements.deadLetters.all({ ...deadLetterParams(filter), limit: filter.limit, offset: filter.offset ?? 0 }) as DeadLetter[];
+  }
+
+  /** How many dead letters the filter selects. */
+  countDeadLetters(filter: DeadLetterQuery): number {
+    if (!this.db.open) return 0;
+    return this.statements.deadLetterCount.get(deadLetterParams(filter)) as number;
+  }
+
+  /**
+   * Asks `question` with a time limit: a scan still reading after `limitMs` stops with QueryTimeLimitError. The
+   * limit holds for questions asked inside only (and a statement between rows, so not for a sort of what was read).
+   */
+  within<T>(limitMs: number, question: () => T): T {
+    this.stopAt = Date.now() + limitMs;
+    this.limitMs = limitMs;
+    try {
+      return question();
+    } finally {
+      this.stopAt = Number.POSITIVE_INFINITY;
+    }
   }
 }

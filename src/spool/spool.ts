@@ -8,7 +8,7 @@ import { LaneLedger } from './ledger.js';
 import { brtDay, dayDeadline, type DayCounts } from './days.js';
 import { LedgerStore, type DeadLetterReason, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
-import { SpoolQueries } from './queries.js';
+import { SpoolQueries, type DeadLetter, type DeadLetterQuery, type QuarantinedItem } from './queries.js';
 import { RangeSet, runsOf, type Range, type RangeDiff } from './ranges.js';
 import { laneBase, LANE_BITS, LANE_SPAN, laneNoOf, openDatabase, type OpenOptions } from './schema.js';
 import type { AddedRows, CommitResult, NewReport, ReportState, SyncMode, WriteOutcome, WriteRequest } from './types.js';
@@ -17,7 +17,17 @@ import { WriterThread } from './writer-thread.js';
 export * from './types.js';
 export type { DeadLetterReason } from './ledger-store.js';
 export type { DayCounts } from './days.js';
-export { LISTED_STATES, type EndpointDay, type ListedState, type ReportFilter, type SpoolQueries, type StoredReport } from './queries.js';
+export {
+  LISTED_STATES,
+  type DeadLetter,
+  type DeadLetterQuery,
+  type EndpointDay,
+  type ListedState,
+  type QuarantinedItem,
+  type ReportFilter,
+  type SpoolQueries,
+  type StoredReport,
+} from './queries.js';
 export { quarantineHash };
 
 /**
@@ -90,49 +100,6 @@ export interface LeasedBatch {
   recorded: Promise<void>;
 }
 
-/** A report that will not be sent again: why, when it was decided, and what was stored. */
-export interface DeadLetter {
-  id: number;
-  lane: string;
-  reason: DeadLetterReason;
-  /** The PCM's message, or why the sidecar stopped. */
-  message: string | null;
-  /** When it became a dead letter (epoch ms). */
-  at: number;
-  body: string;
-  /** The report's timestamp (epoch ms). */
-  reportAt: number;
-  /** When `deadletter replay` stored it again (epoch ms); null if it was not. */
-  replayedAt: number | null;
-}
-
-/** Which dead letters a listing asks for. */
-export interface DeadLetterQuery {
-  reason?: DeadLetterReason | undefined;
-  /** Decided at or after this instant (epoch ms). */
-  since?: number | undefined;
-  beforeId?: number | undefined;
-  /** Leave out those already replayed. */
-  unreplayed?: boolean;
-}
-
-function deadLetterParams(filter: DeadLetterQuery): Record<string, string | number | null> {
-  return { reason: filter.reason ?? null, since: filter.since ?? null, before: filter.beforeId ?? null, unreplayed: filter.unreplayed === true ? 1 : 0 };
-}
-
-export interface QuarantinedItem {
-  id: number;
-  /** When the item was first refused; the same item refused again is folded into this row. */
-  receivedAt: number;
-  /** How many times it was refused, and when last (a log shipper re-posting a chunk sends it again). */
-  count: number;
-  lastSeenAt: number;
-  source: string;
-  route: string;
-  item: string;
-  problems: string;
-}
-
 export interface RowResult {
   id: number;
   state: 'accepted' | 'discarded';
@@ -156,10 +123,6 @@ export interface PendingSummary {
  * wait long, and far below V8's longest string (2^29 - 24), which the wire format's joined text must stay under.
  */
 const MAX_GROUP_CHARS = 32 * 1024 * 1024;
-
-/** The dead letters a listing asks for (`Spool.deadLetters`). */
-const DEAD_LETTER_FILTER = `(:reason IS NULL OR x.reason = :reason) AND (:since IS NULL OR x.at >= :since) AND (:before IS NULL OR x.id < :before)
-  AND (:unreplayed = 0 OR x.replayed_at IS NULL)`;
 
 /** Pages of too-old rows one lease call dead-letters before it gives up for this call (each is one bounded read). */
 const MAX_TOO_OLD_PAGES = 8;
@@ -283,10 +246,6 @@ export class Spool {
       delivered: db.prepare('SELECT coalesce(sum(last - first + 1), 0) FROM deliveries').pluck(),
       discardedCount: db.prepare('SELECT count(*) FROM discarded').pluck(),
       quarantineCount: db.prepare('SELECT count(*) FROM quarantine').pluck(),
-      quarantinePage: db.prepare(
-        `SELECT id, received_at AS receivedAt, count, coalesce(last_seen_at, received_at) AS lastSeenAt, source, route, item, problems
-         FROM quarantine WHERE id > ? ORDER BY id LIMIT ? OFFSET ?`,
-      ),
       quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = ?'),
       quarantinePrune: db.prepare(
         'DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine WHERE coalesce(last_seen_at, received_at) < ? ORDER BY id LIMIT ?)',
@@ -300,12 +259,6 @@ export class Spool {
         `SELECT d.day, n.name AS lane, d.received, d.delivered, d.on_time AS onTime, d.discarded, d.too_old AS tooOld
          FROM days d JOIN lanes n ON n.no = d.lane WHERE d.day >= ? ORDER BY d.day, n.name`,
       ),
-      deadLetters: db.prepare(
-        `SELECT x.id, n.name AS lane, x.reason, x.message, x.at, l.body, coalesce(l.ts, l.created_at) AS reportAt, x.replayed_at AS replayedAt
-         FROM discarded x JOIN log l ON l.id = x.id JOIN lanes n ON n.no = (x.id >> ${LANE_BITS})
-         WHERE ${DEAD_LETTER_FILTER} ORDER BY x.id DESC LIMIT :limit OFFSET :offset`,
-      ),
-      deadLetterCount: db.prepare(`SELECT count(*) FROM discarded x WHERE ${DEAD_LETTER_FILTER}`).pluck(),
       markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
       deadLetterDay: db.prepare('SELECT x.reason, coalesce(l.ts, l.created_at) AS at FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?'),
       unDeadLetter: db.prepare(
@@ -394,6 +347,15 @@ export class Spool {
     return result.outcomes;
   }
 
+  /**
+   * Rows another connection appended (the admin API's replays, on their thread): the lanes' ledgers read their tops
+   * from the file again and the listeners (the sender) hear of them now rather than at their next look.
+   */
+  appendedElsewhere(added: ReadonlyMap<string, AddedRows>): void {
+    for (const lane of added.keys()) this.ledger(lane);
+    if (added.size > 0) for (const listener of this.listeners) listener(added);
+  }
+
   /** Called after each commit with the pending rows it added, per lane. */
   onCommitted(listener: (added: ReadonlyMap<string, AddedRows>) => void): () => void {
     this.listeners.add(listener);
@@ -416,7 +378,7 @@ export class Spool {
 
   /** One page of quarantined items, oldest first, after `afterId` (and `offset` items more). */
   quarantined(afterId: number, limit: number, offset = 0): QuarantinedItem[] {
-    return this.statements.quarantinePage.all(afterId, limit, offset) as QuarantinedItem[];
+    return this.queries().quarantined(afterId, limit, offset);
   }
 
   /**
@@ -712,12 +674,12 @@ export class Spool {
 
   /** Dead letters (DISCARDED, refused, too old), newest first; `reason` and `since` (epoch ms) narrow the list. */
   deadLetters(filter: DeadLetterQuery & { limit: number; offset?: number }): DeadLetter[] {
-    return this.statements.deadLetters.all({ ...deadLetterParams(filter), limit: filter.limit, offset: filter.offset ?? 0 }) as DeadLetter[];
+    return this.queries().deadLetters(filter);
   }
 
   /** How many dead letters the filter selects. */
   countDeadLetters(filter: DeadLetterQuery): number {
-    return this.statements.deadLetterCount.get(deadLetterParams(filter)) as number;
+    return this.queries().countDeadLetters(filter);
   }
 
   /**
@@ -759,7 +721,7 @@ export class Spool {
       pending += l.pending;
       inflight += l.leased.size;
     }
-    return { pending, inflight, quarantined: this.statements.quarantineCount.get() as number };
+    return { pending, inflight, quarantined: this.queries().quarantineCount() };
   }
 
   /** Every lane in the file with its reports pending and in flight, from the ledger (one small read per lane). */

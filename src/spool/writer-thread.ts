@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SidecarError, SpoolFullError, SpoolWriterError } from '../errors.js';
+import { workerFile } from '../worker-file.js';
 import type { LedgerOp } from './ledger-store.js';
 import type { CommitResult, LaneAppend, WriteRequest } from './types.js';
 import { decodeOutcomes, encodeGroup } from './wire.js';
@@ -18,13 +17,6 @@ type Reply =
   | { type: 'ledger-failed'; id: number; error: { name: string; message: string; code?: string } }
   | { type: 'done'; id: number; flags: Uint8Array; appended: LaneAppend[]; evicted: number }
   | { type: 'failed'; id: number; error: { name: string; message: string; code?: string } };
-
-function workerFile(): string {
-  const here = fileURLToPath(new URL('./writer-worker.js', import.meta.url));
-  if (existsSync(here)) return here;
-  // Running from the TypeScript sources (the test runner): the compiled worker, which `npm test` builds first.
-  return here.replace(/([/\\])src([/\\])spool([/\\])/, '$1dist$2spool$3');
-}
 
 function revive(error: { name: string; message: string; code?: string }): Error {
   if (error.code === 'PCM_SPOOL_FULL') return new SpoolFullError(error.message);
@@ -48,7 +40,7 @@ export class WriterThread {
   private closed: Promise<void> | null = null;
 
   private constructor(data: WriterData, onFailure: (err: Error) => void, onLedgerError: (err: Error) => void) {
-    this.worker = new Worker(workerFile(), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB } });
+    this.worker = new Worker(workerFile(new URL('./writer-worker.js', import.meta.url)), { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB } });
     let fail: (err: Error) => void = () => undefined;
     this.worker.on('message', (reply: Reply) => {
       if (reply.type === 'synced' || reply.type === 'ledger-done') {
