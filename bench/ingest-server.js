@@ -52,7 +52,7 @@ async function startBare() {
 
 async function startPipeline() {
   const config = configSchema.parse({
-    ingest: { host: '127.0.0.1', port: 0, ...(options.parseThreads ? { parseThreads: options.parseThreads } : {}) },
+    ingest: { host: '127.0.0.1', port: 0, ...(options.parseThreads ? { parseThreads: options.parseThreads } : {}), ...(options.largeBodyGcBytes !== undefined ? { largeBodyGcBytes: options.largeBodyGcBytes } : {}) },
     admin: { host: '127.0.0.1', port: 0 },
     spool: { path: options.spoolPath, sync: options.sync ?? 'full' },
     pcm: { apiUrl: options.pcmUrl, authUrl: options.pcmUrl, caFile: options.pki.caCert },

@@ -82,13 +82,19 @@ function storm(url, pid) {
 ensureDirs();
 const pki = await benchPki();
 const pcmUrl = `https://127.0.0.1:${await unusedPort()}`; // nothing answers: the storm measures ingest and spool
-const rows = { sidecar: [], bare: [] };
+// The sidecar as shipped, and without the collection asked for after large bodies (src/ingest/large-body-gc.ts).
+const MODES = {
+  bare: { label: 'bare node:http parse (baseline)', options: { mode: 'bare' } },
+  sidecar: { label: 'pcm-sidecar (sync=full)', options: { mode: 'sidecar' } },
+  'sidecar-no-gc': { label: 'pcm-sidecar, PCM_INGEST_LARGE_BODY_GC_BYTES=0', options: { mode: 'sidecar', largeBodyGcBytes: 0 } },
+};
+const rows = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
 log(`machine: ${JSON.stringify(machine())}`);
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const mode of ['bare', 'sidecar']) {
+  for (const mode of Object.keys(MODES)) {
     const spoolPath = join(WORK_DIR, `storm-r${round}.db`);
     for (const s of ['', '-wal', '-shm']) rmSync(spoolPath + s, { force: true });
-    const child = await startChild('ingest-server.js', { mode: mode === 'bare' ? 'bare' : 'sidecar', spoolPath, pcmUrl, pki, sync: 'full' }, `storm-${mode}-r${round}`);
+    const child = await startChild('ingest-server.js', { ...MODES[mode].options, spoolPath, pcmUrl, pki, sync: 'full' }, `storm-${mode}-r${round}`);
     const result = await storm(child.ready.url, child.ready.pid);
     const stopped = await child.request({ cmd: 'stop' }, 'stopped', 60_000).catch(() => ({}));
     await child.exit(10_000);
@@ -100,10 +106,10 @@ const fmt = (n) => (typeof n === 'number' ? n.toFixed(1) : String(n));
 console.log(`\nCommand: \`node bench/storm.js\` (${ROUNDS} rounds × ${SECONDS} s, ${CONNECTIONS} connections, autocannon in the parent; machine ${JSON.stringify(machine())})\n`);
 console.log('| server | peak RSS MiB (median) | peak RSS MiB (max) | requests per round (median) | 5xx | errors / timeouts | answers (last round) |');
 console.log('|---|---|---|---|---|---|---|');
-for (const mode of ['bare', 'sidecar']) {
+for (const mode of Object.keys(MODES)) {
   const r = rows[mode];
   const fivexx = r.reduce((n, x) => n + Object.entries(x.statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, c]) => a + c, 0), 0);
   console.log(
-    `| ${mode === 'bare' ? 'bare node:http parse (baseline)' : 'pcm-sidecar (sync=full)'} | ${fmt(median(r.map((x) => x.peakRssMiB)))} | ${fmt(Math.max(...r.map((x) => x.peakRssMiB)))} | ${median(r.map((x) => x.requests))} | ${fivexx} | ${r.map((x) => `${x.errors}/${x.timeouts}`).join(', ')} | ${JSON.stringify(r.at(-1).statuses)} |`,
+    `| ${MODES[mode].label} | ${fmt(median(r.map((x) => x.peakRssMiB)))} | ${fmt(Math.max(...r.map((x) => x.peakRssMiB)))} | ${median(r.map((x) => x.requests))} | ${fivexx} | ${r.map((x) => `${x.errors}/${x.timeouts}`).join(', ')} | ${JSON.stringify(r.at(-1).statuses)} |`,
   );
 }

@@ -15,6 +15,7 @@ export const ENV_SETTINGS: Readonly<Record<string, string>> = {
   PCM_INGEST_MAX_INFLIGHT_BYTES: 'ingest.maxInflightBytes',
   PCM_INGEST_PARSE_THREADS: 'ingest.parseThreads',
   PCM_INGEST_PARSE_THREAD_MIN_BYTES: 'ingest.parseThreadMinBytes',
+  PCM_INGEST_LARGE_BODY_GC_BYTES: 'ingest.largeBodyGcBytes',
   PCM_INGEST_MAX_ITEMS: 'ingest.maxItemsPerRequest',
   PCM_INGEST_PARTIAL_STATUS: 'ingest.partialStatus',
   PCM_INGEST_SKIP_PATHS: 'ingest.skipPaths',

@@ -29,6 +29,7 @@ export const DEFAULTS = {
     maxInflightBytes: 8 * MiB,
     parseThreads: 0,
     parseThreadMinBytes: 256 * 1024,
+    largeBodyGcBytes: 32 * MiB,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 30_000,
     keepAliveTimeoutMs: 65_000,
@@ -251,6 +252,14 @@ const configBase = z.strictObject({
         .min(0)
         .default(DEFAULTS.ingest.parseThreadMinBytes)
         .describe('Bodies at least this large go to a parse thread, when there are some; smaller ones cost less than the hand-over.'),
+      largeBodyGcBytes: z.coerce
+        .number()
+        .int()
+        .min(0)
+        .default(DEFAULTS.ingest.largeBodyGcBytes)
+        .describe(
+          'After this many bytes of large bodies (256 KiB or more each) have been answered, a major garbage collection is asked for, at most once a second and incrementally (src/ingest/large-body-gc.ts): their text and parsed values otherwise stay in the heap until V8 collects on its own, which under a storm of them costs ~100 MiB of RSS (bench/RESULTS.md). `0`: leave it to V8. Ordinary bodies never trigger it.',
+        ),
       headersTimeoutMs: z.coerce
         .number()
         .int()

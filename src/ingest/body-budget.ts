@@ -99,6 +99,11 @@ export class BudgetTicket {
     return this.resume !== null;
   }
 
+  /** Bytes of the body read so far. */
+  get bytes(): number {
+    return this.held;
+  }
+
   /** Counts bytes this request now holds. */
   charge(n: number): void {
     this.held += n;

@@ -8,6 +8,7 @@ import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
 import type { Spool } from '../spool/spool.js';
 import { BodyBudget, type BudgetTicket } from './body-budget.js';
+import { LARGE_BODY_GC_INTERVAL_MS, LARGE_BODY_MIN_BYTES, LargeBodyGc } from './large-body-gc.js';
 import type { Denial, IngestTls } from './auth.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { closeListener, createListener, type ListenerLimits } from './listener.js';
@@ -66,6 +67,8 @@ export interface IngestOptions {
   parsePool?: { minBytes: number; run(task: ParseTask): Promise<ParseOutcome> } | null;
   /** Bytes of bodies held at once (body-budget.ts); DEFAULTS.ingest.maxInflightBytes when not given. */
   maxInflightBytes?: number | undefined;
+  /** Bytes of large bodies answered between two asked-for collections (large-body-gc.ts); DEFAULTS when not given, 0 off. */
+  largeBodyGcBytes?: number | undefined;
   /** Reports waiting to be sent past which ingest answers 503 (PCM_SPOOL_MAX_PENDING_REPORTS); none: no limit. */
   maxPendingReports?: number | undefined;
   /** Timeouts and connection limits of the listener (PCM_INGEST_*); DEFAULTS.ingest for those not given. */
@@ -159,6 +162,11 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   }
 
   const budget = new BodyBudget(options.maxInflightBytes ?? DEFAULTS.ingest.maxInflightBytes);
+  const largeBodies = new LargeBodyGc({
+    minBodyBytes: LARGE_BODY_MIN_BYTES,
+    bytes: options.largeBodyGcBytes ?? DEFAULTS.ingest.largeBodyGcBytes,
+    intervalMs: LARGE_BODY_GC_INTERVAL_MS,
+  });
 
   /** One ingest request, its bytes charged to the budget until it is answered or fails. */
   async function ingest(req: IncomingMessage, res: ServerResponse, route: string, toReport: ToReport, query: URLSearchParams, startedAt: bigint): Promise<void> {
@@ -167,6 +175,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       await ingestBody(req, res, route, toReport, query, ticket, startedAt);
     } finally {
       ticket.release();
+      largeBodies.answered(ticket.bytes);
     }
   }
 
