@@ -93,12 +93,12 @@ EXPOSE 8431 9431
 # `stop_grace_period: 30s`.
 STOPSIGNAL SIGTERM
 
-# Liveness only (/healthz answers 200 while the process serves HTTP). /readyz is not used here: it is 503 while a
-# certificate is unusable, and reports are still spooled then. Uses the ingest port from PCM_INGEST_PORT if set;
-# assumes the ingest listens on all interfaces or on loopback (the default in this image is 0.0.0.0). With
-# PCM_INGEST_TLS_CERT_FILE it asks over HTTPS without checking the certificate: it is this process, on loopback.
+# Liveness only (/healthz answers 200 while the process serves HTTP and the spool can store). /readyz is not used
+# here: it is 503 while a certificate is unusable, and reports are still spooled then. Asks the admin listener
+# (plain HTTP, no token for /healthz; PCM_ADMIN_PORT if set), so an aggregator whose ingest wants client
+# certificates is probed the same way.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "--no-warnings", "-e", "const tls = !!process.env.PCM_INGEST_TLS_CERT_FILE; if (tls) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; fetch((tls ? 'https' : 'http') + '://127.0.0.1:' + (process.env.PCM_INGEST_PORT || 8431) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "--no-warnings", "-e", "fetch('http://127.0.0.1:' + (process.env.PCM_ADMIN_PORT || 9431) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["run"]

@@ -235,6 +235,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     maxItemsPerRequest: config.ingest.maxItemsPerRequest,
     maxPendingReports: config.spool.maxPendingReports,
     maxInflightBytes: config.ingest.maxInflightBytes,
+    largeBodyGcBytes: config.ingest.largeBodyGcBytes,
     parsePool,
     partialStatus: config.ingest.partialStatus,
     skipPaths: skipPathsOf(config.ingest.skipPaths),
@@ -348,6 +349,7 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
   let reloading: Promise<unknown> = Promise.resolve();
   /** Reloads one at a time: a second SIGHUP waits for the first. */
   function reload(next: Config): ReturnType<RunningSidecar['reload']> {
+    if (stopping) return Promise.reject(new Error('the sidecar is stopping; nothing was reloaded'));
     const done = reloading.then(() => reloadNow(next));
     reloading = done.catch(() => undefined);
     return done;
@@ -356,9 +358,22 @@ export async function startSidecar(config: Config, log: Logger): Promise<Running
     const nextCatalog = loadCatalog(next.catalog.file);
     const nextInput = rulesInputOf({ ...config, rules: next.rules }, opendataOrgOf(config), readTokenIdPepper(config.tokenId.pepperFile));
     const nextRules = reportRules(nextInput, nextCatalog);
-    // Subscriptions are checked before anything changes; a bad one leaves the catalogue and rules as they were.
-    const webhooks = await alerts.reloadSubscriptions(next.alerts.subscriptions, config.shutdown.graceMs);
     const nextPool = await openParsePool(nextInput, nextCatalog);
+    // A stop that began meanwhile wins: nothing new is started after it (it closes what it finds).
+    const abandon = async (): Promise<never> => {
+      await nextPool?.close();
+      throw new Error('the sidecar is stopping; nothing was reloaded');
+    };
+    if (stopping) return abandon();
+    // Subscriptions are checked before anything else changes; a bad one leaves the catalogue and rules as they were.
+    let webhooks: Awaited<ReturnType<Alerts['reloadSubscriptions']>>;
+    try {
+      webhooks = await alerts.reloadSubscriptions(next.alerts.subscriptions, config.shutdown.graceMs);
+    } catch (err) {
+      await nextPool?.close();
+      throw err;
+    }
+    if (stopping) return abandon();
     const oldPool = parsePool;
     rules = nextRules;
     parsePool = nextPool;

@@ -67,7 +67,7 @@ interface Matched {
   params: Record<string, string>;
 }
 
-/** The route whose path matches; throws 400 for a segment that is not valid percent-encoding. */
+/** The route whose path matches, with its `{name}` segments as written (still percent-encoded). */
 function match(routes: readonly AdminRoute[], path: string): Matched | null {
   const parts = path.split('/');
   for (const route of routes) {
@@ -79,13 +79,18 @@ function match(routes: readonly AdminRoute[], path: string): Matched | null {
       const want = pattern[i] as string;
       const got = parts[i] as string;
       if (want.startsWith('{') && want.endsWith('}')) {
+        // Decoded once the caller may see the answer (decodeParams): a bad escape must not answer before the token.
         if (got === '') ok = false;
-        else params[want.slice(1, -1)] = decodeSegment(got);
+        else params[want.slice(1, -1)] = got;
       } else ok = want === got;
     }
     if (ok) return { route, params };
   }
   return null;
+}
+
+function decodeParams(params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([name, value]) => [name, decodeSegment(value)]));
 }
 
 function decodeSegment(segment: string): string {
@@ -138,7 +143,7 @@ export function createAdminServer(options: AdminOptions): AdminServer {
       const allow = METHODS.filter((m) => found.route[m] !== undefined).join(', ');
       return message(405, `Method Not Allowed: ${url.pathname.slice(0, 200)} takes ${allow}`, { allow });
     }
-    return handler({ query: url.searchParams, params: found.params });
+    return handler({ query: url.searchParams, params: decodeParams(found.params) });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -69,6 +69,7 @@ export class Alerts {
   private lastPrune = 0;
   private stopped = false;
   private started = false;
+  private deliveriesStopped = false;
   private backlog: (() => BacklogSnapshot) | undefined;
 
   private constructor(
@@ -146,7 +147,8 @@ export class Alerts {
     await Promise.all(leaving.map((w) => w.stop(graceMs)));
     for (const w of leaving) this.workers.splice(this.workers.indexOf(w), 1);
     const store = this.store;
-    if (store) {
+    // Deliveries stopped meanwhile (the sidecar is stopping): no worker starts after that.
+    if (store && !this.deliveriesStopped) {
       const dropped = this.started ? store.failUnknown(new Set(next.map((s) => s.id)), this.now()) : [];
       for (const { subscription, count } of dropped) log.warn({ subscription, count }, 'alerts: pending notifications of a removed subscription were marked failed');
       for (const id of [...changed, ...added]) {
@@ -258,6 +260,7 @@ export class Alerts {
    * close(), so the sender's last answers are not lost: run it alongside the sender's stop.
    */
   async stopDeliveries(graceMs: number): Promise<void> {
+    this.deliveriesStopped = true;
     await Promise.all(this.workers.map((w) => w.stop(graceMs)));
     await this.agent.close().catch(() => undefined);
   }

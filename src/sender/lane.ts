@@ -94,7 +94,8 @@ export interface LaneStatus extends ReadinessView {
   tokenExpiresInSeconds: number | null;
   retries: number;
   /** Reports by the far end's own answer in a 200/207 (ACCEPTED, DISCARDED; an aggregator's refused items are discarded). */
-  answered: { accepted: number; discarded: number };
+  /** Per report, the far end's answer: accepted, discarded (DISCARDED in a 200/207), refused (alone in a refused request). */
+  answered: { accepted: number; discarded: number; refused: number };
 }
 
 /** Reports of one lane that will not be sent again, as recorded after a PCM answer or a refusal. */
@@ -156,7 +157,7 @@ export class OrgLane implements TokenSource {
   private credentialError: string | null = null;
   private lastError: string | null = null;
   private counters = { batchesSent: 0, reportsAccepted: 0, reportsDiscarded: 0, retries: 0 };
-  private readonly answered = { accepted: 0, discarded: 0 };
+  private readonly answered = { accepted: 0, discarded: 0, refused: 0 };
   private estimate: PendingSummary = { count: 0, bytes: 0, oldestCreatedAt: null };
   private readonly wakeup = new Wakeup();
   /** Stops leasing and waiting. */
@@ -475,6 +476,7 @@ export class OrgLane implements TokenSource {
       await this.deliver(rows.slice(half));
       return;
     }
+    this.answered.refused += rows.length;
     const message = `Refused by ${this.options.forward ? 'the aggregator' : 'the PCM'}, not sent again: ${reason}`;
     this.log.error({ lane: this.lane, rowId: rows[0]?.id, err: reason }, 'the PCM refuses a single report; recorded as discarded');
     await this.record(rows, [{ status: 'DISCARDED', reportId: null, message }], 'refused');

@@ -46,11 +46,12 @@ export function registerSenderMetrics(metrics: Metrics, sender: Pick<Sender, 'st
     sender.status().flatMap((l) => read(l, { org: l.orgId, stream: l.stream }));
   metrics.counter(
     'pcm_sidecar_sender_reports_total',
-    "Reports by the PCM's own answer to each (on an agent: its aggregator's), by organisation, stream and outcome: accepted, discarded (DISCARDED; a dead letter).",
+    "Reports by the PCM's own answer to each (on an agent: its aggregator's), by organisation, stream and outcome: accepted, discarded (DISCARDED in the answer), refused (the request holding it alone was refused); the last two are dead letters.",
     ['org', 'stream', 'outcome'],
     lanes((l, labels) => [
       { labels: { ...labels, outcome: 'accepted' }, value: l.answered.accepted },
       { labels: { ...labels, outcome: 'discarded' }, value: l.answered.discarded },
+      { labels: { ...labels, outcome: 'refused' }, value: l.answered.refused },
     ]),
   );
   metrics.counter(

@@ -30,8 +30,15 @@ export async function postBatch(
   options: { timeoutMs: number; signal?: AbortSignal | undefined; what: string; reports: number; onPosted?: BatchPostObserver | undefined },
 ): Promise<PostedBatch> {
   const startedAt = performance.now();
-  let statusCode: number | null = null;
-  const posted = (): void => options.onPosted?.({ statusCode, seconds: (performance.now() - startedAt) / 1000, reports: options.reports });
+  // Told once, after the outcome is settled: an observer that throws changes nothing about the batch.
+  const posted = (statusCode: number | null): void => {
+    try {
+      options.onPosted?.({ statusCode, seconds: (performance.now() - startedAt) / 1000, reports: options.reports });
+    } catch {
+      // Metrics only.
+    }
+  };
+  let answer: PostedBatch;
   try {
     const response = await request(url, {
       method: 'POST',
@@ -42,12 +49,12 @@ export async function postBatch(
       bodyTimeout: options.timeoutMs,
       signal: options.signal,
     });
-    statusCode = response.statusCode;
-    const text = await response.body.text();
-    posted();
-    return { statusCode, headers: response.headers, text };
+    answer = { statusCode: response.statusCode, headers: response.headers, text: await response.body.text() };
   } catch (err) {
-    posted();
+    // No whole answer (network, TLS, timeout, abort, or the body cut short): counted as none.
+    posted(null);
     throw new DeliveryError('PCM_DELIVERY_NETWORK', `${options.what} failed: ${(err as Error).message}`, undefined, undefined, { cause: err });
   }
+  posted(answer.statusCode);
+  return answer;
 }

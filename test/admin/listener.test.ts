@@ -56,7 +56,10 @@ describe('admin listener', () => {
       expect(refused.status).toBe(401);
       expect(refused.headers['www-authenticate']).toBe('Bearer');
       expect(Object.keys(refused.body as object)).toEqual(['message']);
+      // A malformed escape in a route's {id} says nothing before the token either.
+      expect((await adminJson(`${sidecar.adminUrl}/v1/reports/%E0%A4%A`, { token })).status).toBe(401);
     }
+    expect((await adminJson(`${sidecar.adminUrl}/v1/reports/%E0%A4%A`)).status).toBe(400);
     const wrongMethod = await adminJson(`${sidecar.adminUrl}/v1/status`, { method: 'POST' });
     expect([wrongMethod.status, wrongMethod.headers.allow]).toEqual([405, 'GET']);
     expect((await adminJson(`${sidecar.adminUrl}/v1/quarantine/replay`)).headers.allow).toBe('POST');

@@ -69,6 +69,16 @@ describe('reloading webhook subscriptions', () => {
     expect(a.accepted).toHaveLength(1);
   });
 
+  it('refuses a reload once a stop has begun, and a stop is not held by one', async () => {
+    const hook = await receiver();
+    const { configWith } = await start([]);
+    const stopping = sidecar!.stop(2000);
+    await expect(sidecar!.reload(configWith([{ id: 'ops', events: ['REPORT.UNPAIRED'], url: hook.url }]))).rejects.toThrow(/stopping/);
+    await stopping;
+    expect(sidecar!.alerts.subscriptions).toEqual([]);
+    sidecar = null;
+  });
+
   it('gives up the pending notifications of a removed subscription, and starts deliveries when the first one is added', async () => {
     const failing = await receiver();
     failing.answer = () => 500;

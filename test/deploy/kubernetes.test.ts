@@ -595,6 +595,9 @@ describe(`deploy/kubernetes rendered by kubectl kustomize (${kubectl ?? 'skipped
       for (const name of ['PCM_API_URL', 'PCM_AUTH_URL', 'PCM_CERT_FILE', 'PCM_KEY_FILE', 'PCM_CLIENT_ID']) expect(env.has(name), name).toBe(false);
     } else if (overlay === 'overlays/aggregator') {
       expect(env.get('PCM_INGEST_HOST')).toBe('0.0.0.0');
+      // Its replicas are the whole fleet that calls the PCM: the rate budget is shared among exactly them.
+      const replicas = objects.find((o) => o.kind === 'StatefulSet')?.spec?.replicas;
+      expect(env.get('PCM_FLEET_SIZE'), 'PCM_FLEET_SIZE = the StatefulSet replicas').toBe(String(replicas));
       for (const name of ['PCM_INGEST_TOKEN_FILE', 'PCM_INGEST_TLS_CERT_FILE', 'PCM_INGEST_TLS_KEY_FILE', 'PCM_INGEST_CLIENT_CA_FILE', 'PCM_CERT_FILE', 'PCM_API_URL']) {
         expect(env.has(name), name).toBe(true);
       }

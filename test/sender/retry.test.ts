@@ -161,6 +161,12 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
 
   it('a batch the PCM keeps refusing is split until each refused report stands alone, then dead-lettered as discarded', async () => {
     const before = sidecar.spool.counts();
+    const refused = async (): Promise<number> =>
+      parseExposition(await scrape(sidecar))
+        .get('pcm_sidecar_sender_reports_total')
+        ?.samples.filter((s) => s.labels.outcome === 'refused')
+        .reduce((n, s) => n + s.value, 0) ?? 0;
+    const refusedBefore = await refused();
     // 3 reports, maxRefusals 5: [3] ×5 → [2] ×5 → [1] ×5, [1] ×5 → [1] ×5 = 25 refusals, then nothing is left to send.
     expect((await postTls(`${emulator.url}/emulator/faults`, { status: 422, count: 25 }, ca)).status).toBe(200);
     const reports = [validReport(0), validReport(2), validReport(4)];
@@ -172,6 +178,8 @@ describe('sender: faults at the PCM are retried without losing a row', () => {
     const messages = (db.prepare("SELECT pcm_message AS m FROM reports WHERE state = 'discarded' ORDER BY id DESC LIMIT 3").all() as { m: string }[]).map((r) => r.m);
     db.close();
     for (const m of messages) expect(m).toMatch(/^Refused by the PCM, not sent again: report API answered 422/);
+    // Counted as the far end's answer too, beside DISCARDED.
+    expect((await refused()) - refusedBefore).toBe(3);
     // The lane is free again: the next reports go through.
     expect((await sendThrough({ status: 503, count: 1 }, 2)).accepted).toBe(2);
   });
