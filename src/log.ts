@@ -43,9 +43,18 @@ const SECRET_FIELDS = [
   'pepper',
 ];
 
+/** The spellings a field name turns up in: as listed, lower, UPPER, and Capitalised per dash (`Proxy-Authorization`). */
+function spellings(name: string): string[] {
+  const capitalised = name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('-');
+  return [name, name.toLowerCase(), name.toUpperCase(), capitalised];
+}
+
 /** A field at the top of a line, inside an object of it, and one level further (a request's `headers`). */
 function redactPaths(): string[] {
-  const names = [...new Set(SECRET_FIELDS)];
+  const names = [...new Set(SECRET_FIELDS.flatMap(spellings))];
   return names.flatMap((name) => {
     const plain = /^[A-Za-z_$][\w$]*$/.test(name);
     const key = plain ? name : `["${name}"]`;
@@ -54,20 +63,35 @@ function redactPaths(): string[] {
   });
 }
 
-/**
- * `Bearer …` inside a message or a string field (an error's text quoting a request): redacted too. A lowercase word
- * after it is prose ("the bearer token is …"), not a token.
- */
-const BEARER_VALUE = /\b([Bb]earer\s+|BEARER\s+)(?![a-z]{1,20}(?![\w\-.~+/=]))[A-Za-z0-9\-._~+/]+=*/g;
+/** Words that follow "bearer" in prose ("the bearer token is …"), which are not a token. */
+const PROSE_AFTER_BEARER = ['token', 'tokens', 'auth', 'authentication', 'authorization', 'header', 'scheme', 'credentials', 'is', 'was', 'and', 'or', 'of', 'the', 'required', 'missing', 'given'];
+
+/** `Bearer …` inside a message or a string field (an error's text quoting a request). */
+const BEARER_IN_TEXT = new RegExp(`\\b(bearer\\s+)(?!(?:${PROSE_AFTER_BEARER.join('|')})(?![\\w\\-.~+/=]))[A-Za-z0-9\\-._~+/]+=*`, 'gi');
+/** `Basic <base64 of id:secret>` as an Authorization header carries it (OAuth2 client credentials, seed 001). */
+const BASIC_IN_TEXT = /\b(Basic\s+)(?=[A-Za-z0-9+/]*[0-9A-Z+/=])[A-Za-z0-9+/]{8,}=*/g;
 
 function scrub(text: string): string {
-  return /bearer/i.test(text) ? text.replace(BEARER_VALUE, `$1${REDACTED}`) : text;
+  let out = text;
+  if (/bearer/i.test(out)) out = out.replace(BEARER_IN_TEXT, `$1${REDACTED}`);
+  if (out.includes('Basic')) out = out.replace(BASIC_IN_TEXT, `$1${REDACTED}`);
+  return out;
+}
+
+/** An error as pino's serializer writes it, with credentials cut out of its message and stack, its causes too. */
+function scrubbedError(err: unknown): unknown {
+  if (!(err instanceof Error)) return typeof err === 'string' ? scrub(err) : err;
+  const out: Record<string, unknown> = { ...(pino.stdSerializers.err(err) as unknown as Record<string, unknown>) };
+  for (const key of ['message', 'stack'] as const) if (typeof out[key] === 'string') out[key] = scrub(out[key] as string);
+  if (err.cause !== undefined) out.cause = scrubbedError(err.cause);
+  return out;
 }
 
 /**
- * JSON logs on stdout (or `destination`). A secret does not reach a line by construction: secret-named fields are
- * censored wherever they are nested up to two levels (pino `redact`), and bearer tokens written into messages or
- * string fields are cut out; beyond that, the code passes no secret to the logger (test/security/logs.test.ts).
+ * JSON logs on stdout (or `destination`). A secret does not reach a line by construction: secret-named fields (in
+ * their usual spellings) are censored wherever they are nested up to two levels (pino `redact`), and Bearer and
+ * Basic credentials written into messages, string fields and errors (message, stack, causes) are cut out; deeper
+ * than that, the code passes no secret to the logger (test/security/logs.test.ts).
  */
 export function createLogger(level: LevelWithSilent, name = 'pcm-sidecar', destination: DestinationStream = stdoutDestination()): Logger {
   return pino(
@@ -75,6 +99,7 @@ export function createLogger(level: LevelWithSilent, name = 'pcm-sidecar', desti
       name,
       level,
       redact: { paths: redactPaths(), censor: REDACTED },
+      serializers: { err: scrubbedError },
       formatters: {
         log(object: Record<string, unknown>): Record<string, unknown> {
           // A copy only when something changes: the object is the caller's, which it may log again.
@@ -91,7 +116,10 @@ export function createLogger(level: LevelWithSilent, name = 'pcm-sidecar', desti
       },
       hooks: {
         logMethod(args, method) {
-          method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrub(arg) : arg)) as Parameters<typeof method>);
+          // `log.error(err)`: pino would take its message as the line's text as it is.
+          const [first, ...rest] = args;
+          const spelled = first instanceof Error ? [{ err: first }, ...(rest.length > 0 ? rest : [first.message])] : args;
+          method.apply(this, spelled.map((arg) => (typeof arg === 'string' ? scrub(arg) : arg)) as Parameters<typeof method>);
         },
       },
     },

@@ -56,6 +56,30 @@ describe('logs: detail at debug and trace, secrets never', () => {
     expect(context.err).toBe('report API answered 401: Bearer abc.def.ghi');
   });
 
+  it('errors (message, stack, cause), Basic credentials, other spellings of secret fields, short tokens', () => {
+    const out: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        out.push(chunk.toString());
+        done();
+      },
+    });
+    const log = createLogger('trace', 'test', sink);
+    const cause = new Error('upstream said Bearer e1causetoken');
+    log.error({ err: new Error('POST failed with Bearer e2errtoken', { cause }) }, 'delivery failed');
+    log.error(new Error('token endpoint: Authorization: Basic ZTM6YmFzaWNzZWNyZXQ='));
+    log.warn({ headers: { 'Proxy-Authorization': 'e4', 'X-Api-Key': 'e5', 'Set-Cookie': 'e6' }, ACCESS_TOKEN: 'e7', Token: 'e8' }, 'odd spellings');
+    log.info('short token: Bearer abcdefghijklmnopq');
+    log.info('basic validation passed; Bearer token required');
+    const text = out.join('');
+    for (const secret of ['e1causetoken', 'e2errtoken', 'ZTM6YmFzaWNzZWNyZXQ=', '"e4"', '"e5"', '"e6"', '"e7"', '"e8"', 'abcdefghijklmnopq']) {
+      expect(text, secret).not.toContain(secret);
+    }
+    // Still useful: the error's words, the prose.
+    expect(text).toContain('POST failed with Bearer [redacted]');
+    expect(text).toContain('basic validation passed; Bearer token required');
+  });
+
   it('a real run at trace: refused items at debug, requests, batches and tokens at trace, no secret anywhere', async () => {
     const dir = await tempDir('logs');
     const pki = await testPki(dir);
