@@ -150,7 +150,10 @@ export class Alerts {
     // Deliveries stopped meanwhile (the sidecar is stopping): no worker starts after that.
     if (store && !this.deliveriesStopped) {
       const dropped = this.started ? store.failUnknown(new Set(next.map((s) => s.id)), this.now()) : [];
-      for (const { subscription, count } of dropped) log.warn({ subscription, count }, 'alerts: pending notifications of a removed subscription were marked failed');
+      for (const { subscription, count, byEvent } of dropped) {
+        for (const [event, n] of byEvent) this.count(event, 'failed', n);
+        log.warn({ subscription, count }, 'alerts: pending notifications of a removed subscription were marked failed');
+      }
       for (const id of [...changed, ...added]) {
         const worker = this.workerFor(after.get(id) as Subscription, store, log);
         this.workers.push(worker);
@@ -219,7 +222,8 @@ export class Alerts {
     this.started = true;
     if (!this.store) return;
     const dropped = this.store.failUnknown(new Set(this.current.map((s) => s.id)), this.now());
-    for (const { subscription, count } of dropped) {
+    for (const { subscription, count, byEvent } of dropped) {
+      for (const [event, n] of byEvent) this.count(event, 'failed', n);
       log.warn({ subscription, count }, 'alerts: pending notifications of a subscription no longer configured were marked failed');
     }
     this.startTimers();
@@ -285,7 +289,9 @@ export class Alerts {
 
   /** pcm_sidecar_alerts_notifications_total{event,result}: every subscribed event and result, zeros included. */
   notificationCounts(): { labels: { event: string; result: NotificationResult }; value: number }[] {
-    return [...this.wanted].flatMap((event) => NOTIFICATION_RESULTS.map((result) => ({ labels: { event, result }, value: this.counts.get(`${event}|${result}`) ?? 0 })));
+    // Events no longer subscribed keep their series: a counter does not vanish with a reload.
+    const events = new Set<string>([...this.wanted, ...[...this.counts.keys()].map((key) => key.slice(0, key.indexOf('|')))]);
+    return [...events].flatMap((event) => NOTIFICATION_RESULTS.map((result) => ({ labels: { event, result }, value: this.counts.get(`${event}|${result}`) ?? 0 })));
   }
 
   /** Pending notifications per subscription (a partial index: cheap at scrape). */

@@ -134,7 +134,7 @@ export class AlertStore {
       retry: db.prepare(
         'UPDATE notifications SET attempts = @attempts, last_attempt_at = @at, next_attempt_at = @nextAt, last_status = @status, last_error = @error WHERE id = @id',
       ),
-      orphans: db.prepare("SELECT DISTINCT subscription FROM notifications WHERE state = 'pending'"),
+      orphans: db.prepare("SELECT subscription, event, count(*) AS n FROM notifications WHERE state = 'pending' GROUP BY subscription, event"),
       failAll: db.prepare(
         "UPDATE notifications SET state = 'failed', finished_at = @at, last_error = @error WHERE state = 'pending' AND subscription = @subscription",
       ),
@@ -201,15 +201,22 @@ export class AlertStore {
   }
 
   /** Pending notifications of subscriptions no longer configured: failed, so they are neither sent elsewhere nor kept pending. */
-  failUnknown(known: ReadonlySet<string>, at: number): { subscription: string; count: number }[] {
-    const out: { subscription: string; count: number }[] = [];
-    for (const { subscription } of this.statements.orphans.all() as { subscription: string }[]) {
+  failUnknown(known: ReadonlySet<string>, at: number): { subscription: string; count: number; byEvent: Map<string, number> }[] {
+    const orphans = new Map<string, Map<string, number>>();
+    for (const { subscription, event, n } of this.statements.orphans.all() as { subscription: string; event: string; n: number }[]) {
       if (known.has(subscription)) continue;
+      const byEvent = orphans.get(subscription) ?? new Map<string, number>();
+      byEvent.set(event, n);
+      orphans.set(subscription, byEvent);
+    }
+    const out: { subscription: string; count: number; byEvent: Map<string, number> }[] = [];
+    for (const [subscription, byEvent] of orphans) {
       const { changes } = this.statements.failAll.run({ subscription, at, error: 'the subscription is no longer configured' });
-      out.push({ subscription, count: changes });
+      out.push({ subscription, count: changes, byEvent });
     }
     return out;
   }
+
 
   pendingBySubscription(): Map<string, number> {
     return new Map((this.statements.pending.all() as { subscription: string; n: number }[]).map((r) => [r.subscription, r.n]));

@@ -298,7 +298,7 @@ const configBase = z.strictObject({
         }),
       tokenFile: file.optional().meta({
         description:
-          'An aggregator\'s (README, "Topologies"): a file of bearer tokens, one a line (16+ visible ASCII characters each, e.g. `openssl rand -hex 32`), one of which every POST and `/v1/status` must carry (`Authorization: Bearer …`, compared in constant time) or get 401. Several lines let a token be rotated without a flag day; read again when it changes.',
+          'An aggregator\'s (README, "Topologies"): a file of bearer tokens, one a line (16+ visible ASCII characters each, e.g. `openssl rand -hex 32`), one of which every ingest POST must carry (`Authorization: Bearer …`, compared in constant time) or get 401. Several lines let a token be rotated without a flag day; read again when it changes.',
         absent: 'none (no token asked)',
       }),
       tlsCertFile: file.optional().meta({
@@ -308,7 +308,7 @@ const configBase = z.strictObject({
       tlsKeyFile: file.optional().describe('Its private key (PEM).'),
       clientCaFile: file.optional().meta({
         description:
-          'With TLS: a client without a certificate this CA bundle signs is refused in the TLS handshake (probes: TCP, scrapers: with a certificate); `/healthz`, `/readyz`, `/metrics` need no token.',
+          'With TLS: a client without a certificate this CA bundle signs is refused in the TLS handshake. Probes and scrapers use the admin listener, which asks for neither.',
         absent: 'none (no client certificate asked)',
       }),
     })
@@ -671,7 +671,7 @@ const configBase = z.strictObject({
         .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
         .default(DEFAULTS.log.level)
         .describe(
-          'The pino level of the JSON lines on stdout. `info`: one line per batch answered (`batch answered`) besides what needs attention; `debug` adds a line per refused ingest item; `trace` one per ingest request, batch attempt and token fetch or reuse (README, "Logs"). Secrets never reach a line.',
+          'The pino level of the JSON lines on stdout. `info`: one line per batch answered (`batch answered`) besides what needs attention; `debug` adds a line per refused ingest item and per token fetched; `trace` one per ingest request, batch attempt and token reuse (README, "Logs"). Secrets never reach a line.',
         ),
     })
     .prefault({}),

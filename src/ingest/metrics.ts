@@ -22,7 +22,7 @@ export class IngestMetrics {
     this.receivedBytes = metrics.liveCounter('pcm_sidecar_ingest_received_bytes_total', 'Bytes of ingest request bodies read whole, by route.', ['route']);
     this.requestDuration = metrics.histogram(
       'pcm_sidecar_ingest_request_duration_seconds',
-      'Seconds from an ingest request\'s arrival to its answer (after the commit for a 202 or 207), by route and HTTP status code; 401 counts requests refused by PCM_INGEST_TOKEN_FILE or PCM_INGEST_CLIENT_CA_FILE.',
+      'Seconds from an ingest request\'s arrival to its answer (after the commit for a 202 or 207), by route and HTTP status code; 401 counts requests without a token of PCM_INGEST_TOKEN_FILE (a client without a certificate of PCM_INGEST_CLIENT_CA_FILE is refused in the TLS handshake, before a request).',
       ['route', 'status_code'],
       DURATION_BUCKETS,
     );

@@ -97,5 +97,9 @@ describe('reloading webhook subscriptions', () => {
     const failed = sidecar!.alerts.listNotifications(new URLSearchParams('state=failed'));
     expect((failed.body as { notifications: { event: string }[] }).notifications.map((n) => n.event)).toEqual(['REPORT.UNPAIRED']);
     expect(failed.headers?.contentRange).toBe('1');
+    // Counted as failed, and the event's series stays although nothing subscribes to it now.
+    const counted = (result: string): number | undefined =>
+      sidecar!.alerts.notificationCounts().find((c) => c.labels.event === 'REPORT.UNPAIRED' && c.labels.result === result)?.value;
+    expect([counted('created'), counted('failed')]).toEqual([1, 1]);
   });
 });
