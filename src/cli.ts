@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { SidecarError, errorMessage } from './errors.js';
-import { EX_CONFIG, EX_USAGE, fail, type Command } from './commands/common.js';
+import { EX_CONFIG, EX_USAGE, fail, type Command } from './commands/exit.js';
 import { onOutputClosed } from './commands/shutdown.js';
 import { packageVersion } from './version.js';
 
@@ -55,6 +55,8 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof SidecarError) fail(`${err.code}: ${err.message}`, settingErrors.has(err.code) ? EX_CONFIG : 1);
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') fail(`cannot listen: ${errorMessage(err)} (is another instance running?)`, 1);
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') fail(`${errorMessage(err)} (see --help)`, EX_USAGE);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    fail(`${errorMessage(err)} (see --help)`, EX_USAGE);
+  }
   fail(errorMessage(err), 1);
 });

@@ -1,23 +1,9 @@
 import { ConfigError } from '../errors.js';
+import { EX_CONFIG, fail } from './exit.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema, type Config } from '../config/schema.js';
 
-/** Exit codes of sysexits.h, which `run --check` and the commands share. */
-export const EX_USAGE = 64;
-export const EX_NOINPUT = 66;
-export const EX_UNAVAILABLE = 69;
-export const EX_CONFIG = 78;
-
-/** One verb of the CLI: its help text and what it does; src/cli.ts only dispatches. */
-export interface Command {
-  help: string;
-  run(args: string[]): Promise<void>;
-}
-
-export function fail(message: string, code: number): never {
-  process.stderr.write(`pcm-sidecar: ${message}\n`);
-  process.exit(code);
-}
+export { EX_CONFIG, EX_NOINPUT, EX_UNAVAILABLE, EX_USAGE, fail, type Command } from './exit.js';
 
 /** A setting that does not hold ends the command with the setting's name and EX_CONFIG. */
 export function settingOrExit<T>(load: () => T): T {
