@@ -24,6 +24,14 @@ describe('pcm-sidecar --version', () => {
   });
 });
 
+describe('pcm-sidecar usage errors', () => {
+  it('exits 64 (EX_USAGE) for an unknown command, an unknown option and an unexpected argument', async () => {
+    for (const args of [['nope'], ['constructor'], ['run', '--nope'], ['run', 'extra'], ['catalog', 'extra']]) {
+      expect((await cli(args)).code, args.join(' ')).toBe(64);
+    }
+  });
+});
+
 describe('pcm-sidecar run --check', () => {
   let dir: string;
   let pki: PkiFiles;
