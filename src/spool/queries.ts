@@ -3,6 +3,7 @@ import { QueryTimeLimitError } from '../errors.js';
 import { BRT_OFFSET_MS, DAY_MS } from './days.js';
 import type { DeadLetterReason } from './ledger-store.js';
 import { LANE_BITS } from './schema.js';
+import { rangeAt, StateRangeReader } from './state-ranges.js';
 
 /**
  * Read-only questions about what the spool holds, for the admin API (src/admin/): reports by state, endpoint and
@@ -146,9 +147,11 @@ export const MAX_PER_INTERACTION = 100;
 export class SpoolQueries {
   private readonly pages = new Map<string, Database.Statement>();
   private readonly counts = new Map<string, Database.Statement>();
+  private readonly pageStatements: { fromId: Database.Statement; inRange: Database.Statement };
   private readonly byInteraction: Database.Statement;
   private readonly endpointDaysStatement: Database.Statement;
   private readonly statements;
+  private readonly states: StateRangeReader;
   /** When the question under way must stop (epoch ms), and its limit for the message. */
   private stopAt = Number.POSITIVE_INFINITY;
   private limitMs = 0;
@@ -173,6 +176,12 @@ export class SpoolQueries {
       ),
       deadLetterCount: db.prepare(`SELECT count(*) FROM discarded x WHERE ${DEAD_LETTER_FILTER}`).pluck(),
     };
+    this.states = new StateRangeReader(db);
+    const rowsFrom = `${ROW} FROM log l JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED} WHERE pcm_in_time()`;
+    this.pageStatements = {
+      fromId: db.prepare(`${rowsFrom} AND l.id >= :start ORDER BY l.id LIMIT :limit`),
+      inRange: db.prepare(`SELECT * FROM (${rowsFrom} AND l.id BETWEEN :a AND :b) WHERE state = :status ORDER BY id LIMIT :limit OFFSET :skip`),
+    };
     for (const source of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
       this.pages.set(source, db.prepare(`${selectFrom(source)} ORDER BY id LIMIT :limit OFFSET :offset`));
       this.counts.set(source, db.prepare(`SELECT count(*) FROM (${selectFrom(source)})`).pluck());
@@ -192,8 +201,16 @@ export class SpoolQueries {
     );
   }
 
-  /** One page of reports in the spool's order (per lane, as they arrived) and how many match in all. */
+  /**
+   * One page of reports in the spool's order (per lane, as they arrived) and how many match in all. Without an
+   * endpoint or a time window, the total and the page's first id come from the ledger and the small tables
+   * (state-ranges.ts): no scan, whatever the spool's size. An endpoint or a window is looked for in every report.
+   */
   reports(filter: ReportFilter, page: { offset: number; limit: number }): { total: number; rows: StoredReport[] } {
+    if (!this.db.open) return { total: 0, rows: [] };
+    if (filter.endpoint === undefined && filter.from === undefined && filter.to === undefined) {
+      return this.db.transaction(() => this.reportsByState(filter.status, page))();
+    }
     const source = filter.status === 'discarded' || filter.status === 'inflight' ? filter.status : 'all';
     const params = {
       status: filter.status ?? null,
@@ -202,10 +219,33 @@ export class SpoolQueries {
       from: filter.from ?? null,
       to: filter.to ?? null,
     };
-    if (!this.db.open) return { total: 0, rows: [] };
     const total = (this.counts.get(source) as Database.Statement).get(params) as number;
     const rows = total <= page.offset ? [] : ((this.pages.get(source) as Database.Statement).all({ ...params, ...page }) as StoredReport[]);
     return { total, rows };
+  }
+
+  private reportsByState(status: ListedState | undefined, page: { offset: number; limit: number }): { total: number; rows: StoredReport[] } {
+    if (status === 'discarded') {
+      // The dead letters are few: their own table, paged as it is.
+      const total = this.states.deadLetters();
+      const params = { status, endpoint: null, endpointText: null, from: null, to: null, ...page };
+      return { total, rows: total <= page.offset ? [] : ((this.pages.get('discarded') as Database.Statement).all(params) as StoredReport[]) };
+    }
+    const s = this.states.of(status ?? 'all');
+    const at = rangeAt(s, page.offset);
+    if (at === null) return { total: s.total, rows: [] };
+    const [first] = s.ranges[at.index] as readonly [number, number];
+    if (status === undefined) return { total: s.total, rows: this.pageStatements.fromId.all({ start: first + at.skip, limit: page.limit }) as StoredReport[] };
+    const rows: StoredReport[] = [];
+    for (let i = at.index; i < s.ranges.length && rows.length < page.limit; i++) {
+      const [a, b] = s.ranges[i] as readonly [number, number];
+      const skip = i === at.index ? at.skip : 0;
+      // Without dead letters among them, the range's ids are all rows of the state: jump to the first one wanted.
+      const jump = s.excluded.length === 0;
+      const params = { a: jump ? a + skip : a, b, status, limit: page.limit - rows.length, skip: jump ? 0 : skip };
+      rows.push(...(this.pageStatements.inRange.all(params) as StoredReport[]));
+    }
+    return { total: s.total, rows };
   }
 
   /** Every stored report carrying this fapiInteractionId (a client's and a server's may both be here). */
