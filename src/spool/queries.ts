@@ -103,16 +103,28 @@ const DEAD_LETTER_FILTER = `pcm_in_time() AND (:reason IS NULL OR x.reason = :re
 /** Rows a scan reads between two looks at the clock: Date.now() for each would cost more than the row. */
 const ROWS_PER_CLOCK_LOOK = 1024;
 
-/** Reports of one BRT day and endpoint, by state, from the rows still in the spool. */
+/** Reports of one BRT day and endpoint, by state. */
 export interface EndpointDay {
   day: number;
   endpoint: string;
+  /** Counted as they were stored (endpoint-days.ts): pruning does not lower it. */
   received: number;
+  /** Received, less the dead letters and the unanswered ones. */
   accepted: number;
+  /** Dead letters still in the spool (not replayed). */
   discarded: number;
   /** Not yet answered (pending or in flight). */
   pending: number;
 }
+
+/** The per-endpoint figures asked for; days before `countedFrom` have none (a file migrated from schema 4). */
+export interface EndpointDays {
+  countedFrom: number;
+  rows: EndpointDay[];
+}
+
+/** A report's BRT day and endpoint, in SQL (as brtDay() and endpoint-days.ts key them). */
+const DAY_AND_ENDPOINT = `(coalesce(l.ts, l.created_at) - ${BRT_OFFSET_MS}) / ${DAY_MS} AS day, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint`;
 
 const ANSWERED = `LEFT JOIN discarded x ON x.id = l.id
 LEFT JOIN deliveries d ON d.first = (SELECT max(first) FROM deliveries WHERE first <= l.id) AND d.last >= l.id`;
@@ -149,7 +161,7 @@ export class SpoolQueries {
   private readonly counts = new Map<string, Database.Statement>();
   private readonly pageStatements: { fromId: Database.Statement; inRange: Database.Statement };
   private readonly byInteraction: Database.Statement;
-  private readonly endpointDaysStatement: Database.Statement;
+  private readonly endpointStatements: Record<'countedFrom' | 'received' | 'discarded' | 'undelivered', Database.Statement>;
   private readonly statements;
   private readonly states: StateRangeReader;
   /** When the question under way must stop (epoch ms), and its limit for the message. */
@@ -190,15 +202,18 @@ export class SpoolQueries {
       `${ROW} FROM log l JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED}
        WHERE pcm_in_time() AND instr(l.body, :text) > 0 AND json_extract(l.body, '$.fapiInteractionId') = :id ORDER BY l.id LIMIT ${MAX_PER_INTERACTION}`,
     );
-    // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
-    this.endpointDaysStatement = db.prepare(
-      `SELECT (coalesce(l.ts, l.created_at) - ${BRT_OFFSET_MS}) / ${DAY_MS} AS day, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint,
-         count(*) AS received, sum(x.id IS NULL AND d.first IS NOT NULL) AS accepted, sum(x.id IS NOT NULL) AS discarded,
-         sum(x.id IS NULL AND d.first IS NULL) AS pending
-       FROM log l ${ANSWERED}
-       WHERE pcm_in_time() AND coalesce(l.ts, l.created_at) >= :from AND x.replayed_at IS NULL
-       GROUP BY 1, 2 ORDER BY 1, 2`,
-    );
+    this.endpointStatements = {
+      countedFrom: db.prepare("SELECT day FROM counted_since WHERE counter = 'endpoint_days'").pluck(),
+      received: db.prepare('SELECT day, endpoint, received FROM endpoint_days WHERE day >= ?'),
+      // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
+      discarded: db.prepare(
+        `SELECT ${DAY_AND_ENDPOINT}, count(*) AS n FROM discarded x JOIN log l ON l.id = x.id
+         WHERE pcm_in_time() AND x.replayed_at IS NULL AND coalesce(l.ts, l.created_at) >= ? GROUP BY 1, 2`,
+      ),
+      undelivered: db.prepare(
+        `SELECT ${DAY_AND_ENDPOINT}, count(*) AS n FROM log l WHERE pcm_in_time() AND l.id BETWEEN ? AND ? AND coalesce(l.ts, l.created_at) >= ? GROUP BY 1, 2`,
+      ),
+    };
   }
 
   /**
@@ -255,10 +270,39 @@ export class SpoolQueries {
     return this.byInteraction.all({ text: JSON.stringify(fapiInteractionId), id: fapiInteractionId }) as StoredReport[];
   }
 
-  /** Per BRT day (from `fromDay` on) and endpoint, the reports still in the spool by state. */
-  endpointDays(fromDay: number): EndpointDay[] {
-    if (!this.db.open) return [];
-    return this.endpointDaysStatement.all({ from: fromDay * DAY_MS + BRT_OFFSET_MS }) as EndpointDay[];
+  /**
+   * Per BRT day (from `fromDay` on) and endpoint, the reports by state, without a scan of the log: received from the
+   * counters, discarded from the dead letters, pending from the unanswered reports the ledger points at (few, unless
+   * the PCM has been out of reach), accepted the rest. Days before the counters began (a migrated file) have none.
+   */
+  endpointDays(fromDay: number): EndpointDays {
+    if (!this.db.open) return { countedFrom: fromDay, rows: [] };
+    return this.db.transaction(() => {
+      const s = this.endpointStatements;
+      const countedFrom = (s.countedFrom.get() as number | undefined) ?? 0;
+      const from = Math.max(fromDay, countedFrom);
+      const fromMs = from * DAY_MS + BRT_OFFSET_MS;
+      const byKey = new Map<string, EndpointDay>();
+      const entry = (day: number, endpoint: string): EndpointDay => {
+        const key = `${day} ${endpoint}`;
+        let e = byKey.get(key);
+        if (e === undefined) {
+          e = { day, endpoint, received: 0, accepted: 0, discarded: 0, pending: 0 };
+          byKey.set(key, e);
+        }
+        return e;
+      };
+      for (const r of s.received.all(from) as { day: number; endpoint: string; received: number }[]) entry(r.day, r.endpoint).received = r.received;
+      for (const r of s.discarded.all(fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).discarded += r.n;
+      const { pending, inflight } = this.states.undelivered();
+      for (const [a, b] of [...pending, ...inflight]) {
+        for (const r of s.undelivered.all(a, b, fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).pending += r.n;
+      }
+      const rows = [...byKey.values()].filter((e) => e.received + e.discarded + e.pending > 0);
+      for (const e of rows) e.accepted = Math.max(0, e.received - e.discarded - e.pending);
+      rows.sort((x, y) => x.day - y.day || (x.endpoint < y.endpoint ? -1 : x.endpoint > y.endpoint ? 1 : 0));
+      return { countedFrom, rows };
+    })();
   }
 
   /** Items in quarantine. */

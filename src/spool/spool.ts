@@ -23,6 +23,7 @@ export {
   type DeadLetter,
   type DeadLetterQuery,
   type EndpointDay,
+  type EndpointDays,
   type ListedState,
   type QuarantinedItem,
   type ReportFilter,
@@ -258,7 +259,10 @@ export class Spool {
          FROM days d JOIN lanes n ON n.no = d.lane WHERE d.day >= ? ORDER BY d.day, n.name`,
       ),
       markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
-      deadLetterDay: db.prepare('SELECT x.reason, coalesce(l.ts, l.created_at) AS at FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?'),
+      deadLetterDay: db.prepare(
+        "SELECT x.reason, coalesce(l.ts, l.created_at) AS at, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?",
+      ),
+      unEndpointDay: db.prepare('UPDATE endpoint_days SET received = max(0, received - 1) WHERE day = ? AND endpoint = ?'),
       unDeadLetter: db.prepare(
         'UPDATE days SET received = max(0, received - 1), discarded = max(0, discarded - ?), too_old = max(0, too_old - ?) WHERE day = ? AND lane = ?',
       ),
@@ -666,8 +670,10 @@ export class Spool {
       (committed.outcomes[0] ?? []).forEach((outcome, i) => {
         if (outcome !== 'stored') return;
         const id = (items[i] as (typeof items)[number]).deadLetterId;
-        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number } | undefined;
-        if (letter) this.statements.unDeadLetter.run(letter.reason === 'too-old' ? 0 : 1, letter.reason === 'too-old' ? 1 : 0, brtDay(letter.at), laneNoOf(id));
+        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number; endpoint: string } | undefined;
+        if (!letter) return;
+        this.statements.unDeadLetter.run(letter.reason === 'too-old' ? 0 : 1, letter.reason === 'too-old' ? 1 : 0, brtDay(letter.at), laneNoOf(id));
+        this.statements.unEndpointDay.run(brtDay(letter.at), letter.endpoint);
       });
       return committed;
     }).immediate();
