@@ -1,6 +1,6 @@
 import type { DayVerdict } from '../sla/assess.js';
 import { brtDay, dayLabel } from '../spool/days.js';
-import type { EndpointDay } from '../spool/spool.js';
+import type { EndpointDay, Range } from '../spool/spool.js';
 import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer } from './server.js';
 
@@ -18,6 +18,8 @@ export interface StatsSources {
   /** The SLA's verdict per day, from the spool's counters (SlaTracker.status().days). */
   days: () => readonly DayVerdict[];
   queries: AdminQueryThread;
+  /** Where the running sidecar's ledger has its pending reports (Spool.pendingRanges). */
+  pending: () => Range[];
   now?: () => number;
 }
 
@@ -30,7 +32,8 @@ export function stats(sources: StatsSources) {
     const now = (sources.now ?? Date.now)();
     const verdicts = sources.days();
     const byDay = new Map<string, EndpointDay[]>();
-    const { countedFrom, rows } = await sources.queries.run('endpointDays', { fromDay: brtDay(now) - STATS_DAYS + 1 });
+    const fromDay = brtDay(now) - STATS_DAYS + 1;
+    const { countedFrom, rows } = await sources.queries.run('endpointDays', () => ({ fromDay, pending: sources.pending() }));
     const counted = dayLabel(countedFrom);
     for (const e of rows) {
       const label = dayLabel(e.day);

@@ -3,7 +3,8 @@ import { QueryTimeLimitError } from '../errors.js';
 import { BRT_OFFSET_MS, DAY_MS } from './days.js';
 import type { DeadLetterReason } from './ledger-store.js';
 import { LANE_BITS } from './schema.js';
-import { rangeAt, StateRangeReader } from './state-ranges.js';
+import type { Range } from './ranges.js';
+import { pageRanges, StateRangeReader } from './state-ranges.js';
 
 /**
  * Read-only questions about what the spool holds, for the admin API (src/admin/): reports by state, endpoint and
@@ -220,11 +221,13 @@ export class SpoolQueries {
    * One page of reports in the spool's order (per lane, as they arrived) and how many match in all. Without an
    * endpoint or a time window, the total and the page's first id come from the ledger and the small tables
    * (state-ranges.ts): no scan, whatever the spool's size. An endpoint or a window is looked for in every report.
+   * `pending`: the pending ranges of the running sidecar's ledger (Spool.pendingRanges); without it they are read
+   * from the tables, at the cost of reading every delivery piece.
    */
-  reports(filter: ReportFilter, page: { offset: number; limit: number }): { total: number; rows: StoredReport[] } {
+  reports(filter: ReportFilter, page: { offset: number; limit: number }, pending?: readonly Range[]): { total: number; rows: StoredReport[] } {
     if (!this.db.open) return { total: 0, rows: [] };
     if (filter.endpoint === undefined && filter.from === undefined && filter.to === undefined) {
-      return this.db.transaction(() => this.reportsByState(filter.status, page))();
+      return this.db.transaction(() => this.reportsByState(filter.status, page, pending))();
     }
     const source = filter.status === 'discarded' || filter.status === 'inflight' ? filter.status : 'all';
     const params = {
@@ -239,27 +242,28 @@ export class SpoolQueries {
     return { total, rows };
   }
 
-  private reportsByState(status: ListedState | undefined, page: { offset: number; limit: number }): { total: number; rows: StoredReport[] } {
+  private reportsByState(status: ListedState | undefined, page: { offset: number; limit: number }, pending?: readonly Range[]): { total: number; rows: StoredReport[] } {
     if (status === 'discarded') {
       // The dead letters are few: their own table, paged as it is.
       const total = this.states.deadLetters();
       const params = { status, endpoint: null, endpointText: null, from: null, to: null, ...page };
       return { total, rows: total <= page.offset ? [] : ((this.pages.get('discarded') as Database.Statement).all(params) as StoredReport[]) };
     }
-    const s = this.states.of(status ?? 'all');
-    const at = rangeAt(s, page.offset);
+    const s = this.states.of(status ?? 'all', pending);
+    const at = s.total <= page.offset ? null : pageRanges(s, page.offset, page.limit);
     if (at === null) return { total: s.total, rows: [] };
-    const [first] = s.ranges[at.index] as readonly [number, number];
+    const [first] = at.ranges[0] as Range;
+    // Every id of a range is a row: the page starts at the id its offset falls on.
     if (status === undefined) return { total: s.total, rows: this.pageStatements.fromId.all({ start: first + at.skip, limit: page.limit }) as StoredReport[] };
     const rows: StoredReport[] = [];
-    for (let i = at.index; i < s.ranges.length && rows.length < page.limit; i++) {
-      const [a, b] = s.ranges[i] as readonly [number, number];
-      const skip = i === at.index ? at.skip : 0;
-      // Without dead letters among them, the range's ids are all rows of the state: jump to the first one wanted.
-      const jump = s.excluded.length === 0;
+    at.ranges.forEach(([a, b], i) => {
+      if (rows.length >= page.limit) return;
+      const skip = i === 0 ? at.skip : 0;
+      // Delivered pieces may hold dead letters, which the state leaves out: counted past, not jumped over.
+      const jump = status !== 'delivered';
       const params = { a: jump ? a + skip : a, b, status, limit: page.limit - rows.length, skip: jump ? 0 : skip };
       rows.push(...(this.pageStatements.inRange.all(params) as StoredReport[]));
-    }
+    });
     return { total: s.total, rows };
   }
 
@@ -274,8 +278,9 @@ export class SpoolQueries {
    * Per BRT day (from `fromDay` on) and endpoint, the reports by state, without a scan of the log: received from the
    * counters, discarded from the dead letters, pending from the unanswered reports the ledger points at (few, unless
    * the PCM has been out of reach), accepted the rest. Days before the counters began (a migrated file) have none.
+   * `pending` as for reports().
    */
-  endpointDays(fromDay: number): EndpointDays {
+  endpointDays(fromDay: number, pending?: readonly Range[]): EndpointDays {
     if (!this.db.open) return { countedFrom: fromDay, rows: [] };
     return this.db.transaction(() => {
       const s = this.endpointStatements;
@@ -294,8 +299,8 @@ export class SpoolQueries {
       };
       for (const r of s.received.all(from) as { day: number; endpoint: string; received: number }[]) entry(r.day, r.endpoint).received = r.received;
       for (const r of s.discarded.all(fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).discarded += r.n;
-      const { pending, inflight } = this.states.undelivered();
-      for (const [a, b] of [...pending, ...inflight]) {
+      const undelivered = this.states.undelivered(pending);
+      for (const [a, b] of [...undelivered.pending, ...undelivered.inflight]) {
         for (const r of s.undelivered.all(a, b, fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).pending += r.n;
       }
       const rows = [...byKey.values()].filter((e) => e.received + e.discarded + e.pending > 0);

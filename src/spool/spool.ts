@@ -18,6 +18,7 @@ import { WriterThread } from './writer-thread.js';
 export * from './types.js';
 export type { DeadLetterReason } from './ledger-store.js';
 export type { DayCounts } from './days.js';
+export type { Range } from './ranges.js';
 export {
   LISTED_STATES,
   type DeadLetter,
@@ -678,6 +679,16 @@ export class Spool {
       return committed;
     }).immediate();
     return this.committed(result)[0] as WriteOutcome;
+  }
+
+  /**
+   * Where the pending reports are, as id ranges in id order, from the ledger in memory (one small read per lane):
+   * what the admin API's questions start from, rather than reading every delivery piece to find them.
+   */
+  pendingRanges(): Range[] {
+    if (!this.db.open) return [];
+    for (const { name } of this.statements.lanes.all() as { name: string }[]) this.ledger(name);
+    return [...this.lanes.values()].sort((a, b) => a.no - b.no).flatMap((l) => [...l.pendingRanges()]);
   }
 
   /** Reports not yet delivered (pending and in flight), from the ledger alone: cheap enough for every request. */
