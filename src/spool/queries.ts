@@ -10,10 +10,12 @@ import { pageRanges, StateRangeReader } from './state-ranges.js';
  * Read-only questions about what the spool holds, for the admin API (src/admin/): reports by state, endpoint and
  * timestamp, the reports of one fapiInteractionId, per-day figures by endpoint, the quarantine and the dead letters.
  * They never write, so a read-only connection serves them (the admin API's query thread opens one); the spool's own
- * (Spool.queries()) lists quarantine and dead letters for the commands. The spool keeps no index on what is inside a report (the hot path writes none):
- * a state narrows the read to the tables that hold it (dead letters, leases); an endpoint or an id is looked for as
- * text before its JSON is read. Each answer is a bounded page; its total is counted in SQLite, not in this process.
- * What the sidecar changed in the last moments (with the writer thread) may trail by a commit.
+ * (Spool.queries()) lists quarantine and dead letters for the commands. The common answers never read the log: a
+ * listing without an endpoint or a time window is counted and paged from the ledger's ranges (state-ranges.ts), the
+ * per-endpoint figures from counters (endpoint-days.ts). The spool keeps no index on what is inside a report (the hot
+ * path writes none), so an endpoint, a window or an id is looked for in every report kept: as text first, before its
+ * JSON is read. Each answer is a bounded page. What the sidecar changed in the last moments (with the writer thread)
+ * may trail by a commit.
  *
  * `within(ms, …)` bounds a question's time: every row a scan reads calls pcm_in_time(), which throws once the limit
  * has passed, so SQLite stops where it is. A worker thread's terminate() cannot: it waits for the statement to end.
