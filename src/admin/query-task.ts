@@ -1,16 +1,17 @@
 import type { DeadLetterFilter, DeadLetterReplaySummary } from '../ingest/replay-dead-letters.js';
 import type { ReplaySummary } from '../ingest/replay-quarantine.js';
 import type { ParseWorkerData } from '../ingest/parse-task.js';
-import type { AddedRows, DeadLetter, EndpointDay, QuarantinedItem, ReportFilter, StoredReport, SyncMode } from '../spool/spool.js';
+import type { AddedRows, DeadLetter, EndpointDays, QuarantinedItem, Range, ReportFilter, StoredReport, SyncMode } from '../spool/spool.js';
 
 /**
  * What the admin API asks its query thread (query-worker.ts) and what comes back: plain data both ways, so that it
  * crosses threads by structured clone. One entry per question: what is asked, and the answer.
  */
 export interface AdminTasks {
-  reports: { ask: { filter: ReportFilter; page: { offset: number; limit: number } }; answer: { total: number; rows: StoredReport[] } };
+  /** `pending`: the running sidecar's pending ranges (Spool.pendingRanges), so the thread need not look for them. */
+  reports: { ask: { filter: ReportFilter; page: { offset: number; limit: number }; pending?: Range[] }; answer: { total: number; rows: StoredReport[] } };
   interaction: { ask: { fapiInteractionId: string }; answer: StoredReport[] };
-  endpointDays: { ask: { fromDay: number }; answer: EndpointDay[] };
+  endpointDays: { ask: { fromDay: number; pending?: Range[] }; answer: EndpointDays };
   quarantine: { ask: { offset: number; limit: number }; answer: { total: number; items: QuarantinedItem[] } };
   deadLetters: { ask: { filter: DeadLetterFilter; offset: number; limit: number }; answer: { total: number; rows: DeadLetter[] } };
   /** Replays answer with the rows they appended per lane, for the running sidecar's sender to hear of them. */

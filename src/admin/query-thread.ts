@@ -36,7 +36,8 @@ const QUERY_YOUNG_GENERATION_MB = 8;
 
 interface Job {
   kind: AdminTaskKind;
-  ask: AdminTasks[AdminTaskKind]['ask'];
+  /** A function is called when the request's turn comes (what it reads from the sidecar's memory is fresh then). */
+  ask: AdminTasks[AdminTaskKind]['ask'] | (() => AdminTasks[AdminTaskKind]['ask']);
   resolve: (answer: AdminTasks[AdminTaskKind]['answer']) => void;
   reject: (err: Error) => void;
 }
@@ -77,8 +78,11 @@ export class AdminQueryThread {
     return { running: this.running?.job.kind ?? null, waiting: this.waiting.length, alive: this.worker !== null, starts: this.startCount };
   }
 
-  /** Asks the thread; rejects with AdminUnavailableError (503) when the queue is full or the time limit passes. */
-  run<K extends AdminTaskKind>(kind: K, ask: AdminTasks[K]['ask']): Promise<AdminTasks[K]['answer']> {
+  /**
+   * Asks the thread; rejects with AdminUnavailableError (503) when the queue is full or the time limit passes. An
+   * `ask` given as a function is made when the request's turn comes, not while it waits.
+   */
+  run<K extends AdminTaskKind>(kind: K, ask: AdminTasks[K]['ask'] | (() => AdminTasks[K]['ask'])): Promise<AdminTasks[K]['answer']> {
     if (this.closed) return Promise.reject(new AdminUnavailableError('PCM_ADMIN_BUSY', 'the sidecar is stopping', BUSY_RETRY_AFTER_SECONDS));
     if (this.waiting.length + (this.running ? 1 : 0) > this.limits.maxWaiting) {
       return Promise.reject(
@@ -117,10 +121,18 @@ export class AdminQueryThread {
     if (!this.worker) this.start();
     if (!this.ready) return;
     const job = this.waiting.shift() as Job;
+    let ask: AdminTasks[AdminTaskKind]['ask'];
+    try {
+      ask = typeof job.ask === 'function' ? job.ask() : job.ask;
+    } catch (err) {
+      job.reject(err as Error);
+      this.next();
+      return;
+    }
     const id = this.nextId++;
     const timer = setTimeout(() => this.overTime(id), this.limits.timeLimitMs + Math.min(STOP_GRACE_MS, this.limits.timeLimitMs));
     this.running = { job, id, timer };
-    (this.worker as Worker).postMessage({ type: 'task', id, kind: job.kind, ask: job.ask } satisfies AdminWorkerMessage);
+    (this.worker as Worker).postMessage({ type: 'task', id, kind: job.kind, ask } satisfies AdminWorkerMessage);
   }
 
   private start(): void {

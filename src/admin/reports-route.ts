@@ -1,6 +1,6 @@
 import { parseOrText } from '../json-text.js';
 import { pageHeaders, pageOf } from '../paging.js';
-import { LISTED_STATES, type StoredReport } from '../spool/spool.js';
+import { LISTED_STATES, type Range, type StoredReport } from '../spool/spool.js';
 import { instant, oneOf, text } from './params.js';
 import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer, AdminRequest } from './server.js';
@@ -45,7 +45,8 @@ export function reportView(r: StoredReport): Record<string, unknown> {
   };
 }
 
-export function listReports(queries: AdminQueryThread, pageMax: number) {
+/** `pending`: where the running sidecar's ledger has its pending reports (the totals start from them). */
+export function listReports(queries: AdminQueryThread, pageMax: number, pending: () => Range[]) {
   return async ({ query }: AdminRequest): Promise<AdminAnswer> => {
     const filter = {
       status: oneOf(query, 'status', LISTED_STATES),
@@ -54,7 +55,7 @@ export function listReports(queries: AdminQueryThread, pageMax: number) {
       to: instant(query, 'to'),
     };
     const page = pageOf(query, pageMax);
-    const { total, rows } = await queries.run('reports', { filter, page });
+    const { total, rows } = await queries.run('reports', () => ({ filter, page, pending: pending() }));
     return { status: 200, body: { reports: rows.map(reportView) }, headers: pageHeaders(total, pageMax) };
   };
 }

@@ -1,14 +1,14 @@
 import type { DayVerdict } from '../sla/assess.js';
 import { brtDay, dayLabel } from '../spool/days.js';
-import type { EndpointDay } from '../spool/spool.js';
+import type { EndpointDay, Range } from '../spool/spool.js';
 import type { AdminQueryThread } from './query-thread.js';
 import type { AdminAnswer } from './server.js';
 
 /**
  * GET /v1/stats — per BRT day (of the reports' timestamps) the spool's counters and the SLA verdict (src/sla: the
- * on-time and delivered shares, the projection, at risk), and per endpoint of that day its reports by state. The
- * counters outlive pruning; the per-endpoint figures are counted from the reports still in the spool, the last
- * STATS_DAYS days, so for days pruned in part they can be lower; they are counted on the admin query thread.
+ * on-time and delivered shares, the projection, at risk), and per endpoint of that day its reports by state, the last
+ * STATS_DAYS days. The per-endpoint figures are counters too (SpoolQueries.endpointDays: no scan of the log); a spool
+ * migrated from schema 4 has them from the day after its migration on, and the days before show `endpoints: null`.
  */
 
 /** The PCM takes reports up to 7 days old: those days and today. */
@@ -18,6 +18,8 @@ export interface StatsSources {
   /** The SLA's verdict per day, from the spool's counters (SlaTracker.status().days). */
   days: () => readonly DayVerdict[];
   queries: AdminQueryThread;
+  /** Where the running sidecar's ledger has its pending reports (Spool.pendingRanges). */
+  pending: () => Range[];
   now?: () => number;
 }
 
@@ -30,7 +32,10 @@ export function stats(sources: StatsSources) {
     const now = (sources.now ?? Date.now)();
     const verdicts = sources.days();
     const byDay = new Map<string, EndpointDay[]>();
-    for (const e of await sources.queries.run('endpointDays', { fromDay: brtDay(now) - STATS_DAYS + 1 })) {
+    const fromDay = brtDay(now) - STATS_DAYS + 1;
+    const { countedFrom, rows } = await sources.queries.run('endpointDays', () => ({ fromDay, pending: sources.pending() }));
+    const counted = dayLabel(countedFrom);
+    for (const e of rows) {
       const label = dayLabel(e.day);
       byDay.set(label, [...(byDay.get(label) ?? []), e]);
     }
@@ -39,9 +44,11 @@ export function stats(sources: StatsSources) {
       const v = verdicts.find((d) => d.day === day);
       return {
         ...(v ?? { day, received: 0, delivered: 0, onTime: 0, discarded: 0, tooOld: 0, pending: 0 }),
-        endpoints: (byDay.get(day) ?? []).map(endpointView),
+        endpoints: day < counted ? null : (byDay.get(day) ?? []).map(endpointView),
       };
     });
-    return { status: 200, body: { days } };
+    const uncounted = labels.some((day) => day < counted);
+    const note = `per-endpoint figures are counted from ${counted} on (the spool was upgraded the day before); earlier days have endpoints: null`;
+    return { status: 200, body: uncounted ? { days, note } : { days } };
   };
 }

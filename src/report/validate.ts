@@ -85,6 +85,7 @@ export function spoolEntry(valid: ValidReport): {
   orgId: string;
   dedupKey: string;
   fapiInteractionId: string | null;
+  endpoint: string;
   at: number | undefined;
   json: string;
   repairs: RepairKind[];
@@ -96,6 +97,7 @@ export function spoolEntry(valid: ValidReport): {
     orgId: valid.reporterOrgId,
     dedupKey: valid.dedupKey,
     fapiInteractionId: valid.fapiInteractionId,
+    endpoint: valid.report.endpoint,
     at: Number.isNaN(at) ? undefined : at,
     json: valid.json,
     repairs: valid.repairs,

@@ -3,6 +3,7 @@ import { hash } from 'node:crypto';
 import { SpoolFullError } from '../errors.js';
 import { brtDay } from './days.js';
 import { DedupWindow } from './dedup-window.js';
+import { endpointOf, EndpointTally } from './endpoint-days.js';
 import { DeliveredPruner } from './prune.js';
 import { laneBase, packKeys } from './schema.js';
 import { laneOf, type CommitResult, type LaneAppend, type RejectedItem, type WriteOutcome, type WriteRequest } from './types.js';
@@ -87,6 +88,9 @@ export class Appender {
       append: db.prepare('INSERT INTO log (id, created_at, bytes, k, body, ts) VALUES (?, ?, ?, ?, ?, ?)'),
       late: db.prepare('INSERT INTO late (id, ts) VALUES (?, ?)'),
       received: db.prepare('INSERT INTO days (day, lane, received) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET received = received + excluded.received'),
+      endpointReceived: db.prepare(
+        'INSERT INTO endpoint_days (day, endpoint, received) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET received = received + excluded.received',
+      ),
       keyblock: db.prepare('INSERT INTO keyblocks (n, ids, ks) VALUES (?, ?, ?)'),
       note: db.prepare('INSERT INTO notes (id, repairs, findings) VALUES (?, ?, ?)'),
       stored: db.prepare('SELECT l.k AS k, l.body AS body, x.id IS NOT NULL AS discarded FROM log l LEFT JOIN discarded x ON x.id = l.id WHERE l.id = ?'),
@@ -147,11 +151,12 @@ export class Appender {
     const attempt = (): CommitResult => {
       this.evictedInCommit = 0;
       const lanes = new Map<string, LaneCursor>();
+      const endpoints = new EndpointTally();
       const outcomes = this.db.transaction(() => {
         this.blockIds.length = 0;
         this.blockKeys.length = 0;
         this.catchUp();
-        const result = requests.map((request) => this.apply(request, now, lanes));
+        const result = requests.map((request) => this.apply(request, now, lanes, endpoints));
         if (this.blockIds.length > 0) {
           const p = packKeys(this.blockIds, this.blockKeys);
           this.lastBlock = Number(this.statements.keyblock.run(p.n, p.ids, p.ks).lastInsertRowid);
@@ -161,6 +166,7 @@ export class Appender {
           this.statements.laneNext.run(cursor.next, cursor.no);
           for (const [day, n] of cursor.days) this.statements.received.run(day, cursor.no, n);
         }
+        for (const [day, endpoint, n] of endpoints.entries()) this.statements.endpointReceived.run(day, endpoint, n);
         return result;
       }).immediate();
       const appended = [...lanes.values()].flatMap((c) => (c.append ? [c.append] : []));
@@ -203,7 +209,7 @@ export class Appender {
     this.quarantineUsage = this.statements.quarantineUsage.get() as { rows: number; bytes: number };
   }
 
-  private apply(request: WriteRequest, now: number, lanes: Map<string, LaneCursor>): WriteOutcome {
+  private apply(request: WriteRequest, now: number, lanes: Map<string, LaneCursor>, endpoints: EndpointTally): WriteOutcome {
     const s = this.statements;
     for (const rejected of request.rejected) {
       const row = s.quarantine.get(now, now, rejected.source, rejected.route, rejected.item, rejected.problems, quarantineHash(rejected)) as {
@@ -240,6 +246,7 @@ export class Appender {
       if (at !== null && now - at > this.options.lateArrivalMs) s.late.run(id, at);
       const day = brtDay(at ?? now);
       cursor.days.set(day, (cursor.days.get(day) ?? 0) + 1);
+      endpoints.add(endpointOf(report), day);
       this.blockIds.push(id);
       this.blockKeys.push(k);
       if (report.repairs.length > 0 || report.findings) {

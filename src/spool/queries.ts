@@ -3,15 +3,19 @@ import { QueryTimeLimitError } from '../errors.js';
 import { BRT_OFFSET_MS, DAY_MS } from './days.js';
 import type { DeadLetterReason } from './ledger-store.js';
 import { LANE_BITS } from './schema.js';
+import type { Range } from './ranges.js';
+import { pageRanges, StateRangeReader } from './state-ranges.js';
 
 /**
  * Read-only questions about what the spool holds, for the admin API (src/admin/): reports by state, endpoint and
  * timestamp, the reports of one fapiInteractionId, per-day figures by endpoint, the quarantine and the dead letters.
  * They never write, so a read-only connection serves them (the admin API's query thread opens one); the spool's own
- * (Spool.queries()) lists quarantine and dead letters for the commands. The spool keeps no index on what is inside a report (the hot path writes none):
- * a state narrows the read to the tables that hold it (dead letters, leases); an endpoint or an id is looked for as
- * text before its JSON is read. Each answer is a bounded page; its total is counted in SQLite, not in this process.
- * What the sidecar changed in the last moments (with the writer thread) may trail by a commit.
+ * (Spool.queries()) lists quarantine and dead letters for the commands. The common answers never read the log: a
+ * listing without an endpoint or a time window is counted and paged from the ledger's ranges (state-ranges.ts), the
+ * per-endpoint figures from counters (endpoint-days.ts). The spool keeps no index on what is inside a report (the hot
+ * path writes none), so an endpoint, a window or an id is looked for in every report kept: as text first, before its
+ * JSON is read. Each answer is a bounded page. What the sidecar changed in the last moments (with the writer thread)
+ * may trail by a commit.
  *
  * `within(ms, …)` bounds a question's time: every row a scan reads calls pcm_in_time(), which throws once the limit
  * has passed, so SQLite stops where it is. A worker thread's terminate() cannot: it waits for the statement to end.
@@ -102,16 +106,28 @@ const DEAD_LETTER_FILTER = `pcm_in_time() AND (:reason IS NULL OR x.reason = :re
 /** Rows a scan reads between two looks at the clock: Date.now() for each would cost more than the row. */
 const ROWS_PER_CLOCK_LOOK = 1024;
 
-/** Reports of one BRT day and endpoint, by state, from the rows still in the spool. */
+/** Reports of one BRT day and endpoint, by state. */
 export interface EndpointDay {
   day: number;
   endpoint: string;
+  /** Counted as they were stored (endpoint-days.ts): pruning does not lower it. */
   received: number;
+  /** Received, less the dead letters and the unanswered ones. */
   accepted: number;
+  /** Dead letters still in the spool (not replayed). */
   discarded: number;
   /** Not yet answered (pending or in flight). */
   pending: number;
 }
+
+/** The per-endpoint figures asked for; days before `countedFrom` have none (a file migrated from schema 4). */
+export interface EndpointDays {
+  countedFrom: number;
+  rows: EndpointDay[];
+}
+
+/** A report's BRT day and endpoint, in SQL (as brtDay() and endpoint-days.ts key them). */
+const DAY_AND_ENDPOINT = `(coalesce(l.ts, l.created_at) - ${BRT_OFFSET_MS}) / ${DAY_MS} AS day, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint`;
 
 const ANSWERED = `LEFT JOIN discarded x ON x.id = l.id
 LEFT JOIN deliveries d ON d.first = (SELECT max(first) FROM deliveries WHERE first <= l.id) AND d.last >= l.id`;
@@ -146,9 +162,11 @@ export const MAX_PER_INTERACTION = 100;
 export class SpoolQueries {
   private readonly pages = new Map<string, Database.Statement>();
   private readonly counts = new Map<string, Database.Statement>();
+  private readonly pageStatements: { fromId: Database.Statement; inRange: Database.Statement };
   private readonly byInteraction: Database.Statement;
-  private readonly endpointDaysStatement: Database.Statement;
+  private readonly endpointStatements: Record<'countedFrom' | 'received' | 'discarded' | 'undelivered', Database.Statement>;
   private readonly statements;
+  private readonly states: StateRangeReader;
   /** When the question under way must stop (epoch ms), and its limit for the message. */
   private stopAt = Number.POSITIVE_INFINITY;
   private limitMs = 0;
@@ -173,6 +191,12 @@ export class SpoolQueries {
       ),
       deadLetterCount: db.prepare(`SELECT count(*) FROM discarded x WHERE ${DEAD_LETTER_FILTER}`).pluck(),
     };
+    this.states = new StateRangeReader(db);
+    const rowsFrom = `${ROW} FROM log l JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED} WHERE pcm_in_time()`;
+    this.pageStatements = {
+      fromId: db.prepare(`${rowsFrom} AND l.id >= :start ORDER BY l.id LIMIT :limit`),
+      inRange: db.prepare(`SELECT * FROM (${rowsFrom} AND l.id BETWEEN :a AND :b) WHERE state = :status ORDER BY id LIMIT :limit OFFSET :skip`),
+    };
     for (const source of Object.keys(SOURCES) as (keyof typeof SOURCES)[]) {
       this.pages.set(source, db.prepare(`${selectFrom(source)} ORDER BY id LIMIT :limit OFFSET :offset`));
       this.counts.set(source, db.prepare(`SELECT count(*) FROM (${selectFrom(source)})`).pluck());
@@ -181,19 +205,32 @@ export class SpoolQueries {
       `${ROW} FROM log l JOIN lanes n ON n.no = (l.id >> ${LANE_BITS}) ${ANSWERED}
        WHERE pcm_in_time() AND instr(l.body, :text) > 0 AND json_extract(l.body, '$.fapiInteractionId') = :id ORDER BY l.id LIMIT ${MAX_PER_INTERACTION}`,
     );
-    // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
-    this.endpointDaysStatement = db.prepare(
-      `SELECT (coalesce(l.ts, l.created_at) - ${BRT_OFFSET_MS}) / ${DAY_MS} AS day, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint,
-         count(*) AS received, sum(x.id IS NULL AND d.first IS NOT NULL) AS accepted, sum(x.id IS NOT NULL) AS discarded,
-         sum(x.id IS NULL AND d.first IS NULL) AS pending
-       FROM log l ${ANSWERED}
-       WHERE pcm_in_time() AND coalesce(l.ts, l.created_at) >= :from AND x.replayed_at IS NULL
-       GROUP BY 1, 2 ORDER BY 1, 2`,
-    );
+    this.endpointStatements = {
+      countedFrom: db.prepare("SELECT day FROM counted_since WHERE counter = 'endpoint_days'").pluck(),
+      received: db.prepare('SELECT day, endpoint, received FROM endpoint_days WHERE day >= ?'),
+      // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
+      discarded: db.prepare(
+        `SELECT ${DAY_AND_ENDPOINT}, count(*) AS n FROM discarded x JOIN log l ON l.id = x.id
+         WHERE pcm_in_time() AND x.replayed_at IS NULL AND coalesce(l.ts, l.created_at) >= ? GROUP BY 1, 2`,
+      ),
+      undelivered: db.prepare(
+        `SELECT ${DAY_AND_ENDPOINT}, count(*) AS n FROM log l WHERE pcm_in_time() AND l.id BETWEEN ? AND ? AND coalesce(l.ts, l.created_at) >= ? GROUP BY 1, 2`,
+      ),
+    };
   }
 
-  /** One page of reports in the spool's order (per lane, as they arrived) and how many match in all. */
-  reports(filter: ReportFilter, page: { offset: number; limit: number }): { total: number; rows: StoredReport[] } {
+  /**
+   * One page of reports in the spool's order (per lane, as they arrived) and how many match in all. Without an
+   * endpoint or a time window, the total and the page's first id come from the ledger and the small tables
+   * (state-ranges.ts): no scan, whatever the spool's size. An endpoint or a window is looked for in every report.
+   * `pending`: the pending ranges of the running sidecar's ledger (Spool.pendingRanges); without it they are read
+   * from the tables, at the cost of reading every delivery piece.
+   */
+  reports(filter: ReportFilter, page: { offset: number; limit: number }, pending?: readonly Range[]): { total: number; rows: StoredReport[] } {
+    if (!this.db.open) return { total: 0, rows: [] };
+    if (filter.endpoint === undefined && filter.from === undefined && filter.to === undefined) {
+      return this.db.transaction(() => this.reportsByState(filter.status, page, pending))();
+    }
     const source = filter.status === 'discarded' || filter.status === 'inflight' ? filter.status : 'all';
     const params = {
       status: filter.status ?? null,
@@ -202,10 +239,34 @@ export class SpoolQueries {
       from: filter.from ?? null,
       to: filter.to ?? null,
     };
-    if (!this.db.open) return { total: 0, rows: [] };
     const total = (this.counts.get(source) as Database.Statement).get(params) as number;
     const rows = total <= page.offset ? [] : ((this.pages.get(source) as Database.Statement).all({ ...params, ...page }) as StoredReport[]);
     return { total, rows };
+  }
+
+  private reportsByState(status: ListedState | undefined, page: { offset: number; limit: number }, pending?: readonly Range[]): { total: number; rows: StoredReport[] } {
+    if (status === 'discarded') {
+      // The dead letters are few: their own table, paged as it is.
+      const total = this.states.deadLetters();
+      const params = { status, endpoint: null, endpointText: null, from: null, to: null, ...page };
+      return { total, rows: total <= page.offset ? [] : ((this.pages.get('discarded') as Database.Statement).all(params) as StoredReport[]) };
+    }
+    const s = this.states.of(status ?? 'all', pending);
+    const at = s.total <= page.offset ? null : pageRanges(s, page.offset, page.limit);
+    if (at === null) return { total: s.total, rows: [] };
+    const [first] = at.ranges[0] as Range;
+    // Every id of a range is a row: the page starts at the id its offset falls on.
+    if (status === undefined) return { total: s.total, rows: this.pageStatements.fromId.all({ start: first + at.skip, limit: page.limit }) as StoredReport[] };
+    const rows: StoredReport[] = [];
+    at.ranges.forEach(([a, b], i) => {
+      if (rows.length >= page.limit) return;
+      const skip = i === 0 ? at.skip : 0;
+      // Delivered pieces may hold dead letters, which the state leaves out: counted past, not jumped over.
+      const jump = status !== 'delivered';
+      const params = { a: jump ? a + skip : a, b, status, limit: page.limit - rows.length, skip: jump ? 0 : skip };
+      rows.push(...(this.pageStatements.inRange.all(params) as StoredReport[]));
+    });
+    return { total: s.total, rows };
   }
 
   /** Every stored report carrying this fapiInteractionId (a client's and a server's may both be here). */
@@ -215,10 +276,40 @@ export class SpoolQueries {
     return this.byInteraction.all({ text: JSON.stringify(fapiInteractionId), id: fapiInteractionId }) as StoredReport[];
   }
 
-  /** Per BRT day (from `fromDay` on) and endpoint, the reports still in the spool by state. */
-  endpointDays(fromDay: number): EndpointDay[] {
-    if (!this.db.open) return [];
-    return this.endpointDaysStatement.all({ from: fromDay * DAY_MS + BRT_OFFSET_MS }) as EndpointDay[];
+  /**
+   * Per BRT day (from `fromDay` on) and endpoint, the reports by state, without a scan of the log: received from the
+   * counters, discarded from the dead letters, pending from the unanswered reports the ledger points at (few, unless
+   * the PCM has been out of reach), accepted the rest. Days before the counters began (a migrated file) have none.
+   * `pending` as for reports().
+   */
+  endpointDays(fromDay: number, pending?: readonly Range[]): EndpointDays {
+    if (!this.db.open) return { countedFrom: fromDay, rows: [] };
+    return this.db.transaction(() => {
+      const s = this.endpointStatements;
+      const countedFrom = (s.countedFrom.get() as number | undefined) ?? 0;
+      const from = Math.max(fromDay, countedFrom);
+      const fromMs = from * DAY_MS + BRT_OFFSET_MS;
+      const byKey = new Map<string, EndpointDay>();
+      const entry = (day: number, endpoint: string): EndpointDay => {
+        const key = `${day} ${endpoint}`;
+        let e = byKey.get(key);
+        if (e === undefined) {
+          e = { day, endpoint, received: 0, accepted: 0, discarded: 0, pending: 0 };
+          byKey.set(key, e);
+        }
+        return e;
+      };
+      for (const r of s.received.all(from) as { day: number; endpoint: string; received: number }[]) entry(r.day, r.endpoint).received = r.received;
+      for (const r of s.discarded.all(fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).discarded += r.n;
+      const undelivered = this.states.undelivered(pending);
+      for (const [a, b] of [...undelivered.pending, ...undelivered.inflight]) {
+        for (const r of s.undelivered.all(a, b, fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).pending += r.n;
+      }
+      const rows = [...byKey.values()].filter((e) => e.received + e.discarded + e.pending > 0);
+      for (const e of rows) e.accepted = Math.max(0, e.received - e.discarded - e.pending);
+      rows.sort((x, y) => x.day - y.day || (x.endpoint < y.endpoint ? -1 : x.endpoint > y.endpoint ? 1 : 0));
+      return { countedFrom, rows };
+    })();
   }
 
   /** Items in quarantine. */

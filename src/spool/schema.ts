@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
+import { brtDay } from './days.js';
 
 /**
- * The spool file's layout (schema version 4): an append-only log per lane plus a small ledger.
+ * The spool file's layout (schema version 5): an append-only log per lane plus a small ledger.
  *
  * - `log`: one row per report, the exact JSON that goes to the PCM. A report's id is `lane number × 2^40 + its
  *   sequence in the lane`, so each lane is one contiguous rowid range: appends and leases are range operations on
@@ -22,10 +23,12 @@ import Database from 'better-sqlite3';
  * - `log.ts`: the report's own timestamp (epoch ms), for its age limit and its day; null in rows from version 3.
  * - `late`: reports that arrived long after their timestamp (a log shipper catching up), with it, until answered:
  *   the few a lease may send before older arrivals, so they reach the PCM before its age limit.
+ * - `endpoint_days`: per day (BRT) and endpoint, reports received (endpoint-days.ts), for the admin API's per-endpoint
+ *   figures; `counted_since` holds the first day they cover (a file migrated from version 4 has none before it).
  * - `reports`: a read-only view with one row per report and its state, for people and tests, not for the hot path.
  */
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 /** Bits of a report id that hold its sequence within the lane: 2^40 reports per lane, 2^12 lanes. */
 export const LANE_BITS = 40;
 export const LANE_SPAN = 2 ** LANE_BITS;
@@ -150,6 +153,27 @@ DROP VIEW IF EXISTS reports;
 ${REPORTS_VIEW}
 `;
 
+/**
+ * 4 → 5: reports received per day and endpoint, counted by the write path from now on. The day under way and the
+ * ones before were in part received before: they are counted from the next day on (`countedFrom`); a new file, from
+ * the start.
+ */
+function migration5(countedFrom: number): string {
+  return `
+CREATE TABLE endpoint_days (
+  day      INTEGER NOT NULL,
+  endpoint TEXT    NOT NULL,
+  received INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, endpoint)
+) WITHOUT ROWID;
+CREATE TABLE counted_since (
+  counter TEXT    PRIMARY KEY,
+  day     INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO counted_since (counter, day) VALUES ('endpoint_days', ${Math.trunc(countedFrom)});
+`;
+}
+
 /** Version 1's report table, kept only to migrate files written by it. */
 const REPORTS_V1 = `
 CREATE TABLE IF NOT EXISTS reports (
@@ -267,6 +291,7 @@ export function openDatabase(options: OpenOptions): Opened {
           db.exec('DROP TABLE temp.migrated_keys');
         }
         if (version < 4) db.exec(MIGRATION_4);
+        if (version < 5) db.exec(migration5(fresh ? 0 : brtDay(Date.now()) + 1));
         if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     }

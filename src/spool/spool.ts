@@ -6,6 +6,7 @@ import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
 import { GroupCommitter } from './group-commit.js';
 import { LaneLedger } from './ledger.js';
 import { brtDay, dayDeadline, type DayCounts } from './days.js';
+import { LedgerReader } from './ledger-read.js';
 import { LedgerStore, type DeadLetterReason, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
 import { SpoolQueries, type DeadLetter, type DeadLetterQuery, type QuarantinedItem } from './queries.js';
@@ -17,11 +18,13 @@ import { WriterThread } from './writer-thread.js';
 export * from './types.js';
 export type { DeadLetterReason } from './ledger-store.js';
 export type { DayCounts } from './days.js';
+export type { Range } from './ranges.js';
 export {
   LISTED_STATES,
   type DeadLetter,
   type DeadLetterQuery,
   type EndpointDay,
+  type EndpointDays,
   type ListedState,
   type QuarantinedItem,
   type ReportFilter,
@@ -164,6 +167,7 @@ export class Spool {
   private readonly statements;
   private readonly pruner: DeliveredPruner;
   private readonly ledgerStore: LedgerStore;
+  private readonly ledgerReader: LedgerReader;
   private readonly lanes = new Map<string, LaneLedger>();
   private readonly committer: GroupCommitter<WriteRequest, WriteOutcome>;
   private readonly listeners = new Set<(added: ReadonlyMap<string, AddedRows>) => void>();
@@ -226,10 +230,6 @@ export class Spool {
     this.statements = {
       lanes: db.prepare('SELECT no, name, next, cursor FROM lanes'),
       laneNext: db.prepare('SELECT next FROM lanes WHERE no = ?').pluck(),
-      leases: db.prepare('SELECT first, last FROM leases ORDER BY first').raw(),
-      deliveries: db.prepare('SELECT first, last FROM deliveries WHERE first BETWEEN ? AND ? ORDER BY first').raw(),
-      firstId: db.prepare('SELECT id FROM log WHERE id > ? ORDER BY id LIMIT 1').pluck(),
-      idsBetween: db.prepare('SELECT id FROM log WHERE id BETWEEN ? AND ? ORDER BY id').pluck(),
       rows: db.prepare('SELECT id, body, bytes, coalesce(ts, created_at) FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?').raw(),
       atOf: db.prepare('SELECT coalesce(ts, created_at) FROM log WHERE id = ?').pluck(),
       lateRows: db
@@ -260,7 +260,10 @@ export class Spool {
          FROM days d JOIN lanes n ON n.no = d.lane WHERE d.day >= ? ORDER BY d.day, n.name`,
       ),
       markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
-      deadLetterDay: db.prepare('SELECT x.reason, coalesce(l.ts, l.created_at) AS at FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?'),
+      deadLetterDay: db.prepare(
+        "SELECT x.reason, coalesce(l.ts, l.created_at) AS at, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?",
+      ),
+      unEndpointDay: db.prepare('UPDATE endpoint_days SET received = max(0, received - 1) WHERE day = ? AND endpoint = ?'),
       unDeadLetter: db.prepare(
         'UPDATE days SET received = max(0, received - 1), discarded = max(0, discarded - ?), too_old = max(0, too_old - ?) WHERE day = ? AND lane = ?',
       ),
@@ -273,6 +276,7 @@ export class Spool {
     };
     this.pruner = new DeliveredPruner(db);
     this.ledgerStore = new LedgerStore(db);
+    this.ledgerReader = new LedgerReader(db);
     this.recoveredInflight = opened.migratedInflight + this.loadLedger(options.recoverInflight !== false);
     this.committer = new GroupCommitter(
       (requests) => {
@@ -286,45 +290,14 @@ export class Spool {
 
   /** Builds every lane's ledger from the tables; returns how many leased reports went back to pending. */
   private loadLedger(recover: boolean): number {
-    const s = this.statements;
-    const leases = s.leases.all() as [number, number][];
+    const leases = this.ledgerReader.leases();
     let recovered = 0;
     if (recover && leases.length > 0) {
       recovered = leases.reduce((n, [a, b]) => n + b - a + 1, 0);
-      s.clearLeases.run();
+      this.statements.clearLeases.run();
     }
-    for (const { no, name, next, cursor: leasedUpTo } of s.lanes.all() as { no: number; name: string; next: number; cursor: number }[]) {
-      const base = laneBase(no);
-      const top = base + next - 1;
-      const cursor = base + leasedUpTo;
-      const inLane = ([a]: [number, number]): boolean => a > base && a < base + LANE_SPAN;
-      const leased = RangeSet.of(recover ? [] : leases.filter(inLane));
-      const done = RangeSet.of(s.deliveries.all(base, base + LANE_SPAN - 1) as [number, number][]);
-      const gaps = new RangeSet();
-      const lowest = s.firstId.get(base) as number | undefined;
-      if (lowest !== undefined && lowest < cursor) {
-        // Between delivered pieces: reports pending again, and pruned stretches with no rows at all. Only the former
-        // hold rows, and they are few (what was in flight or released), so they are read to tell them apart.
-        let from = lowest;
-        for (const [a, b] of [...done, ...leased].sort((x, y) => x[0] - y[0])) {
-          if (a > from) this.addRunsOf(gaps, from, Math.min(a - 1, cursor - 1));
-          from = Math.max(from, b + 1);
-        }
-        if (from < cursor) this.addRunsOf(gaps, from, cursor - 1);
-      }
-      // Taken out of order above the cursor (late reports sent first): answered or, still, leased.
-      const ahead = new RangeSet();
-      for (const [a, b] of [...done, ...leased]) if (b >= cursor) ahead.add(Math.max(a, cursor), Math.min(b, top));
-      // Leased above the cursor when the previous process stopped, pending again now: resends when taken.
-      const releasedAhead = new RangeSet();
-      if (recover) for (const [a, b] of leases.filter(inLane)) if (b >= cursor) releasedAhead.add(Math.max(a, cursor), Math.min(b, top));
-      this.lanes.set(name, new LaneLedger(name, no, gaps, leased, cursor, top, ahead, releasedAhead));
-    }
+    for (const ledger of this.ledgerReader.lanes(leases, recover)) this.lanes.set(ledger.name, ledger);
     return recovered;
-  }
-
-  private addRunsOf(set: RangeSet, from: number, to: number): void {
-    for (const [a, b] of runsOf(this.statements.idsBetween.all(from, to) as number[])) set.add(a, b);
   }
 
   /** Stores reports and rejected items durably; resolves only after the transaction holding them has committed. */
@@ -698,12 +671,24 @@ export class Spool {
       (committed.outcomes[0] ?? []).forEach((outcome, i) => {
         if (outcome !== 'stored') return;
         const id = (items[i] as (typeof items)[number]).deadLetterId;
-        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number } | undefined;
-        if (letter) this.statements.unDeadLetter.run(letter.reason === 'too-old' ? 0 : 1, letter.reason === 'too-old' ? 1 : 0, brtDay(letter.at), laneNoOf(id));
+        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number; endpoint: string } | undefined;
+        if (!letter) return;
+        this.statements.unDeadLetter.run(letter.reason === 'too-old' ? 0 : 1, letter.reason === 'too-old' ? 1 : 0, brtDay(letter.at), laneNoOf(id));
+        this.statements.unEndpointDay.run(brtDay(letter.at), letter.endpoint);
       });
       return committed;
     }).immediate();
     return this.committed(result)[0] as WriteOutcome;
+  }
+
+  /**
+   * Where the pending reports are, as id ranges in id order, from the ledger in memory (one small read per lane):
+   * what the admin API's questions start from, rather than reading every delivery piece to find them.
+   */
+  pendingRanges(): Range[] {
+    if (!this.db.open) return [];
+    for (const { name } of this.statements.lanes.all() as { name: string }[]) this.ledger(name);
+    return [...this.lanes.values()].sort((a, b) => a.no - b.no).flatMap((l) => [...l.pendingRanges()]);
   }
 
   /** Reports not yet delivered (pending and in flight), from the ledger alone: cheap enough for every request. */

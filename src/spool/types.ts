@@ -24,6 +24,11 @@ export interface NewReport {
   /** Identity for de-duplication; the window keeps the first 16 bytes of its SHA-256. */
   dedupKey: string;
   fapiInteractionId: string | null;
+  /**
+   * The report's `endpoint` ('' when it has none), counted per day (endpoint-days.ts). Given by ingest; when not
+   * given it is read from `json`.
+   */
+  endpoint?: string | undefined;
   /** The report's own timestamp (epoch ms): its day for the SLA, and its age limit at the PCM. */
   at?: number | undefined;
   json: string;

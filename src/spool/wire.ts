@@ -1,3 +1,4 @@
+import { endpointOf } from './endpoint-days.js';
 import type { NewReport, RejectedItem, Stream, WriteOutcome, WriteRequest } from './types.js';
 
 /**
@@ -14,6 +15,9 @@ export interface WireGroup {
   /** Per report: index into `lanes`. */
   laneIndex: Uint16Array<ArrayBuffer>;
   lanes: [Stream, string][];
+  /** Per report: index into `endpoints`, the group's distinct endpoints (endpoint-days.ts). */
+  endpointIndex: Uint32Array<ArrayBuffer>;
+  endpoints: string[];
   /** Per request: how many reports it holds. */
   counts: Uint32Array;
   /** Repairs and findings, for the few reports that have them: [report index, repairs, findings]. */
@@ -27,6 +31,9 @@ export function encodeGroup(requests: readonly WriteRequest[]): WireGroup {
   for (const r of requests) total += r.reports.length;
   const lengths = new Uint32Array(total * 2);
   const laneIndex = new Uint16Array(total);
+  const endpointIndex = new Uint32Array(total);
+  const endpoints: string[] = [];
+  const endpointNo = new Map<string, number>();
   const times = new Float64Array(total);
   const counts = new Uint32Array(requests.length);
   const lanes: [Stream, string][] = [];
@@ -46,6 +53,14 @@ export function encodeGroup(requests: readonly WriteRequest[]): WireGroup {
         lanes.push([report.stream, report.orgId]);
       }
       laneIndex[i] = no;
+      const endpoint = endpointOf(report);
+      let e = endpointNo.get(endpoint);
+      if (e === undefined) {
+        e = endpoints.length;
+        endpointNo.set(endpoint, e);
+        endpoints.push(endpoint);
+      }
+      endpointIndex[i] = e;
       times[i] = report.at ?? Number.NaN;
       jsons[i] = report.json;
       keys[i] = report.dedupKey;
@@ -55,7 +70,7 @@ export function encodeGroup(requests: readonly WriteRequest[]): WireGroup {
       i++;
     }
   });
-  return { text: jsons.join('') + keys.join(''), lengths, times, laneIndex, lanes, counts, notes, rejected: requests.map((r) => r.rejected) };
+  return { text: jsons.join('') + keys.join(''), lengths, times, laneIndex, lanes, endpointIndex, endpoints, counts, notes, rejected: requests.map((r) => r.rejected) };
 }
 
 export function decodeGroup(group: WireGroup): WriteRequest[] {
@@ -76,6 +91,7 @@ export function decodeGroup(group: WireGroup): WriteRequest[] {
       json: group.text.slice(jsonAt, jsonAt + jsonLength),
       dedupKey: group.text.slice(keyAt, keyAt + keyLength),
       fapiInteractionId: null,
+      endpoint: group.endpoints[group.endpointIndex[i] as number] as string,
       at: Number.isNaN(group.times[i]) ? undefined : group.times[i],
       repairs: note?.repairs ?? [],
       findings: note?.findings ?? null,

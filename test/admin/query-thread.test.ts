@@ -68,7 +68,7 @@ describe('admin API: the query thread', () => {
   });
 
   it('queues requests behind the one running, and answers 503 with Retry-After past the queue', async () => {
-    // The per-endpoint figures of every report: the longest question here.
+    // The per-endpoint figures read every report not answered yet (200,000 here): the longest question here.
     const running = adminJson(`${f.sidecar.adminUrl}/v1/stats`);
     await eventually(async () => (f.sidecar.adminQueries.status().running === 'endpointDays' ? true : undefined), 30_000, 2);
     const queued = Array.from({ length: 8 }, () => adminJson<{ quarantine: unknown[] }>(`${f.sidecar.adminUrl}/v1/quarantine`));

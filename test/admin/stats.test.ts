@@ -1,6 +1,15 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdminQueryThread } from '../../src/admin/query-thread.js';
+import { stats } from '../../src/admin/stats-route.js';
+import { DEFAULTS } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { loadCatalog } from '../../src/report/catalog.js';
 import { brtDay, dayLabel } from '../../src/spool/days.js';
+import { Spool } from '../../src/spool/spool.js';
 import { adminJson } from '../helpers/admin.js';
+import { tempDir } from '../helpers/pki.js';
 import { reportsFixture, type Fixture } from './fixture.js';
 
 interface EndpointFigures {
@@ -71,5 +80,44 @@ describe('admin API: stats per day and endpoint', () => {
   it('needs the token like the rest of the admin API', async () => {
     expect((await adminJson(`${f.sidecar.adminUrl}/v1/stats`, { token: null })).status).toBe(401);
     expect((await adminJson(`${f.sidecar.adminUrl}/v1/stats`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+/** A spool upgraded from schema 4 has no per-endpoint counts for the days before the upgrade's next one. */
+describe('admin API: stats of a spool upgraded from schema 4', () => {
+  it('shows endpoints: null for the days before counting began, with a note, and the counts from then on', async () => {
+    const path = join(await tempDir('admin-stats-v4'), 'spool.db');
+    const now = Date.now();
+    const endpoint = '/open-banking/accounts/v2/accounts';
+    const report = (i: number, at: number) => ({
+      stream: 'private' as const, orgId: 'org', dedupKey: `k${i}`, fapiInteractionId: null, at, endpoint, json: JSON.stringify({ i, endpoint }), repairs: [],
+    });
+    const before = new Spool({ path, sync: 'normal' });
+    await before.write({ reports: [report(0, now - 3_600_000)], rejected: [] });
+    await before.close();
+    const db = new Database(path);
+    db.exec('DROP TABLE endpoint_days; DROP TABLE counted_since;');
+    db.pragma('user_version = 4');
+    db.close();
+    const spool = new Spool({ path, sync: 'normal' });
+    const rules = { rulesInput: { organisations: null, opendataOrgId: null, rules: { ...DEFAULTS.rules } }, catalog: loadCatalog(), skipPaths: '' };
+    const thread = new AdminQueryThread({ path, sync: 'normal' }, rules, { timeLimitMs: 30_000 }, createLogger('silent'));
+    try {
+      // A report of tomorrow (its timestamp): counted, the day after the upgrade.
+      await spool.write({ reports: [report(1, now + 25 * 3_600_000)], rejected: [] });
+      const today = dayLabel(brtDay(now));
+      const tomorrow = dayLabel(brtDay(now + 25 * 3_600_000));
+      const verdict = (day: string) => ({ day, received: 1, delivered: 0, onTime: 0, discarded: 0, tooOld: 0, pending: 1 });
+      const answer = await stats({ days: () => [verdict(today), verdict(tomorrow)] as never, queries: thread, pending: () => spool.pendingRanges(), now: () => now })();
+      const body = answer.body as { days: { day: string; endpoints: unknown }[]; note?: string };
+      expect(body.days.map((d) => [d.day, d.endpoints])).toEqual([
+        [today, null],
+        [tomorrow, [{ endpoint, received: 1, delivered: 0, status: { accepted: 0, discarded: 0, pending: 1 } }]],
+      ]);
+      expect(body.note).toContain(`counted from ${tomorrow} on`);
+    } finally {
+      await thread.close();
+      await spool.close();
+    }
   });
 });

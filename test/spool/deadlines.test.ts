@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { brtDay, dayDeadline, dayLabel } from '../../src/spool/days.js';
+import { SCHEMA_VERSION } from '../../src/spool/schema.js';
 import { laneOf, Spool, type NewReport } from '../../src/spool/spool.js';
 import { tempDir } from '../helpers/pki.js';
 
@@ -263,7 +264,7 @@ describe('schema 3 → 4', () => {
     await spool.close();
     // Back to version 3: what this file would have looked like before.
     const db = new Database(path);
-    db.exec(`DROP VIEW reports; ALTER TABLE log DROP COLUMN ts; ALTER TABLE discarded DROP COLUMN reason; ALTER TABLE discarded DROP COLUMN replayed_at; DROP TABLE days; DROP TABLE late;`);
+    db.exec(`DROP VIEW reports; ALTER TABLE log DROP COLUMN ts; ALTER TABLE discarded DROP COLUMN reason; ALTER TABLE discarded DROP COLUMN replayed_at; DROP TABLE days; DROP TABLE late; DROP TABLE endpoint_days; DROP TABLE counted_since;`);
     db.pragma('user_version = 3');
     db.close();
 
@@ -278,7 +279,7 @@ describe('schema 3 → 4', () => {
       await again.write({ reports: [report(9, t0)], rejected: [] });
       expect(again.days(0)).toMatchObject([{ day: brtDay(t0), received: 1 }]);
       const check = new Database(path, { readonly: true });
-      expect(check.pragma('user_version', { simple: true })).toBe(4);
+      expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       check.close();
     } finally {
       await again.close();

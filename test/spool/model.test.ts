@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../src/random.js';
 import { laneOf, Spool, type LeasedBatch, type NewReport } from '../../src/spool/spool.js';
 import { tempDir } from '../helpers/pki.js';
+import { scanEndpointDays } from '../helpers/spool-scan.js';
 import { V2_DDL } from '../helpers/spool-v2.js';
 
 /**
@@ -24,8 +25,18 @@ const STEPS = 120;
 /** Timestamps of late reports: hours before the test runs, older for higher keys. */
 const LATE_BASE = Date.now() - 3 * 3_600_000;
 
+/** Three endpoints (one: none in the body); every other report gives its endpoint, the others leave it to the spool. */
 function report(key: number, orgId: string, at?: number): NewReport {
-  return { stream: 'private', orgId, dedupKey: `k${key}`, fapiInteractionId: `id-${key}`, json: `{"k":${key}}`, repairs: [], ...(at === undefined ? {} : { at }) };
+  const endpoint = key % 3 === 2 ? '' : `/open-banking/e${key % 3}/v1/items`;
+  const json = endpoint === '' ? `{"k":${key}}` : `{"k":${key},"endpoint":"${endpoint}"}`;
+  return { stream: 'private', orgId, dedupKey: `k${key}`, fapiInteractionId: `id-${key}`, json, repairs: [], ...(key % 2 === 0 ? { endpoint } : {}), ...(at === undefined ? {} : { at }) };
+}
+
+type Tally = Map<string, number>;
+
+/** Received per day and endpoint, from a scan of the log (day 0: rows migrated from version 2, never counted). */
+function receivedIn(reader: Database.Database): Tally {
+  return new Map(scanEndpointDays(reader).filter((e) => e.day > 0).map((e) => [`${e.day} ${e.endpoint}`, e.received]));
 }
 
 const V2_STATES = ['pending', 'inflight', 'accepted', 'discarded'] as const;
@@ -69,6 +80,9 @@ describe('spool model check', () => {
         for (const [k, e] of migrated) model.set(k, { ...e, id: null, migrated: true });
       }
       let spool = await open();
+      const reader = new Database(path, { readonly: true });
+      /** Received per day and endpoint of the rows pruned so far: the counters keep them. */
+      const pruned: Tally = new Map();
       let leases: LeasedBatch[] = [];
       const trace: string[] = [];
 
@@ -79,6 +93,49 @@ describe('spool model check', () => {
         const expected = { pending: 0, inflight: 0, accepted: 0, discarded: 0 };
         for (const entry of model.values()) expected[entry.state]++;
         expect({ ...counts, quarantined: undefined }, trace.join(' ')).toEqual({ ...expected, quarantined: undefined });
+        // The admin listing's totals and pages without a filter, or by status only, come from the ledger and the small
+        // tables: the same as a scan of the log (a time window that holds every report makes it one).
+        const queries = spool.queries();
+        const paging = mulberry32(seq * 10_000 + trace.length);
+        for (const status of [undefined, 'pending', 'inflight', 'delivered', 'discarded'] as const) {
+          const scanned = queries.reports({ status, from: Number.MIN_SAFE_INTEGER }, { offset: 0, limit: 1000 });
+          // The pending ranges read from the tables, and as the running spool's ledger has them.
+          for (const pending of [undefined, spool.pendingRanges()]) {
+            const ranged = queries.reports({ status }, { offset: 0, limit: 1000 }, pending);
+            expect(ranged, `${status} ${trace.join(' ')}`).toEqual(scanned);
+            const offset = Math.floor(paging() * (scanned.total + 2));
+            const limit = 1 + Math.floor(paging() * 6);
+            const page = queries.reports({ status }, { offset, limit }, pending);
+            expect([page.total, page.rows.map((r) => r.id)], `${status} ${offset} ${limit} ${trace.join(' ')}`).toEqual([
+              scanned.total,
+              scanned.rows.slice(offset, offset + limit).map((r) => r.id),
+            ]);
+          }
+        }
+        // Received per day and endpoint: the rows in the log and those pruned; the rest by state from the log.
+        const received = receivedIn(reader);
+        for (const [key, n] of pruned) received.set(key, (received.get(key) ?? 0) + n);
+        const table = reader.prepare("SELECT day || ' ' || endpoint AS key, received FROM endpoint_days WHERE received > 0 ORDER BY 1").raw().all() as [string, number][];
+        expect(table, trace.join(' ')).toEqual([...received].filter(([, n]) => n > 0).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+        const figures = queries.endpointDays(0);
+        expect(queries.endpointDays(0, spool.pendingRanges()), trace.join(' ')).toEqual(figures);
+        if (seq % 3 === 0) {
+          // Migrated: counted from the day after the migration.
+          expect(figures.rows, trace.join(' ')).toEqual([]);
+        } else {
+          const expected = scanEndpointDays(reader).map((e) => {
+            const r = received.get(`${e.day} ${e.endpoint}`) ?? 0;
+            return { ...e, received: r, accepted: r - e.discarded - e.pending };
+          });
+          const prunedOnly = [...pruned.keys()].filter((key) => !expected.some((e) => `${e.day} ${e.endpoint}` === key));
+          for (const key of prunedOnly) {
+            const [day, endpoint] = [Number(key.slice(0, key.indexOf(' '))), key.slice(key.indexOf(' ') + 1)];
+            const r = pruned.get(key) as number;
+            expected.push({ day, endpoint, received: r, accepted: r, discarded: 0, pending: 0 });
+          }
+          expected.sort((a, b) => a.day - b.day || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+          expect(figures, trace.join(' ')).toEqual({ countedFrom: 0, rows: expected });
+        }
       };
 
       for (let step = 0; step < STEPS; step++) {
@@ -135,10 +192,12 @@ describe('spool model check', () => {
           leases = [];
         } else if (action === 'prune') {
           // Delivered rows go, except pieces answered ahead of their lane's cursor (late ones), kept until it passes.
+          await spool.flush();
+          const before = receivedIn(reader);
           const deleted = spool.pruneDelivered(Number.POSITIVE_INFINITY, 1000);
-          const reader = new Database(path, { readonly: true });
+          const after = receivedIn(reader);
+          for (const [key, n] of before) pruned.set(key, (pruned.get(key) ?? 0) + n - (after.get(key) ?? 0));
           const present = new Set((reader.prepare('SELECT body FROM log').pluck().all() as string[]).map((b) => Number(JSON.parse(b).k)));
-          reader.close();
           const gone = [...model.entries()].filter(([k]) => !present.has(k));
           for (const [, e] of gone) expect(e.state === 'accepted' || e.state === 'discarded', trace.join(' ')).toBe(true);
           expect(deleted, trace.join(' ')).toBe(gone.length);
@@ -149,6 +208,7 @@ describe('spool model check', () => {
         }
         await check();
       }
+      reader.close();
       await spool.close();
     }
   });

@@ -8,6 +8,7 @@ const report = fc.record({
   orgId: fc.constantFrom('a', 'b', 'c'),
   dedupKey: fc.string({ unit: 'grapheme', maxLength: 40 }),
   fapiInteractionId: fc.constant(null),
+  endpoint: fc.string({ unit: 'grapheme', maxLength: 30 }),
   json: fc.string({ unit: 'grapheme', maxLength: 80 }),
   repairs: fc.oneof(fc.constant([] as string[]), fc.array(fc.constantFrom('timestamp_iso', 'secret_redacted'), { minLength: 1, maxLength: 2 })),
   findings: fc.option(fc.string({ maxLength: 20 }), { nil: null }),
