@@ -43,6 +43,8 @@ const SECRET_FIELDS = [
   'pepper',
 ];
 
+const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(SECRET_FIELDS.map((name) => name.toLowerCase()));
+
 /** The spellings a field name turns up in: as listed, lower, UPPER, and Capitalised per dash (`Proxy-Authorization`). */
 function spellings(name: string): string[] {
   const capitalised = name
@@ -68,23 +70,46 @@ const PROSE_AFTER_BEARER = ['token', 'tokens', 'auth', 'authentication', 'author
 
 /** `Bearer …` inside a message or a string field (an error's text quoting a request). */
 const BEARER_IN_TEXT = new RegExp(`\\b(bearer\\s+)(?!(?:${PROSE_AFTER_BEARER.join('|')})(?![\\w\\-.~+/=]))[A-Za-z0-9\\-._~+/]+=*`, 'gi');
-/** `Basic <base64 of id:secret>` as an Authorization header carries it (OAuth2 client credentials, seed 001). */
-const BASIC_IN_TEXT = /\b(Basic\s+)(?=[A-Za-z0-9+/]*[0-9A-Z+/=])[A-Za-z0-9+/]{8,}=*/g;
+/**
+ * `Basic <base64 of id:secret>` as an Authorization header carries it (OAuth2 client credentials, seed 001), the scheme
+ * in any case; the credentials hold a digit, a capital or base64 punctuation, which a word of prose does not.
+ */
+const BASIC_IN_TEXT = /\b([Bb][Aa][Ss][Ii][Cc]\s+)(?=[A-Za-z0-9+/]*[0-9A-Z+/=])[A-Za-z0-9+/]{8,}=*/g;
 
 function scrub(text: string): string {
   let out = text;
   if (/bearer/i.test(out)) out = out.replace(BEARER_IN_TEXT, `$1${REDACTED}`);
-  if (out.includes('Basic')) out = out.replace(BASIC_IN_TEXT, `$1${REDACTED}`);
+  if (/basic/i.test(out)) out = out.replace(BASIC_IN_TEXT, `$1${REDACTED}`);
   return out;
 }
 
-/** An error as pino's serializer writes it, with credentials cut out of its message and stack, its causes too. */
-function scrubbedError(err: unknown): unknown {
-  if (!(err instanceof Error)) return typeof err === 'string' ? scrub(err) : err;
-  const out: Record<string, unknown> = { ...(pino.stdSerializers.err(err) as unknown as Record<string, unknown>) };
-  for (const key of ['message', 'stack'] as const) if (typeof out[key] === 'string') out[key] = scrub(out[key] as string);
-  if (err.cause !== undefined) out.cause = scrubbedError(err.cause);
+/** Levels of an error's own fields scrubbed (its response, its response's headers, …); deeper ones are dropped. */
+const MAX_ERROR_DEPTH = 4;
+
+/**
+ * A value of an error as it is logged: strings scrubbed, secret-named fields censored, at any depth up to
+ * MAX_ERROR_DEPTH; an object already on the path (a cause that loops) is not followed again.
+ */
+function scrubbedValue(value: unknown, depth: number, seen: Set<object>): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value) || depth > MAX_ERROR_DEPTH) return '[not logged]';
+  seen.add(value);
+  const source = value instanceof Error ? (pino.stdSerializers.err(value) as unknown as Record<string, unknown>) : (value as Record<string, unknown>);
+  const out: Record<string, unknown> | unknown[] = Array.isArray(source) ? [] : {};
+  for (const [key, field] of Object.entries(source)) {
+    const clean = SECRET_FIELD_NAMES.has(key.toLowerCase()) ? REDACTED : scrubbedValue(field, depth + 1, seen);
+    if (Array.isArray(out)) out.push(clean);
+    else out[key] = clean;
+  }
+  if (value instanceof Error && value.cause !== undefined && !Array.isArray(out)) out.cause = scrubbedValue(value.cause, depth + 1, seen);
+  seen.delete(value);
   return out;
+}
+
+/** An error as pino's serializer writes it, every string in it scrubbed, secret-named fields censored, loops cut. */
+function scrubbedError(err: unknown): unknown {
+  return scrubbedValue(err, 0, new Set());
 }
 
 /**

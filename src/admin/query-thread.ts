@@ -33,6 +33,11 @@ const STOP_GRACE_MS = 2000;
 
 /** One page of answers at a time: V8's default young generation would only grow the thread's resident size. */
 const QUERY_YOUNG_GENERATION_MB = 8;
+/**
+ * A question or replay that would need more (a replay of millions of dead letters) ends its thread with
+ * ERR_WORKER_OUT_OF_MEMORY and a 500, rather than growing the process until the container is killed.
+ */
+const QUERY_OLD_GENERATION_MB = 256;
 
 interface Job {
   kind: AdminTaskKind;
@@ -139,7 +144,7 @@ export class AdminQueryThread {
     const data: AdminWorkerData = { spool: this.spool, rules: this.rules, timeLimitMs: this.limits.timeLimitMs };
     const worker = new Worker(workerFile(new URL('./query-worker.js', import.meta.url)), {
       workerData: data,
-      resourceLimits: { maxYoungGenerationSizeMb: QUERY_YOUNG_GENERATION_MB },
+      resourceLimits: { maxYoungGenerationSizeMb: QUERY_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: QUERY_OLD_GENERATION_MB },
     });
     this.worker = worker;
     this.ready = false;
@@ -160,6 +165,10 @@ export class AdminQueryThread {
     });
     worker.on('error', (err) => {
       if (worker === this.worker) this.lost(new SidecarError('PCM_ADMIN_QUERY_THREAD', `the admin query thread failed: ${err.message}`), 'terminate');
+    });
+    // An answer that cannot be read back: the request fails now, not when its time runs out.
+    worker.on('messageerror', (err) => {
+      if (worker === this.worker) this.lost(new SidecarError('PCM_ADMIN_QUERY_THREAD', `an answer of the admin query thread could not be read: ${err.message}`), 'terminate');
     });
     worker.on('exit', (code) => {
       if (worker === this.worker) this.lost(new SidecarError('PCM_ADMIN_QUERY_THREAD', `the admin query thread exited (code ${code})`), 'gone');

@@ -24,7 +24,11 @@ export const LARGE_BODY_GC_INTERVAL_MS = 1000;
 
 type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => unknown;
 
-/** V8's gc(), exposed for this process once (as --expose-gc would); null where the runtime refuses. */
+/**
+ * V8's gc(), taken once for this module: `globalThis.gc` when the process runs with --expose-gc, otherwise from a
+ * context made while the flag is briefly on, then off again — so no later context, worker or library sees a gc it
+ * did not ask for. null where the runtime refuses.
+ */
 function exposedGc(): GcFunction | null {
   const own = (globalThis as { gc?: unknown }).gc;
   if (typeof own === 'function') return own as GcFunction;
@@ -34,6 +38,8 @@ function exposedGc(): GcFunction | null {
     return typeof gc === 'function' ? (gc as GcFunction) : null;
   } catch {
     return null;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
   }
 }
 

@@ -18,7 +18,8 @@ import { pageRanges, StateRangeReader } from './state-ranges.js';
  * may trail by a commit.
  *
  * `within(ms, …)` bounds a question's time: every row a scan reads calls pcm_in_time(), which throws once the limit
- * has passed, so SQLite stops where it is. A worker thread's terminate() cannot: it waits for the statement to end.
+ * has passed, so SQLite stops where it is (and a thread's terminate() takes effect at the next such call, rolling
+ * back what the statement had begun).
  */
 
 export type ListedState = 'pending' | 'inflight' | 'delivered' | 'discarded';

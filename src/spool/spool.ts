@@ -211,8 +211,9 @@ export class Spool {
     try {
       opened = openDatabase(this.openOptions);
     } catch (err) {
-      // A file SQLite cannot read would fail every start: move it aside (kept for forensics) and begin anew.
-      if (!isUnreadableDatabase(err) || options.path === ':memory:') throw err;
+      // A file SQLite cannot read would fail every start: move it aside (kept for forensics) and begin anew. Only its
+      // owner does that: a guest beside a running sidecar (a replay, recoverInflight false) must not move its file.
+      if (!isUnreadableDatabase(err) || options.path === ':memory:' || options.recoverInflight === false) throw err;
       this.movedAside = moveAside(options.path);
       opened = openDatabase(this.openOptions);
     }

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { LargeBodyGc } from '../../src/ingest/large-body-gc.js';
 
@@ -13,8 +14,10 @@ describe('LargeBodyGc', () => {
     for (let i = 0; i < 9; i++) gc.answered(1000);
     expect(gc.collections).toBe(0);
     gc.answered(1000);
-    // V8's gc() was exposed at run time (no --expose-gc flag on this process) and called.
+    // V8's gc() was exposed at run time (no --expose-gc flag on this process) and called …
     expect(gc.collections).toBe(1);
+    // … without handing a gc to contexts made later (or to the global).
+    expect([runInNewContext('typeof gc'), typeof (globalThis as { gc?: unknown }).gc]).toEqual(['undefined', 'undefined']);
     for (let i = 0; i < 50; i++) gc.answered(1000);
     expect(gc.collections).toBe(1);
     now += 1000;

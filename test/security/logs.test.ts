@@ -70,14 +70,22 @@ describe('logs: detail at debug and trace, secrets never', () => {
     log.error(new Error('token endpoint: Authorization: Basic ZTM6YmFzaWNzZWNyZXQ='));
     log.warn({ headers: { 'Proxy-Authorization': 'e4', 'X-Api-Key': 'e5', 'Set-Cookie': 'e6' }, ACCESS_TOKEN: 'e7', Token: 'e8' }, 'odd spellings');
     log.info('short token: Bearer abcdefghijklmnopq');
+    // Causes that loop are logged (not a stack overflow); an error's own fields are scrubbed at depth.
+    const a = new Error('first');
+    const b = new Error('second', { cause: a });
+    (a as Error & { cause?: unknown }).cause = b;
+    log.error({ err: a }, 'looping causes');
+    log.error({ err: Object.assign(new Error('upstream'), { body: 'echo: Authorization: Bearer e9bodytoken', response: { headers: { authorization: 'e10deep' } } }) }, 'with fields');
+    log.warn('lower case: basic ZTExOmxvd2VyY2FzZQ==');
     log.info('basic validation passed; Bearer token required');
     const text = out.join('');
-    for (const secret of ['e1causetoken', 'e2errtoken', 'ZTM6YmFzaWNzZWNyZXQ=', '"e4"', '"e5"', '"e6"', '"e7"', '"e8"', 'abcdefghijklmnopq']) {
+    for (const secret of ['e1causetoken', 'e2errtoken', 'ZTM6YmFzaWNzZWNyZXQ=', '"e4"', '"e5"', '"e6"', '"e7"', '"e8"', 'abcdefghijklmnopq', 'e9bodytoken', 'e10deep', 'ZTExOmxvd2VyY2FzZQ==']) {
       expect(text, secret).not.toContain(secret);
     }
     // Still useful: the error's words, the prose.
     expect(text).toContain('POST failed with Bearer [redacted]');
     expect(text).toContain('basic validation passed; Bearer token required');
+    expect(text).toContain('looping causes');
   });
 
   it('a real run at trace: refused items at debug, requests, batches and tokens at trace, no secret anywhere', async () => {
