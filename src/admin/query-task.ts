@@ -11,7 +11,7 @@ export interface AdminTasks {
   /** `pending`: the running sidecar's pending ranges (Spool.pendingRanges), so the thread need not look for them. */
   reports: { ask: { filter: ReportFilter; page: { offset: number; limit: number }; pending?: Range[] }; answer: { total: number; rows: StoredReport[] } };
   interaction: { ask: { fapiInteractionId: string }; answer: StoredReport[] };
-  endpointDays: { ask: { fromDay: number; pending?: Range[] }; answer: EndpointDays };
+  endpointDays: { ask: { fromDay: number }; answer: EndpointDays };
   quarantine: { ask: { offset: number; limit: number }; answer: { total: number; items: QuarantinedItem[] } };
   deadLetters: { ask: { filter: DeadLetterFilter; offset: number; limit: number }; answer: { total: number; rows: DeadLetter[] } };
   /** Replays answer with the rows they appended per lane, for the running sidecar's sender to hear of them. */

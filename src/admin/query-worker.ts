@@ -65,7 +65,7 @@ function replaying<T>(run: (spool: Spool, rules: ReplayRules) => T): { summary: 
 const answers: { [K in AdminTaskKind]: (ask: AdminTasks[K]['ask']) => AdminTasks[K]['answer'] } = {
   reports: ({ filter, page, pending }) => queries.within(data.timeLimitMs, () => queries.reports(filter, page, pending)),
   interaction: ({ fapiInteractionId }) => queries.within(data.timeLimitMs, () => queries.interaction(fapiInteractionId)),
-  endpointDays: ({ fromDay, pending }) => queries.within(data.timeLimitMs, () => queries.endpointDays(fromDay, pending)),
+  endpointDays: ({ fromDay }) => queries.within(data.timeLimitMs, () => queries.endpointDays(fromDay)),
   quarantine: ({ offset, limit }) =>
     queries.within(data.timeLimitMs, () => {
       const total = queries.quarantineCount();

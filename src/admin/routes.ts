@@ -40,7 +40,7 @@ export function adminRoutes(s: AdminSources): AdminRoute[] {
     { path: '/v1/notifications', GET: s.notifications },
     { path: '/v1/reports', GET: listReports(queries, ADMIN_PAGE_MAX, () => spool.pendingRanges()) },
     { path: '/v1/reports/{fapiInteractionId}', GET: interactionReports(queries) },
-    { path: '/v1/stats', GET: stats({ days: s.slaDays, queries, pending: () => spool.pendingRanges() }) },
+    { path: '/v1/stats', GET: stats({ days: s.slaDays, queries }) },
     { path: '/v1/quarantine', GET: listQuarantine(queries, ADMIN_PAGE_MAX) },
     { path: '/v1/quarantine/replay', POST: replayQuarantine(queries, spool) },
     { path: '/v1/deadletters', GET: listDeadLetters(queries, ADMIN_PAGE_MAX) },

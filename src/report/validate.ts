@@ -1,3 +1,4 @@
+import { UNLISTED_ENDPOINT } from '../spool/endpoint-days.js';
 import { additionalInfoProblems, type AdditionalInfoOptions } from './additional-info.js';
 import { normaliseReport, type RepairKind } from './normalise.js';
 import { jsonType as describe, shown, type ReportProblem } from './problem.js';
@@ -64,6 +65,8 @@ export interface ValidReport {
   /** Identity for de-duplication (private: role, fapiInteractionId, endpoint, httpMethod, timestamp). */
   dedupKey: string;
   fapiInteractionId: string | null;
+  /** The endpoint is in the catalogue (a policy may send reports whose endpoint is not). */
+  listed: boolean;
   repairs: RepairKind[];
   /** Quality findings (rules.ts): the report goes to the PCM, and these go to the participant. */
   findings: ReportProblem[];
@@ -97,7 +100,8 @@ export function spoolEntry(valid: ValidReport): {
     orgId: valid.reporterOrgId,
     dedupKey: valid.dedupKey,
     fapiInteractionId: valid.fapiInteractionId,
-    endpoint: valid.report.endpoint,
+    // Counted per endpoint under the template, or all together: an endpoint not listed is the gateway's string.
+    endpoint: valid.listed ? valid.report.endpoint : UNLISTED_ENDPOINT,
     at: Number.isNaN(at) ? undefined : at,
     json: valid.json,
     repairs: valid.repairs,
@@ -427,6 +431,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
       reporterOrgId: context.opendataOrgId ?? '',
       dedupKey: `OPENDATA|${report.endpoint}|${report.httpMethod}|${report.timestamp}|${report.statusCode}|${report.processTimespan}|${clientIp}`,
       fapiInteractionId: null,
+      listed: context.opendataTemplates.has(report.endpoint),
       repairs,
       findings,
     };
@@ -461,6 +466,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
     reporterOrgId,
     dedupKey: privateDedupKey(report, fapiInteractionId),
     fapiInteractionId,
+    listed: context.privateTemplates.has(report.endpoint),
     repairs,
     findings,
   };

@@ -499,6 +499,7 @@ export class OrgLane implements TokenSource {
         reportId: item.reportId,
         message: item.message,
         at: row.at,
+        endpoint: row.endpoint,
         reason,
       };
     });

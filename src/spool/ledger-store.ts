@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { COUNTED_KEY } from './endpoint-days.js';
 
 /**
  * The ledger's table writes as data: the main thread decides (ledger.ts, spool.ts) and either applies them itself
@@ -14,6 +15,8 @@ export type LedgerOp =
   | ['delivery', first: number, last: number, origin: number, at: number, reportIds: string | null]
   | ['discard', id: number, at: number, message: string | null, reason: DeadLetterReason]
   | ['days', day: number, lane: number, delivered: number, onTime: number, discarded: number, tooOld: number]
+  /** The same answers per endpoint (endpoint-days.ts): the endpoint in the reports' bodies, cut to its longest. */
+  | ['endpointDays', day: number, endpoint: string, delivered: number, discarded: number, tooOld: number]
   | ['answeredLate', first: number, last: number];
 
 /**
@@ -38,6 +41,12 @@ export class LedgerStore {
         `INSERT INTO days (day, lane, delivered, on_time, discarded, too_old) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET
            delivered = delivered + excluded.delivered, on_time = on_time + excluded.on_time,
            discarded = discarded + excluded.discarded, too_old = too_old + excluded.too_old`,
+      ),
+      // Only a row the day counted as received: an answer is never counted where its report was not.
+      endpointDays: db.prepare(
+        `WITH k (day, endpoint) AS (VALUES (?, ?))
+         UPDATE endpoint_days SET delivered = delivered + ?, discarded = discarded + ?, too_old = too_old + ?
+         WHERE day = (SELECT day FROM k) AND endpoint = ${COUNTED_KEY}`,
       ),
     };
   }

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { QueryTimeLimitError } from '../errors.js';
-import { BRT_OFFSET_MS, DAY_MS } from './days.js';
 import type { DeadLetterReason } from './ledger-store.js';
 import { LANE_BITS } from './schema.js';
 import type { Range } from './ranges.js';
@@ -107,28 +106,49 @@ const DEAD_LETTER_FILTER = `pcm_in_time() AND (:reason IS NULL OR x.reason = :re
 /** Rows a scan reads between two looks at the clock: Date.now() for each would cost more than the row. */
 const ROWS_PER_CLOCK_LOOK = 1024;
 
-/** Reports of one BRT day and endpoint, by state. */
+/**
+ * Reports of one BRT day and endpoint, by state: all counters (endpoint-days.ts), kept as the day's own (`days`)
+ * are, so pruning lowers none of them.
+ */
 export interface EndpointDay {
   day: number;
+  /** A catalogue template, or UNLISTED_ENDPOINT for the rest (endpoint-days.ts). */
   endpoint: string;
-  /** Counted as they were stored (endpoint-days.ts): pruning does not lower it. */
+  /** Counted as they were stored, less dead letters stored again (counted as their copy). */
   received: number;
-  /** Received, less the dead letters and the unanswered ones. */
+  /** ACCEPTED by the PCM. */
   accepted: number;
-  /** Dead letters still in the spool (not replayed). */
+  /** Dead letters (DISCARDED, refused, too old), less those stored again. */
   discarded: number;
-  /** Not yet answered (pending or in flight). */
+  /** Of the dead letters, those never sent: past the PCM's age limit here. */
+  tooOld: number;
+  /** Not yet answered (pending or in flight): received less the rest. */
   pending: number;
 }
+
+/** Rows of endpoint_days one answer holds at most: the catalogue's templates make ~140 a day, 8 days are asked for. */
+export const MAX_ENDPOINT_ROWS = 4000;
 
 /** The per-endpoint figures asked for; days before `countedFrom` have none (a file migrated from schema 4). */
 export interface EndpointDays {
   countedFrom: number;
   rows: EndpointDay[];
+  /**
+   * Days (from `countedFrom` on) whose counters per endpoint do not add up to the day's own: a release of schema 4
+   * wrote to the file for a while (a rollback), counting in `days` only. Their rows are left out.
+   */
+  unbalanced: number[];
+  /** More than MAX_ENDPOINT_ROWS rows: the newest days' were kept, the oldest left out. */
+  truncated: boolean;
 }
 
-/** A report's BRT day and endpoint, in SQL (as brtDay() and endpoint-days.ts key them). */
-const DAY_AND_ENDPOINT = `(coalesce(l.ts, l.created_at) - ${BRT_OFFSET_MS}) / ${DAY_MS} AS day, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint`;
+interface DaySums {
+  day: number;
+  received: number;
+  delivered: number;
+  discarded: number;
+  tooOld: number;
+}
 
 const ANSWERED = `LEFT JOIN discarded x ON x.id = l.id
 LEFT JOIN deliveries d ON d.first = (SELECT max(first) FROM deliveries WHERE first <= l.id) AND d.last >= l.id`;
@@ -165,7 +185,7 @@ export class SpoolQueries {
   private readonly counts = new Map<string, Database.Statement>();
   private readonly pageStatements: { fromId: Database.Statement; inRange: Database.Statement };
   private readonly byInteraction: Database.Statement;
-  private readonly endpointStatements: Record<'countedFrom' | 'received' | 'discarded' | 'undelivered', Database.Statement>;
+  private readonly endpointStatements: Record<'countedFrom' | 'rows' | 'endpointSums' | 'daySums', Database.Statement>;
   private readonly statements;
   private readonly states: StateRangeReader;
   /** When the question under way must stop (epoch ms), and its limit for the message. */
@@ -208,14 +228,17 @@ export class SpoolQueries {
     );
     this.endpointStatements = {
       countedFrom: db.prepare("SELECT day FROM counted_since WHERE counter = 'endpoint_days'").pluck(),
-      received: db.prepare('SELECT day, endpoint, received FROM endpoint_days WHERE day >= ?'),
-      // A replayed dead letter is counted once, as the copy it became (as the `days` counters do).
-      discarded: db.prepare(
-        `SELECT ${DAY_AND_ENDPOINT}, count(*) AS n FROM discarded x JOIN log l ON l.id = x.id
-         WHERE pcm_in_time() AND x.replayed_at IS NULL AND coalesce(l.ts, l.created_at) >= ? GROUP BY 1, 2`,
+      rows: db.prepare(
+        `SELECT day, endpoint, received, delivered, discarded, too_old AS tooOld FROM endpoint_days
+         WHERE day >= ? AND received + delivered + discarded + too_old > 0 ORDER BY day DESC, endpoint LIMIT ?`,
       ),
-      undelivered: db.prepare(
-        `SELECT ${DAY_AND_ENDPOINT}, count(*) AS n FROM log l WHERE pcm_in_time() AND l.id BETWEEN ? AND ? AND coalesce(l.ts, l.created_at) >= ? GROUP BY 1, 2`,
+      endpointSums: db.prepare(
+        `SELECT day, sum(received) AS received, sum(delivered) AS delivered, sum(discarded) AS discarded, sum(too_old) AS tooOld
+         FROM endpoint_days WHERE day >= ? GROUP BY day`,
+      ),
+      daySums: db.prepare(
+        `SELECT day, sum(received) AS received, sum(delivered) AS delivered, sum(discarded) AS discarded, sum(too_old) AS tooOld
+         FROM days WHERE day >= ? GROUP BY day`,
       ),
     };
   }
@@ -278,38 +301,41 @@ export class SpoolQueries {
   }
 
   /**
-   * Per BRT day (from `fromDay` on) and endpoint, the reports by state, without a scan of the log: received from the
-   * counters, discarded from the dead letters, pending from the unanswered reports the ledger points at (few, unless
-   * the PCM has been out of reach), accepted the rest. Days before the counters began (a migrated file) have none.
-   * `pending` as for reports().
+   * Per BRT day (from `fromDay` on) and endpoint, the reports by state, from the counters alone (endpoint-days.ts):
+   * no read of the log, whatever it holds, and the same answer before and after pruning. Each day's counters are
+   * checked against the day's own (`days`, summed over the lanes); a day where they differ is named in `unbalanced`
+   * and has no rows. Days before the counters began (a migrated file) have none.
    */
-  endpointDays(fromDay: number, pending?: readonly Range[]): EndpointDays {
-    if (!this.db.open) return { countedFrom: fromDay, rows: [] };
+  endpointDays(fromDay: number): EndpointDays {
+    if (!this.db.open) return { countedFrom: fromDay, rows: [], unbalanced: [], truncated: false };
     return this.db.transaction(() => {
       const s = this.endpointStatements;
       const countedFrom = (s.countedFrom.get() as number | undefined) ?? 0;
       const from = Math.max(fromDay, countedFrom);
-      const fromMs = from * DAY_MS + BRT_OFFSET_MS;
-      const byKey = new Map<string, EndpointDay>();
-      const entry = (day: number, endpoint: string): EndpointDay => {
-        const key = `${day} ${endpoint}`;
-        let e = byKey.get(key);
-        if (e === undefined) {
-          e = { day, endpoint, received: 0, accepted: 0, discarded: 0, pending: 0 };
-          byKey.set(key, e);
-        }
-        return e;
-      };
-      for (const r of s.received.all(from) as { day: number; endpoint: string; received: number }[]) entry(r.day, r.endpoint).received = r.received;
-      for (const r of s.discarded.all(fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).discarded += r.n;
-      const undelivered = this.states.undelivered(pending);
-      for (const [a, b] of [...undelivered.pending, ...undelivered.inflight]) {
-        for (const r of s.undelivered.all(a, b, fromMs) as { day: number; endpoint: string; n: number }[]) entry(r.day, r.endpoint).pending += r.n;
-      }
-      const rows = [...byKey.values()].filter((e) => e.received + e.discarded + e.pending > 0);
-      for (const e of rows) e.accepted = Math.max(0, e.received - e.discarded - e.pending);
-      rows.sort((x, y) => x.day - y.day || (x.endpoint < y.endpoint ? -1 : x.endpoint > y.endpoint ? 1 : 0));
-      return { countedFrom, rows };
+      const sums = (statement: Database.Statement): Map<number, DaySums> => new Map((statement.all(from) as DaySums[]).map((d) => [d.day, d]));
+      const [perEndpoint, perLane] = [sums(s.endpointSums), sums(s.daySums)];
+      const unbalanced = [...new Set([...perEndpoint.keys(), ...perLane.keys()])]
+        .filter((day) => {
+          const [e, l] = [perEndpoint.get(day), perLane.get(day)];
+          return (['received', 'delivered', 'discarded', 'tooOld'] as const).some((k) => (e?.[k] ?? 0) !== (l?.[k] ?? 0));
+        })
+        .sort((x, y) => x - y);
+      const read = s.rows.all(from, MAX_ENDPOINT_ROWS + 1) as (Omit<EndpointDay, 'accepted' | 'pending'> & { delivered: number })[];
+      const truncated = read.length > MAX_ENDPOINT_ROWS;
+      const rows: EndpointDay[] = read
+        .slice(0, MAX_ENDPOINT_ROWS)
+        .filter((r) => !unbalanced.includes(r.day))
+        .map(({ delivered, ...r }) => ({
+          day: r.day,
+          endpoint: r.endpoint,
+          received: r.received,
+          accepted: delivered,
+          discarded: r.discarded + r.tooOld,
+          tooOld: r.tooOld,
+          pending: Math.max(0, r.received - delivered - r.discarded - r.tooOld),
+        }))
+        .sort((x, y) => x.day - y.day || (x.endpoint < y.endpoint ? -1 : x.endpoint > y.endpoint ? 1 : 0));
+      return { countedFrom, rows, unbalanced, truncated };
     })();
   }
 

@@ -23,8 +23,9 @@ import { brtDay } from './days.js';
  * - `log.ts`: the report's own timestamp (epoch ms), for its age limit and its day; null in rows from version 3.
  * - `late`: reports that arrived long after their timestamp (a log shipper catching up), with it, until answered:
  *   the few a lease may send before older arrivals, so they reach the PCM before its age limit.
- * - `endpoint_days`: per day (BRT) and endpoint, reports received (endpoint-days.ts), for the admin API's per-endpoint
- *   figures; `counted_since` holds the first day they cover (a file migrated from version 4 has none before it).
+ * - `endpoint_days`: per day (BRT) and endpoint, reports received, delivered, discarded and too old (endpoint-days.ts),
+ *   for the admin API's per-endpoint figures; `counted_since` holds the first day they cover (a file migrated from
+ *   version 4 has none before it).
  * - `reports`: a read-only view with one row per report and its state, for people and tests, not for the hot path.
  */
 
@@ -154,16 +155,19 @@ ${REPORTS_VIEW}
 `;
 
 /**
- * 4 → 5: reports received per day and endpoint, counted by the write path from now on. The day under way and the
- * ones before were in part received before: they are counted from the next day on (`countedFrom`); a new file, from
- * the start.
+ * 4 → 5: reports per day and endpoint, counted by the write path and the ledger from now on, as `days` is. The day
+ * under way and the ones before were in part received before: they are counted from the next day on (`countedFrom`);
+ * a new file, from the start.
  */
 function migration5(countedFrom: number): string {
   return `
 CREATE TABLE endpoint_days (
-  day      INTEGER NOT NULL,
-  endpoint TEXT    NOT NULL,
-  received INTEGER NOT NULL DEFAULT 0,
+  day       INTEGER NOT NULL,
+  endpoint  TEXT    NOT NULL,
+  received  INTEGER NOT NULL DEFAULT 0,
+  delivered INTEGER NOT NULL DEFAULT 0,
+  discarded INTEGER NOT NULL DEFAULT 0,
+  too_old   INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (day, endpoint)
 ) WITHOUT ROWID;
 CREATE TABLE counted_since (

@@ -6,6 +6,7 @@ import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
 import { GroupCommitter } from './group-commit.js';
 import { LaneLedger } from './ledger.js';
 import { brtDay, dayDeadline, type DayCounts } from './days.js';
+import { AnswerTally, COUNTED_KEY, endpointInSql, endpointKey } from './endpoint-days.js';
 import { LedgerReader } from './ledger-read.js';
 import { LedgerStore, type DeadLetterReason, type LedgerOp } from './ledger-store.js';
 import { DeliveredPruner } from './prune.js';
@@ -89,6 +90,8 @@ export interface LeasedRow {
   body: string;
   /** The report's timestamp (epoch ms; its arrival here for rows stored before it was kept). */
   at: number;
+  /** The `endpoint` in its body ('' when none), cut to MAX_ENDPOINT_CHARS: what its answer is counted under. */
+  endpoint: string;
 }
 
 export interface LeasedBatch {
@@ -110,6 +113,8 @@ export interface RowResult {
   message: string | null;
   /** The leased row's `at`, for the per-day counts; without it the answer is recorded but not counted. */
   at?: number;
+  /** The leased row's `endpoint`, for the per-endpoint counts (read from the log when not given). */
+  endpoint?: string;
   /** A discarded row's dead-letter reason; `pcm` when not given. */
   reason?: DeadLetterReason;
 }
@@ -126,6 +131,9 @@ export interface PendingSummary {
  * wait long, and far below V8's longest string (2^29 - 24), which the wire format's joined text must stay under.
  */
 const MAX_GROUP_CHARS = 32 * 1024 * 1024;
+
+/** A row as the lease reads it: id, body, bytes, timestamp, the endpoint in its body (endpointInSql). */
+type RowRead = [number, string, number, number, unknown];
 
 /** Pages of too-old rows one lease call dead-letters before it gives up for this call (each is one bounded read). */
 const MAX_TOO_OLD_PAGES = 8;
@@ -231,12 +239,14 @@ export class Spool {
     this.statements = {
       lanes: db.prepare('SELECT no, name, next, cursor FROM lanes'),
       laneNext: db.prepare('SELECT next FROM lanes WHERE no = ?').pluck(),
-      rows: db.prepare('SELECT id, body, bytes, coalesce(ts, created_at) FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?').raw(),
+      rows: db.prepare(`SELECT id, body, bytes, coalesce(ts, created_at), ${endpointInSql('body')} FROM log WHERE id BETWEEN ? AND ? ORDER BY id LIMIT ?`).raw(),
+      endpointOf: db.prepare(`SELECT ${endpointInSql('body')} FROM log WHERE id = ?`).pluck(),
       atOf: db.prepare('SELECT coalesce(ts, created_at) FROM log WHERE id = ?').pluck(),
       lateRows: db
         .prepare(
           // CROSS JOIN: `late` (a few rows per lane) drives; a plain join let the planner walk the lane's whole log.
-          'SELECT g.id, g.body, g.bytes, coalesce(g.ts, g.created_at) FROM late l CROSS JOIN log g ON g.id = l.id WHERE l.id BETWEEN ? AND ? AND l.ts < ? ORDER BY l.ts',
+          `SELECT g.id, g.body, g.bytes, coalesce(g.ts, g.created_at), ${endpointInSql('g.body')} FROM late l CROSS JOIN log g ON g.id = l.id
+           WHERE l.id BETWEEN ? AND ? AND l.ts < ? ORDER BY l.ts`,
         )
         .raw(),
       // Summed in SQLite: a page of 5000 rows is never walked in JavaScript just to be counted.
@@ -262,9 +272,14 @@ export class Spool {
       ),
       markReplayed: db.prepare('UPDATE discarded SET replayed_at = ? WHERE id = ?'),
       deadLetterDay: db.prepare(
-        "SELECT x.reason, coalesce(l.ts, l.created_at) AS at, coalesce(json_extract(l.body, '$.endpoint'), '') AS endpoint FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?",
+        `SELECT x.reason, coalesce(l.ts, l.created_at) AS at, ${endpointInSql('l.body')} AS endpoint FROM discarded x JOIN log l ON l.id = x.id WHERE x.id = ?`,
       ),
-      unEndpointDay: db.prepare('UPDATE endpoint_days SET received = max(0, received - 1) WHERE day = ? AND endpoint = ?'),
+      // Under the key its answer was counted under (ledger-store.ts): the dead letter leaves its endpoint's day.
+      unEndpointDay: db.prepare(
+        `WITH k (day, endpoint) AS (VALUES (?, ?))
+         UPDATE endpoint_days SET received = max(0, received - 1), discarded = max(0, discarded - ?), too_old = max(0, too_old - ?)
+         WHERE day = (SELECT day FROM k) AND endpoint = ${COUNTED_KEY}`,
+      ),
       unDeadLetter: db.prepare(
         'UPDATE days SET received = max(0, received - 1), discarded = max(0, discarded - ?), too_old = max(0, too_old - ?) WHERE day = ? AND lane = ?',
       ),
@@ -436,23 +451,24 @@ export class Spool {
     const seen = new Set<number>();
     let bytes = 2; // the brackets of the array
     /** Takes a row into the batch, or says it does not fit (then the batch is complete). */
-    const add = (id: number, body: string, size: number, at: number): boolean => {
+    const add = (id: number, body: string, size: number, at: number, endpoint: unknown): boolean => {
       seen.add(id);
+      const row = { id, body, at, endpoint: endpointKey(endpoint) };
       if (at < oldest) {
-        tooOld.push({ id, body, at });
+        tooOld.push(row);
         return true;
       }
       const added = size + (rows.length > 0 ? 1 : 0);
       if (rows.length > 0 && bytes + added > maxBytes) return false;
-      rows.push({ id, body, at });
+      rows.push(row);
       bytes += added;
       return true;
     };
     const full = (): boolean => rows.length >= maxItems || tooOld.length >= maxItems;
     let complete = false;
-    for (const [id, body, size, at] of this.lateFirst(ledger, maxItems)) {
+    for (const [id, body, size, at, endpoint] of this.lateFirst(ledger, maxItems)) {
       if (full()) break;
-      if (!add(id, body, size, at)) {
+      if (!add(id, body, size, at, endpoint)) {
         complete = true;
         break;
       }
@@ -460,9 +476,9 @@ export class Spool {
     for (let page = 1; ; page++) {
       if (!complete && !full()) {
         for (const [a, b] of ledger.pendingRanges()) {
-          for (const [id, body, size, at] of this.statements.rows.iterate(a, b, maxItems - rows.length + seen.size) as Iterable<[number, string, number, number]>) {
+          for (const [id, body, size, at, endpoint] of this.statements.rows.iterate(a, b, maxItems - rows.length + seen.size) as Iterable<RowRead>) {
             if (seen.has(id)) continue;
-            if (full() || !add(id, body, size, at)) {
+            if (full() || !add(id, body, size, at, endpoint)) {
               complete = true;
               break;
             }
@@ -493,15 +509,15 @@ export class Spool {
   }
 
   /** Pending late rows of the lane whose timestamp is older than its oldest waiting report's, oldest first. */
-  private lateFirst(ledger: LaneLedger, maxItems: number): [number, string, number, number][] {
+  private lateFirst(ledger: LaneLedger, maxItems: number): RowRead[] {
     const head = ledger.pendingRanges().next();
     if (head.done) return [];
     const headAt = this.statements.atOf.get(head.value[0]) as number | undefined;
     if (headAt === undefined) return [];
     const base = laneBase(ledger.no);
     // Leased ones are still listed (they leave when answered): stepped through lazily, only pending ones kept.
-    const out: [number, string, number, number][] = [];
-    for (const row of this.statements.lateRows.iterate(base, base + LANE_SPAN - 1, headAt) as Iterable<[number, string, number, number]>) {
+    const out: RowRead[] = [];
+    for (const row of this.statements.lateRows.iterate(base, base + LANE_SPAN - 1, headAt) as Iterable<RowRead>) {
       if (!ledger.isPending(row[0])) continue;
       out.push(row);
       if (out.length >= maxItems) break;
@@ -524,16 +540,19 @@ export class Spool {
     if (rows.length === 0) return;
     const limit = this.maxAgeMs ?? 0;
     const perDay = new Map<number, number>();
+    const perEndpoint = new AnswerTally();
     for (const row of rows) {
       ops.push(['discard', row.id, now, tooOldMessage(limit, row.at), 'too-old']);
       const day = brtDay(row.at);
       perDay.set(day, (perDay.get(day) ?? 0) + 1);
+      perEndpoint.add(day, row.endpoint, 2);
     }
     for (const [a, b] of runsOf(rows.map((r) => r.id).sort((x, y) => x - y))) {
       ops.push(['delivery', a, b, a, now, null]);
       ops.push(['answeredLate', a, b]);
     }
     for (const [day, n] of perDay) ops.push(['days', day, ledger.no, 0, 0, 0, n]);
+    for (const e of perEndpoint.entries()) ops.push(['endpointDays', ...e]);
     // Told once the change is made (queued for the writer thread, or applied), never from inside it.
     const told = { lane: ledger.name, bodies: rows.map((r) => r.body), message: tooOldMessage(limit, (rows[0] as LeasedRow).at) };
     queueMicrotask(() => {
@@ -575,8 +594,9 @@ export class Spool {
     const now = this.now();
     void this.ledgerWrite((ops) => {
       for (const [ledger, runs] of this.leasedRunsOf([...byId.keys()])) {
-        // Per day: [delivered, on time, discarded, too old].
+        // Per day: [delivered, on time, discarded, too old]; per day and endpoint the same, but on time.
         const perDay = new Map<number, [number, number, number, number]>();
+        const perEndpoint = new AnswerTally();
         for (const [a, b] of runs) {
           const reportIds: (string | null)[] = [];
           for (let id = a; id <= b; id++) {
@@ -587,20 +607,28 @@ export class Spool {
             const day = brtDay(r.at);
             let counts = perDay.get(day);
             if (!counts) perDay.set(day, (counts = [0, 0, 0, 0]));
-            if (r.state === 'discarded' && r.reason === 'too-old') counts[3]++;
-            else if (r.state === 'discarded') counts[2]++;
+            const kind = r.state === 'accepted' ? 0 : r.reason === 'too-old' ? 2 : 1;
+            if (kind === 2) counts[3]++;
+            else if (kind === 1) counts[2]++;
             else {
               counts[0]++;
               if (now <= dayDeadline(day)) counts[1]++;
             }
+            perEndpoint.add(day, r.endpoint ?? this.endpointOf(id), kind);
           }
           ops.push(['delivery', a, b, a, now, reportIds.some((x) => x !== null) ? JSON.stringify(reportIds) : null]);
           ops.push(['answeredLate', a, b]);
           this.mirrorLeases(ops, ledger.leased.remove(a, b), now);
         }
         for (const [day, [delivered, onTime, discarded, tooOld]] of perDay) ops.push(['days', day, ledger.no, delivered, onTime, discarded, tooOld]);
+        for (const e of perEndpoint.entries()) ops.push(['endpointDays', ...e]);
       }
     });
+  }
+
+  /** The endpoint a leased row's answer is counted under, read from the log (for callers that did not keep it). */
+  private endpointOf(id: number): string {
+    return endpointKey(this.statements.endpointOf.get(id));
   }
 
   /** Returns leased rows to pending (after a failed attempt, or on shutdown). */
@@ -672,10 +700,11 @@ export class Spool {
       (committed.outcomes[0] ?? []).forEach((outcome, i) => {
         if (outcome !== 'stored') return;
         const id = (items[i] as (typeof items)[number]).deadLetterId;
-        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number; endpoint: string } | undefined;
+        const letter = this.statements.deadLetterDay.get(id) as { reason: DeadLetterReason; at: number; endpoint: unknown } | undefined;
         if (!letter) return;
-        this.statements.unDeadLetter.run(letter.reason === 'too-old' ? 0 : 1, letter.reason === 'too-old' ? 1 : 0, brtDay(letter.at), laneNoOf(id));
-        this.statements.unEndpointDay.run(brtDay(letter.at), letter.endpoint);
+        const [discarded, tooOld] = letter.reason === 'too-old' ? [0, 1] : [1, 0];
+        this.statements.unDeadLetter.run(discarded, tooOld, brtDay(letter.at), laneNoOf(id));
+        this.statements.unEndpointDay.run(brtDay(letter.at), endpointKey(letter.endpoint), discarded, tooOld);
       });
       return committed;
     }).immediate();

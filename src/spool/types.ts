@@ -25,8 +25,8 @@ export interface NewReport {
   dedupKey: string;
   fapiInteractionId: string | null;
   /**
-   * The report's `endpoint` ('' when it has none), counted per day (endpoint-days.ts). Given by ingest; when not
-   * given it is read from `json`.
+   * What the report is counted under per day (endpoint-days.ts): ingest gives its `endpoint` when it is a catalogue
+   * template and UNLISTED_ENDPOINT when not. When not given, the `endpoint` in `json` ('' when none).
    */
   endpoint?: string | undefined;
   /** The report's own timestamp (epoch ms): its day for the SLA, and its age limit at the PCM. */

@@ -41,7 +41,7 @@ async function fillSpool(f: Fixture): Promise<void> {
  */
 describe('admin API: the query thread', () => {
   let f: Fixture;
-  const heavy = (): string => `${f.sidecar.adminUrl}/v1/reports?endpoint=${encodeURIComponent(BULK_ENDPOINT)}&status=pending&_limit=1`;
+  const heavy = (base = f.sidecar.adminUrl): string => `${base}/v1/reports?endpoint=${encodeURIComponent(BULK_ENDPOINT)}&status=pending&_limit=1`;
 
   beforeAll(async () => {
     f = await reportsFixture('admin-thread');
@@ -68,9 +68,9 @@ describe('admin API: the query thread', () => {
   });
 
   it('queues requests behind the one running, and answers 503 with Retry-After past the queue', async () => {
-    // The per-endpoint figures read every report not answered yet (200,000 here): the longest question here.
-    const running = adminJson(`${f.sidecar.adminUrl}/v1/stats`);
-    await eventually(async () => (f.sidecar.adminQueries.status().running === 'endpointDays' ? true : undefined), 30_000, 2);
+    // A listing by endpoint reads every report (200,000 here): the longest question here.
+    const running = adminJson(heavy());
+    await eventually(async () => (f.sidecar.adminQueries.status().running === 'reports' ? true : undefined), 30_000, 2);
     const queued = Array.from({ length: 8 }, () => adminJson<{ quarantine: unknown[] }>(`${f.sidecar.adminUrl}/v1/quarantine`));
     await eventually(async () => (f.sidecar.adminQueries.status().waiting === 8 ? true : undefined), 30_000, 2);
     const refused = await adminJson<{ message: string }>(heavy());
@@ -116,7 +116,7 @@ describe('admin API: the query thread', () => {
     });
 
     it('stops a scan past the limit with 503; the thread takes the next request', async () => {
-      const stopped = await adminJson<{ message: string }>(`${url}/v1/stats`);
+      const stopped = await adminJson<{ message: string }>(heavy(url));
       expect([stopped.status, stopped.headers['retry-after']]).toEqual([503, undefined]);
       expect(stopped.body.message).toMatch(/took longer than 0.1 s/);
       // It stopped itself (SpoolQueries.within): the same thread answers next.

@@ -7,9 +7,10 @@ import { DEFAULTS } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { brtDay, dayLabel } from '../../src/spool/days.js';
-import { Spool } from '../../src/spool/spool.js';
+import { Spool, type NewReport } from '../../src/spool/spool.js';
 import { adminJson } from '../helpers/admin.js';
 import { tempDir } from '../helpers/pki.js';
+import { asSchema4Release } from '../helpers/spool-scan.js';
 import { reportsFixture, type Fixture } from './fixture.js';
 
 interface EndpointFigures {
@@ -83,15 +84,25 @@ describe('admin API: stats per day and endpoint', () => {
   });
 });
 
+const ENDPOINT = '/open-banking/accounts/v2/accounts';
+
+/** A report of ENDPOINT as ingest stores it, with its timestamp. */
+function spoolReport(i: number, at: number): NewReport {
+  return { stream: 'private', orgId: 'org', dedupKey: `k${i}`, fapiInteractionId: null, at, endpoint: ENDPOINT, json: JSON.stringify({ i, endpoint: ENDPOINT }), repairs: [] };
+}
+
+/** An admin query thread on the spool file at `path`, as the sidecar runs it. */
+function queryThread(path: string): AdminQueryThread {
+  const rules = { rulesInput: { organisations: null, opendataOrgId: null, rules: { ...DEFAULTS.rules } }, catalog: loadCatalog(), skipPaths: '' };
+  return new AdminQueryThread({ path, sync: 'normal' }, rules, { timeLimitMs: 30_000 }, createLogger('silent'));
+}
+
 /** A spool upgraded from schema 4 has no per-endpoint counts for the days before the upgrade's next one. */
 describe('admin API: stats of a spool upgraded from schema 4', () => {
   it('shows endpoints: null for the days before counting began, with a note, and the counts from then on', async () => {
     const path = join(await tempDir('admin-stats-v4'), 'spool.db');
     const now = Date.now();
-    const endpoint = '/open-banking/accounts/v2/accounts';
-    const report = (i: number, at: number) => ({
-      stream: 'private' as const, orgId: 'org', dedupKey: `k${i}`, fapiInteractionId: null, at, endpoint, json: JSON.stringify({ i, endpoint }), repairs: [],
-    });
+    const [endpoint, report] = [ENDPOINT, spoolReport];
     const before = new Spool({ path, sync: 'normal' });
     await before.write({ reports: [report(0, now - 3_600_000)], rejected: [] });
     await before.close();
@@ -100,21 +111,48 @@ describe('admin API: stats of a spool upgraded from schema 4', () => {
     db.pragma('user_version = 4');
     db.close();
     const spool = new Spool({ path, sync: 'normal' });
-    const rules = { rulesInput: { organisations: null, opendataOrgId: null, rules: { ...DEFAULTS.rules } }, catalog: loadCatalog(), skipPaths: '' };
-    const thread = new AdminQueryThread({ path, sync: 'normal' }, rules, { timeLimitMs: 30_000 }, createLogger('silent'));
+    const thread = queryThread(path);
     try {
       // A report of tomorrow (its timestamp): counted, the day after the upgrade.
       await spool.write({ reports: [report(1, now + 25 * 3_600_000)], rejected: [] });
       const today = dayLabel(brtDay(now));
       const tomorrow = dayLabel(brtDay(now + 25 * 3_600_000));
       const verdict = (day: string) => ({ day, received: 1, delivered: 0, onTime: 0, discarded: 0, tooOld: 0, pending: 1 });
-      const answer = await stats({ days: () => [verdict(today), verdict(tomorrow)] as never, queries: thread, pending: () => spool.pendingRanges(), now: () => now })();
+      const answer = await stats({ days: () => [verdict(today), verdict(tomorrow)] as never, queries: thread, now: () => now })();
       const body = answer.body as { days: { day: string; endpoints: unknown }[]; note?: string };
       expect(body.days.map((d) => [d.day, d.endpoints])).toEqual([
         [today, null],
         [tomorrow, [{ endpoint, received: 1, delivered: 0, status: { accepted: 0, discarded: 0, pending: 1 } }]],
       ]);
       expect(body.note).toContain(`counted from ${tomorrow} on`);
+    } finally {
+      await thread.close();
+      await spool.close();
+    }
+  });
+});
+
+/** After a rollback to a schema-4 release and forward again, the days it wrote into do not add up per endpoint. */
+describe('admin API: stats after a rollback to schema 4', () => {
+  it('shows endpoints: null for the days the older release wrote into, with a note naming them', async () => {
+    const path = join(await tempDir('admin-stats-rollback'), 'spool.db');
+    const now = Date.now();
+    const spool = new Spool({ path, sync: 'normal' });
+    const thread = queryThread(path);
+    try {
+      await spool.write({ reports: [spoolReport(0, now - 3_600_000)], rejected: [] });
+      asSchema4Release(path, true);
+      await spool.write({ reports: [spoolReport(1, now - 49 * 3_600_000)], rejected: [] });
+      asSchema4Release(path, false);
+      const [today, before] = [dayLabel(brtDay(now - 3_600_000)), dayLabel(brtDay(now - 49 * 3_600_000))];
+      const verdict = (day: string) => ({ day, received: 1, delivered: 0, onTime: 0, discarded: 0, tooOld: 0, pending: 1 });
+      const answer = await stats({ days: () => [verdict(before), verdict(today)] as never, queries: thread, now: () => now })();
+      const body = answer.body as { days: { day: string; endpoints: unknown }[]; note?: string };
+      expect(body.days.map((d) => [d.day, d.endpoints])).toEqual([
+        [before, null],
+        [today, [{ endpoint: ENDPOINT, received: 1, delivered: 0, status: { accepted: 0, discarded: 0, pending: 1 } }]],
+      ]);
+      expect(body.note).toContain(`per-endpoint figures of ${before} do not add up`);
     } finally {
       await thread.close();
       await spool.close();
