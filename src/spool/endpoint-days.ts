@@ -31,6 +31,24 @@ export function endpointIn(json: string): string {
   }
 }
 
+const ENDPOINT_MEMBER = '"endpoint":"';
+
+/**
+ * The top-level `endpoint` of a stored report, read from its text: the log holds the sidecar's own serialisation
+ * (src/report/validate.ts), where `endpoint` comes before additionalInfo, the only object a report nests, and a
+ * quote inside a string is escaped, so the first `"endpoint":"` is the report's own. A value with escapes, or a body
+ * where the member is not found, is parsed (rare); what endpointIn() would give in every case.
+ */
+export function endpointInText(body: string): string {
+  const at = body.indexOf(ENDPOINT_MEMBER);
+  if (at < 0) return endpointIn(body);
+  const start = at + ENDPOINT_MEMBER.length;
+  const end = body.indexOf('"', start);
+  if (end < 0) return endpointIn(body);
+  const value = body.slice(start, end);
+  return value.includes('\\') ? endpointIn(body) : endpointKey(value);
+}
+
 /**
  * The `endpoint` in a log row's body, in SQL: read by SQLite with the row, so a leased body is never parsed in
  * JavaScript; a body that is not JSON has none (rather than failing the statement). Read as endpointKey() reads it.
@@ -71,19 +89,19 @@ export class EndpointTally {
 
 /** Answers of one ledger change per day and endpoint: [delivered, discarded, too old]. */
 export class AnswerTally {
-  private readonly byKey = new Map<string, [day: number, endpoint: string, counts: [number, number, number]]>();
+  // Per day, per endpoint: a lookup of the endpoint string alone per row (no key built per row: this runs for every
+  // report the PCM answers, on the event loop).
+  private readonly byDay = new Map<number, Map<string, [number, number, number]>>();
 
   add(day: number, endpoint: string, kind: 0 | 1 | 2): void {
-    const key = `${day}\0${endpoint}`;
-    let e = this.byKey.get(key);
-    if (e === undefined) {
-      e = [day, endpoint, [0, 0, 0]];
-      this.byKey.set(key, e);
-    }
-    e[2][kind]++;
+    let endpoints = this.byDay.get(day);
+    if (endpoints === undefined) this.byDay.set(day, (endpoints = new Map()));
+    let counts = endpoints.get(endpoint);
+    if (counts === undefined) endpoints.set(endpoint, (counts = [0, 0, 0]));
+    counts[kind]++;
   }
 
   *entries(): Generator<[day: number, endpoint: string, delivered: number, discarded: number, tooOld: number]> {
-    for (const [day, endpoint, [d, x, t]] of this.byKey.values()) yield [day, endpoint, d, x, t];
+    for (const [day, endpoints] of this.byDay) for (const [endpoint, [d, x, t]] of endpoints) yield [day, endpoint, d, x, t];
   }
 }
