@@ -196,6 +196,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
       reporterOrgId: context.opendataOrgId ?? '',
       dedupKey: ['OPENDATA', report.endpoint, report.httpMethod, report.timestamp, report.statusCode, report.processTimespan, clientIp].join('|'),
       fapiInteractionId: null,
+      listed: context.opendataTemplates.has(report.endpoint),
       repairs,
       findings,
     };
@@ -228,6 +229,7 @@ export function prepareReport(item: unknown, context: ValidationContext): Valida
     reporterOrgId: (report.role === 'CLIENT' ? report.clientOrgId : report.serverOrgId).toLowerCase(),
     dedupKey: privateDedupKey(report),
     fapiInteractionId: report.fapiInteractionId.toLowerCase(),
+    listed: context.privateTemplates.has(report.endpoint),
     repairs,
     findings,
   };
