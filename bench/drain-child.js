@@ -76,7 +76,7 @@ const lanes = sidecar.sender.status();
 // The stop closed the spool: open it again (public API, rows in flight left as they are) to count what it holds.
 let counts = null;
 try {
-  const spool = new Spool({ path: options.spoolPath, sync: 'normal', recoverInflight: false });
+  const spool = new Spool({ path: options.spoolPath, sync: 'normal', guest: true });
   counts = spool.counts();
   await spool.close();
 } catch (err) {

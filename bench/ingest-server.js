@@ -69,7 +69,7 @@ async function startPipeline() {
       // its public API, leaving rows in flight as they are, and count.
       let counts;
       try {
-        const spool = new Spool({ path: options.spoolPath, sync: 'normal', recoverInflight: false });
+        const spool = new Spool({ path: options.spoolPath, sync: 'normal', guest: true });
         counts = spool.counts();
         await spool.close();
       } catch (err) {

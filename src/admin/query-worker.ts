@@ -47,7 +47,7 @@ function replayRules(): ReplayRules {
 function replaying<T>(run: (spool: Spool, rules: ReplayRules) => T): { summary: T; added: [string, AddedRows][] } {
   const { path, sync, maxBytes, dedupWindow, lateArrivalMs } = data.spool;
   // Leases are the running sidecar's: this one must not take them back.
-  const spool = new Spool({ path, sync, maxBytes, dedupWindow, lateArrivalMs, recoverInflight: false });
+  const spool = new Spool({ path, sync, maxBytes, dedupWindow, lateArrivalMs, guest: true });
   const added = new Map<string, AddedRows>();
   spool.onCommitted((rows) => {
     for (const [lane, r] of rows) {

@@ -1,4 +1,4 @@
-import { aggregationKey, oppositeKey, type AlertCode, type AlertEvent, type AlertState } from './events.js';
+import { aggregationKey, oppositeKey, type AlertCode, type AlertEvent } from './events.js';
 
 /**
  * Aggregation: events with one key (events.ts) within `aggregateMs` of the first become one burst, which becomes one
@@ -7,15 +7,7 @@ import { aggregationKey, oppositeKey, type AlertCode, type AlertEvent, type Aler
  */
 
 /** What a burst says besides its counts: the first event's fields. */
-export interface BurstFields {
-  lane?: string;
-  orgId?: string;
-  day?: string;
-  state?: AlertState;
-  reason?: string;
-  message?: string;
-  details?: Record<string, string | number>;
-}
+export type BurstFields = Pick<AlertEvent, 'lane' | 'orgId' | 'day' | 'state' | 'reason' | 'message' | 'details'>;
 
 export interface Burst {
   key: string;

@@ -1,12 +1,12 @@
 import type { Config } from '../config/schema.js';
 import { DEAD_LETTER_REASONS, deadLetters, replayDeadLetterReports, type DeadLetterFilter, type DeadLetterReplaySummary } from '../ingest/replay-dead-letters.js';
-import { Spool, type DeadLetter } from '../spool/spool.js';
+import type { DeadLetter, Spool } from '../spool/spool.js';
 import { parseArgs } from 'node:util';
 import { EX_USAGE, configOrExit, fail, parseOrText, type Command } from './common.js';
 import { replayRulesOf } from './quarantine.js';
+import { withGuestSpool } from './guest-spool.js';
 
 /** `pcm-sidecar deadletter list|replay`: reports that will not be sent again, and sending them again after a fix. */
-
 
 export function describeDeadLetter(d: DeadLetter): string {
   const replayed = d.replayedAt === null ? '' : ` [replayed ${new Date(d.replayedAt).toISOString()}]`;
@@ -62,9 +62,7 @@ async function deadletter(args: string[]): Promise<void> {
   const since = values.since === undefined ? undefined : Date.parse(values.since);
   if (since !== undefined && Number.isNaN(since)) fail(`deadletter: --since "${values.since}" is not a time (ISO 8601, e.g. 2026-12-01T08:00:00Z)`, EX_USAGE);
   const config = configOrExit(values.config);
-  // Next to a running sidecar: its rows in flight are its own, not to be handed out again.
-  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync, maxBytes: config.spool.maxBytes, recoverInflight: false });
-  try {
+  await withGuestSpool(config, (spool) => {
     const filter = { reason, since };
     if (action === 'list') {
       let n = 0;
@@ -79,9 +77,7 @@ async function deadletter(args: string[]): Promise<void> {
         `examined ${summary.examined}: stored ${summary.stored} again, ${summary.duplicates} already stored, ${summary.stillFailing} still refused by validation\n`,
       );
     }
-  } finally {
-    await spool.close();
-  }
+  });
 }
 
 export const command: Command = { help: HELP, run: deadletter };

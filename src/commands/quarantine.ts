@@ -3,12 +3,12 @@ import { quarantinedItems, replayQuarantined, type ReplayRules, type ReplaySumma
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules, rulesInputOf } from '../report/context.js';
 import { opendataOrgOf } from '../sender/sender.js';
-import { Spool, type QuarantinedItem } from '../spool/spool.js';
+import type { QuarantinedItem, Spool } from '../spool/spool.js';
 import { parseArgs } from 'node:util';
 import { EX_USAGE, configOrExit, fail, parseOrText, type Command } from './common.js';
+import { withGuestSpool } from './guest-spool.js';
 
 /** `pcm-sidecar quarantine list|replay`: what ingest refused, and moving what now passes to the spool. */
-
 
 export function describeQuarantined(item: QuarantinedItem): string {
   const problems = JSON.parse(item.problems) as { field: string; message: string }[];
@@ -61,9 +61,7 @@ async function quarantine(args: string[]): Promise<void> {
   if (values.help || !action) return void process.stdout.write(HELP);
   if (action !== 'list' && action !== 'replay') fail(`quarantine: unknown action "${action}" (list or replay)`, EX_USAGE);
   const config = configOrExit(values.config);
-  // Next to a running sidecar: its rows in flight are its own, not to be handed out again.
-  const spool = new Spool({ path: config.spool.path, sync: config.spool.sync, maxBytes: config.spool.maxBytes, recoverInflight: false });
-  try {
+  await withGuestSpool(config, (spool) => {
     if (action === 'list') {
       for (const item of quarantinedItems(spool, Number(values.limit ?? 100))) {
         process.stdout.write(`${values.json ? JSON.stringify({ ...item, item: parseOrText(item.item), problems: parseOrText(item.problems) }) : describeQuarantined(item)}\n`);
@@ -75,9 +73,7 @@ async function quarantine(args: string[]): Promise<void> {
         `examined ${summary.examined}: moved ${summary.moved} to the spool, ${summary.duplicates} already spooled, ${summary.stillFailing} still failing\n`,
       );
     }
-  } finally {
-    await spool.close();
-  }
+  });
 }
 
 export const command: Command = { help: HELP, run: quarantine };

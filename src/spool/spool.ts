@@ -47,10 +47,11 @@ export interface SpoolOptions {
   /** Largest database file; past it ingest answers 503 (after delivered rows were pruned to make room). */
   maxBytes?: number | undefined;
   /**
-   * Return leases left by a previous process to pending (the running sidecar does; a command that opens the spool
-   * next to a running sidecar must not, or it would hand that sidecar's batches out twice).
+   * Opened beside the spool's owner (the running sidecar): by a command, a replay of the admin API, a benchmark's
+   * reader. A guest leaves the leases it finds alone (returning them to pending would hand the owner's batches out
+   * twice) and never moves an unreadable file aside (the owner has it open); the owner does both at start.
    */
-  recoverInflight?: boolean;
+  guest?: boolean;
   /**
    * Caps on the quarantine as a whole (items refused by ingest): past either, the oldest items are deleted until it
    * is back under 90 % of both, so hostile traffic cannot fill the spool. Undefined: no cap.
@@ -219,9 +220,8 @@ export class Spool {
     try {
       opened = openDatabase(this.openOptions);
     } catch (err) {
-      // A file SQLite cannot read would fail every start: move it aside (kept for forensics) and begin anew. Only its
-      // owner does that: a guest beside a running sidecar (a replay, recoverInflight false) must not move its file.
-      if (!isUnreadableDatabase(err) || options.path === ':memory:' || options.recoverInflight === false) throw err;
+      // A file SQLite cannot read would fail every start: move it aside (kept for forensics) and begin anew.
+      if (!isUnreadableDatabase(err) || options.path === ':memory:' || options.guest === true) throw err;
       this.movedAside = moveAside(options.path);
       opened = openDatabase(this.openOptions);
     }
@@ -293,7 +293,7 @@ export class Spool {
     this.pruner = new DeliveredPruner(db);
     this.ledgerStore = new LedgerStore(db);
     this.ledgerReader = new LedgerReader(db);
-    this.recoveredInflight = opened.migratedInflight + this.loadLedger(options.recoverInflight !== false);
+    this.recoveredInflight = opened.migratedInflight + this.loadLedger(options.guest !== true);
     this.committer = new GroupCommitter(
       (requests) => {
         if (this.writer) return this.writer.commit(requests).then((result) => this.committed(result));

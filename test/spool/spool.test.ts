@@ -227,12 +227,12 @@ describe('spool: review fixes', () => {
     await spool.close();
   });
 
-  it('opened with recoverInflight: false (a command next to a running sidecar), leaves rows in flight alone', async () => {
+  it('opened as a guest (a command next to a running sidecar), leaves rows in flight alone', async () => {
     const path = join(await tempDir('spool'), 'live.db');
     const live = new Spool({ path, sync: 'normal' });
     await live.write({ reports: Array.from({ length: 4 }, (_, i) => report(ORG_A, i)), rejected: [] });
     const batch = live.lease(LANE_A, 3, 1_000_000)!;
-    const command = new Spool({ path, sync: 'normal', recoverInflight: false });
+    const command = new Spool({ path, sync: 'normal', guest: true });
     expect(command.recoveredInflight).toBe(0);
     expect(command.counts()).toMatchObject({ pending: 1, inflight: 3 });
     await command.close();
@@ -377,7 +377,7 @@ describe('quarantine caps', () => {
     const path = join(await tempDir('spool-cap'), 'spool.db');
     const big = 'x'.repeat(10_000);
     const spool = new Spool({ path, sync: 'normal', quarantineMaxBytes: 200_000 });
-    const other = new Spool({ path, sync: 'normal', recoverInflight: false });
+    const other = new Spool({ path, sync: 'normal', guest: true });
     try {
       for (let i = 0; i < 15; i++) await spool.write({ reports: [], rejected: [{ source: 's', route: '/v1/reports', item: `${big}${i}`, problems: '[]' }] });
       expect(spool.quarantined(0, 100)).toHaveLength(15);

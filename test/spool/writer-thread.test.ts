@@ -77,7 +77,7 @@ describe('spool with a writer thread', () => {
     const path = join(await tempDir('writer'), 'spool.db');
     const sidecar = await Spool.open({ path, sync: 'full', writerThread: true });
     await sidecar.write({ reports: [report(1)], rejected: [] });
-    const replay = new Spool({ path, sync: 'full', recoverInflight: false });
+    const replay = new Spool({ path, sync: 'full', guest: true });
     expect(replay.promote([{ quarantineId: 999, report: report(2) }], [])).toEqual(['stored']);
     await replay.close();
     expect(await sidecar.write({ reports: [report(1), report(2), report(3)], rejected: [] })).toEqual(['duplicate', 'duplicate', 'stored']);
