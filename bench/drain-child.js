@@ -7,14 +7,13 @@
 // answered (the parent reads CPU and memory from /proc then) → the sidecar stops → the spool is opened again to count
 // its rows → {type:'done', counts, lanes} → exit.
 import { performance } from 'node:perf_hooks';
-import { configSchema } from '../dist/config/schema.js';
 import { createLogger } from '../dist/log.js';
 import { startSidecar } from '../dist/sidecar.js';
 import { Spool } from '../dist/spool/spool.js';
-import { childOptions, ORGS, sleep, tell } from './lib.js';
+import { childOptions, ORGS, parseConfigApart, sleep, tell } from './lib.js';
 
 const options = childOptions();
-const config = configSchema.parse({
+const config = await parseConfigApart({
   ingest: { host: '127.0.0.1', port: 0 },
   admin: { host: '127.0.0.1', port: 0 },
   spool: { path: options.spoolPath, sync: options.sync ?? 'full' },

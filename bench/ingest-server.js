@@ -6,11 +6,10 @@
 // stops and tells {type:'stopped', counts, lanes} (the sidecar's spool counts and sender status) before exiting.
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { configSchema } from '../dist/config/schema.js';
 import { createLogger } from '../dist/log.js';
 import { startSidecar } from '../dist/sidecar.js';
 import { Spool } from '../dist/spool/spool.js';
-import { childOptions, ORGS, tell } from './lib.js';
+import { childOptions, ORGS, parseConfigApart, tell } from './lib.js';
 
 const options = childOptions();
 
@@ -51,7 +50,7 @@ async function startBare() {
 }
 
 async function startPipeline() {
-  const config = configSchema.parse({
+  const config = await parseConfigApart({
     ingest: { host: '127.0.0.1', port: 0, ...(options.parseThreads ? { parseThreads: options.parseThreads } : {}), ...(options.largeBodyGcBytes !== undefined ? { largeBodyGcBytes: options.largeBodyGcBytes } : {}) },
     admin: { host: '127.0.0.1', port: 0 },
     spool: { path: options.spoolPath, sync: options.sync ?? 'full' },
@@ -84,6 +83,17 @@ const running = options.mode === 'bare' ? await startBare() : await startPipelin
 await tell({ type: 'ready', url: running.url, pid: process.pid });
 
 let mark = performance.eventLoopUtilization();
+// options.memProbe: the process's memory split at the moment of its highest RSS (for finding where a peak sits).
+let peakMemory = null;
+if (options.memProbe) {
+  const v8 = await import('node:v8');
+  setInterval(() => {
+    const m = process.memoryUsage();
+    if (peakMemory && m.rss <= peakMemory.rss) return;
+    const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_size / 1048576)]));
+    peakMemory = { ...Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 1048576)])), rss: m.rss, rssMiB: Math.round(m.rss / 1048576), spaces };
+  }, 20).unref();
+}
 process.on('message', async (msg) => {
   if (msg?.cmd === 'mark') {
     mark = performance.eventLoopUtilization();
@@ -96,7 +106,7 @@ process.on('message', async (msg) => {
   }
   if (msg?.cmd !== 'stop') return;
   const result = await running.stop();
-  await tell({ type: 'stopped', ...result });
+  await tell({ type: 'stopped', ...result, peakMemory });
   process.exit(0);
 });
 // Never outlive the parent.

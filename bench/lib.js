@@ -7,8 +7,9 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { DEMO_CLIENT_ORG, DEMO_SERVER_ORG, examplePair } from '../dist/demo.js';
-import { generatePki } from '../dist/pki/certs.js';
+import { NODE_FLAGS } from '../dist/node-flags.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const WORK_DIR = join(BENCH_DIR, '.work');
@@ -115,6 +116,8 @@ export async function benchPki() {
     const files = JSON.parse(readFileSync(marker, 'utf8'));
     if (ORGS.every((o) => files.clients[o.orgId] && existsSync(files.clients[o.orgId].cert))) return files;
   }
+  // Loaded here: the children import this file too, and the sidecar they measure never loads x509.
+  const { generatePki } = await import('../dist/pki/certs.js');
   const files = await generatePki(join(WORK_DIR, 'pki'), ORGS);
   writeFileSync(marker, JSON.stringify(files, null, 2));
   return files;
@@ -377,6 +380,10 @@ export async function startChild(script, options, name, timeoutMs = 30_000) {
   // BENCH_PROF=1: every child writes a V8 CPU profile to bench/.work/prof/ (for finding where the time goes).
   const execArgv = process.env.BENCH_PROF === '1' ? ['--cpu-prof', `--cpu-prof-dir=${join(WORK_DIR, 'prof')}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   if (options.exposeGc) execArgv.push('--expose-gc');
+  // The sidecar's children start with the V8 flags the bin and the image use (src/node-flags.ts), or with
+  // BENCH_NODE_FLAGS ('' for none, space-separated otherwise) to measure without them; options.nodeFlags adds more.
+  if ((options.mode === 'sidecar' || script === 'drain-child.js') && !options.noNodeFlags) execArgv.push(...(process.env.BENCH_NODE_FLAGS !== undefined ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean) : NODE_FLAGS));
+  if (options.nodeFlags) execArgv.push(...options.nodeFlags);
   const child = fork(join(BENCH_DIR, script), [JSON.stringify(options)], { stdio: ['ignore', fd, fd, 'ipc'], execArgv });
   const inbox = [];
   const waiters = [];
@@ -452,6 +459,21 @@ export async function startChild(script, options, name, timeoutMs = 30_000) {
 /** In a child: the options the parent passed. */
 export function childOptions() {
   return JSON.parse(process.argv[2] ?? '{}');
+}
+
+/**
+ * In a child: the sidecar's configuration from `input`, parsed in a thread that then ends, as `pcm-sidecar run`
+ * reads its own (src/config/load-thread.ts): zod is not in the measured process.
+ */
+export function parseConfigApart(input) {
+  const schema = new URL('../dist/config/schema.js', import.meta.url).href;
+  const code = `const { parentPort, workerData } = require('node:worker_threads');
+import(${JSON.stringify(schema)}).then(({ configSchema }) => parentPort.postMessage(configSchema.parse(workerData)));`;
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(code, { eval: true, workerData: input });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
 }
 
 /** In a child: send a message to the parent. */

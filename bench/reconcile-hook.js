@@ -15,7 +15,7 @@
 import { createLogger } from '../dist/log.js';
 import { Reconciler } from '../dist/reconcile/reconciler.js';
 import { reportFacts } from '../dist/reconcile/extract.js';
-import { DEFAULTS } from '../dist/config/schema.js';
+import { DEFAULTS } from '../dist/config/defaults.js';
 import { RateBudget } from '../dist/sender/rate-budget.js';
 import { machine, median, rowPrefix, spoolRows } from './lib.js';
 

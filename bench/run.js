@@ -58,7 +58,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { DEFAULTS } from '../dist/config/schema.js';
+import { DEFAULTS } from '../dist/config/defaults.js';
 import {
   BENCH_DIR,
   benchPki,

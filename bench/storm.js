@@ -4,6 +4,9 @@
 // 20 ms; the peak is the figure. Baseline in the same round: the bare node:http server of bench/ingest-server.js
 // (reads, JSON.parse's, answers) under the same storm.
 // Usage: npm run build && node bench/storm.js   (BENCH_STORM_SECONDS=20 BENCH_STORM_ROUNDS=3 BENCH_STORM_CONNECTIONS=32)
+// For finding where a peak sits: BENCH_STORM_MODES=bare,sidecar keeps only those rows; BENCH_STORM_FLAGS='--a=1;--b'
+// adds a sidecar row per ';'-separated set of node flags; BENCH_STORM_MEMPROBE=1 logs each child's memory split
+// (process.memoryUsage and V8's heap spaces) at its highest RSS.
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
@@ -85,20 +88,27 @@ const pcmUrl = `https://127.0.0.1:${await unusedPort()}`; // nothing answers: th
 // The sidecar as shipped, and without the collection asked for after large bodies (src/ingest/large-body-gc.ts).
 const MODES = {
   bare: { label: 'bare node:http parse (baseline)', options: { mode: 'bare' } },
-  sidecar: { label: 'pcm-sidecar (sync=full)', options: { mode: 'sidecar' } },
+  sidecar: { label: 'pcm-sidecar (sync=full), as shipped', options: { mode: 'sidecar' } },
   'sidecar-no-gc': { label: 'pcm-sidecar, PCM_INGEST_LARGE_BODY_GC_BYTES=0', options: { mode: 'sidecar', largeBodyGcBytes: 0 } },
+  'sidecar-no-flags': { label: 'pcm-sidecar, without src/node-flags.ts', options: { mode: 'sidecar', noNodeFlags: true } },
 };
+if (process.env.BENCH_STORM_MODES) {
+  for (const m of Object.keys(MODES)) if (!process.env.BENCH_STORM_MODES.split(',').includes(m)) delete MODES[m];
+}
+for (const [i, flags] of (process.env.BENCH_STORM_FLAGS ?? '').split(';').filter(Boolean).entries()) {
+  MODES[`flags${i}`] = { label: `pcm-sidecar, ${flags}`, options: { mode: 'sidecar', nodeFlags: flags.split(' ') } };
+}
 const rows = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
 log(`machine: ${JSON.stringify(machine())}`);
 for (let round = 1; round <= ROUNDS; round++) {
   for (const mode of Object.keys(MODES)) {
     const spoolPath = join(WORK_DIR, `storm-r${round}.db`);
     for (const s of ['', '-wal', '-shm']) rmSync(spoolPath + s, { force: true });
-    const child = await startChild('ingest-server.js', { ...MODES[mode].options, spoolPath, pcmUrl, pki, sync: 'full' }, `storm-${mode}-r${round}`);
+    const child = await startChild('ingest-server.js', { ...MODES[mode].options, memProbe: process.env.BENCH_STORM_MEMPROBE === '1', spoolPath, pcmUrl, pki, sync: 'full' }, `storm-${mode}-r${round}`);
     const result = await storm(child.ready.url, child.ready.pid);
     const stopped = await child.request({ cmd: 'stop' }, 'stopped', 60_000).catch(() => ({}));
     await child.exit(10_000);
-    rows[mode].push({ ...result, quarantined: stopped.counts?.quarantined, pending: stopped.counts?.pending });
+    rows[mode].push({ ...result, quarantined: stopped.counts?.quarantined, pending: stopped.counts?.pending, ...(stopped.peakMemory ? { peakMemory: stopped.peakMemory } : {}) });
     log(`round ${round} ${mode}: ${JSON.stringify(rows[mode].at(-1))}`);
   }
 }

@@ -2,10 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { configSchema, DEFAULTS, type Config } from './config/schema.js';
+import { DEFAULTS } from './config/defaults.js';
+import type { Config } from './config/schema.js';
 import type { Logger } from './log.js';
-import { EMULATOR_DEFAULTS, PcmEmulator } from './emulator/emulator.js';
-import { generatePki, type PkiFiles } from './pki/certs.js';
+import type { PcmEmulator } from './emulator/emulator.js';
+import type { PkiFiles } from './pki/certs.js';
 import { startSidecar, type RunningSidecar } from './sidecar.js';
 
 /**
@@ -81,6 +82,7 @@ async function demoPki(dir: string): Promise<PkiFiles> {
     const files = JSON.parse(await readFile(marker, 'utf8')) as PkiFiles;
     if (DEMO_ORGS.every((o) => files.clients[o.orgId] && existsSync(files.clients[o.orgId]?.cert ?? ''))) return files;
   }
+  const { generatePki } = await import('./pki/certs.js');
   const files = await generatePki(join(dir, 'pki'), DEMO_ORGS);
   await writeFile(marker, JSON.stringify(files, null, 2));
   return files;
@@ -97,6 +99,9 @@ export async function startDemo(options: DemoOptions, log: Logger): Promise<Runn
   const dir = resolve(options.dir);
   const pki = await demoPki(dir);
   const adminTokenFile = await demoAdminToken(dir);
+  // Loaded here, not with the module (so is pki/certs.js, above): what imports demo.js for its constants and
+  // examplePair (the benchmarks' children among them) stays without the emulator, zod and x509.
+  const [{ EMULATOR_DEFAULTS, PcmEmulator }, { configSchema }] = await Promise.all([import('./emulator/emulator.js'), import('./config/schema.js')]);
   const emulator = new PcmEmulator({
     ...EMULATOR_DEFAULTS,
     port: options.emulatorPort,

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { skipPathsOf } from '../config/schema.js';
+import { skipPathsOf } from '../config/defaults.js';
 import { replayDeadLetterReports } from '../ingest/replay-dead-letters.js';
 import { replayQuarantined, type ReplayRules } from '../ingest/replay-quarantine.js';
 import { reportRules } from '../report/context.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { DEFAULTS } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { AdminUnavailableError, PageRequestError } from '../errors.js';
 import { closeListener, createListener, type ListenerLimits } from '../ingest/listener.js';
 import type { RouteAnswer } from '../ingest/server.js';

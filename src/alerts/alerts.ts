@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { Agent } from 'undici';
+import { Agent } from '../http-client.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { QualityFindings } from '../ingest/server.js';

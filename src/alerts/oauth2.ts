@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from '../http-client.js';
 import { AlertDeliveryError, errorMessage } from '../errors.js';
 
 /**

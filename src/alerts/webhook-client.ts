@@ -1,4 +1,4 @@
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from '../http-client.js';
 import { AlertDeliveryError, errorMessage } from '../errors.js';
 import { OAuth2Client, readLimited } from './oauth2.js';
 import { expects, type Subscription } from './subscriptions.js';

@@ -61,7 +61,7 @@ async function deadletter(args: string[]): Promise<void> {
   if (values.reason !== undefined && reason === undefined) fail(`deadletter: --reason must be one of ${DEAD_LETTER_REASONS.join(', ')}`, EX_USAGE);
   const since = values.since === undefined ? undefined : Date.parse(values.since);
   if (since !== undefined && Number.isNaN(since)) fail(`deadletter: --since "${values.since}" is not a time (ISO 8601, e.g. 2026-12-01T08:00:00Z)`, EX_USAGE);
-  const config = configOrExit(values.config);
+  const config = await configOrExit(values.config);
   await withGuestSpool(config, (spool) => {
     const filter = { reason, since };
     if (action === 'list') {

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { EMULATOR_DEFAULTS } from '../emulator/emulator.js';
 import { createLogger } from '../log.js';
-import { shutdownGraceFromEnv, type Command } from './common.js';
+import { type Command } from './common.js';
+import { shutdownGraceFromEnv } from './grace-env.js';
 import { onShutdown } from './shutdown.js';
 
 const HELP = `Usage: pcm-sidecar demo [--dir DIR] [--port PORT] [--admin-port PORT] [--emulator-port PORT] [--emulator-auth-port PORT]

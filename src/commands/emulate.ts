@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
 import { EMULATOR_DEFAULTS, PcmEmulator } from '../emulator/emulator.js';
-import { EX_CONFIG, EX_USAGE, fail, shutdownGraceFromEnv, type Command } from './common.js';
+import { EX_CONFIG, EX_USAGE, fail, type Command } from './common.js';
+import { shutdownGraceFromEnv } from './grace-env.js';
 import { onShutdown } from './shutdown.js';
 
 const HELP = `Usage: pcm-sidecar emulate --cert FILE --key FILE --ca FILE [options]

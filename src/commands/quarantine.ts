@@ -1,4 +1,5 @@
-import { skipPathsOf, type Config } from '../config/schema.js';
+import { skipPathsOf } from '../config/defaults.js';
+import type { Config } from '../config/schema.js';
 import { quarantinedItems, replayQuarantined, type ReplayRules, type ReplaySummary } from '../ingest/replay-quarantine.js';
 import { loadCatalog } from '../report/catalog.js';
 import { reportRules, rulesInputOf } from '../report/context.js';
@@ -60,7 +61,7 @@ async function quarantine(args: string[]): Promise<void> {
   const action = positionals[0];
   if (values.help || !action) return void process.stdout.write(HELP);
   if (action !== 'list' && action !== 'replay') fail(`quarantine: unknown action "${action}" (list or replay)`, EX_USAGE);
-  const config = configOrExit(values.config);
+  const config = await configOrExit(values.config);
   await withGuestSpool(config, (spool) => {
     if (action === 'list') {
       for (const item of quarantinedItems(spool, Number(values.limit ?? 100))) {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { loadConfigApart } from '../config/load-thread.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -39,7 +39,7 @@ async function run(args: string[]): Promise<void> {
     options: { config: { type: 'string' }, check: { type: 'boolean' }, token: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return void process.stdout.write(HELP);
-  const config = configOrExit(values.config);
+  const config = await configOrExit(values.config);
   if (values.check) {
     const { checkConfig } = await import('./check.js');
     const lines = await checkConfig(config, { token: values.token === true });
@@ -53,15 +53,14 @@ async function run(args: string[]): Promise<void> {
   const sidecar = await startSidecar(config, log);
   onShutdown(log, config.shutdown.graceMs, (phaseGraceMs) => sidecar.stop(phaseGraceMs));
   // SIGHUP reads the endpoint catalogue, the rule settings and the webhook subscriptions again; a bad one is logged
-  // and the running ones stay. Other settings and the organisations need a restart.
+  // and the running ones stay. Other settings and the organisations need a restart. One reload at a time, in the
+  // order the signals came.
+  let reloads: Promise<unknown> = Promise.resolve();
   process.on('SIGHUP', () => {
-    let next: Config;
-    try {
-      next = loadConfig({ configFile: values.config });
-    } catch (err) {
-      return void log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue, rules and subscriptions stay');
-    }
-    sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue, rules and subscriptions stay'));
+    reloads = reloads.then(() => loadConfigApart({ configFile: values.config })).then(
+      (next: Config) => sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue, rules and subscriptions stay')),
+      (err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue, rules and subscriptions stay'),
+    );
   });
 }
 

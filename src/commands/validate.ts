@@ -190,7 +190,7 @@ async function validate(args: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(HELP);
   const file = positionals[0];
   if (!file) fail('validate: a FILE (or - for stdin) is required (see --help)', EX_USAGE);
-  const config = values.config || process.env.PCM_API_URL || process.env.PCM_FORWARD_URL ? configOrExit(values.config) : null;
+  const config = values.config || process.env.PCM_API_URL || process.env.PCM_FORWARD_URL ? await configOrExit(values.config) : null;
   const summary = await validateFile({
     file,
     orgIds: [...(values.org ?? []), ...(config?.organisations.map((o) => o.orgId) ?? [])],

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { DEFAULTS } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { IngestTls } from './auth.js';
 
 /** An HTTP listener with limits, shared by the ingest and the admin listener (src/admin/server.ts). */

@@ -1,5 +1,5 @@
 import { workerData } from 'node:worker_threads';
-import { skipPathsOf } from '../config/schema.js';
+import { skipPathsOf } from '../config/defaults.js';
 import { IngestError } from '../errors.js';
 import { reportRules } from '../report/context.js';
 import { parseBody } from './body.js';

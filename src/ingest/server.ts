@@ -1,14 +1,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Server as TlsServer } from 'node:https';
 import type { Logger } from 'pino';
-import { DEFAULTS } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
 import type { Spool } from '../spool/spool.js';
 import { BodyBudget, type BudgetTicket } from './body-budget.js';
-import { LARGE_BODY_GC_INTERVAL_MS, LARGE_BODY_MIN_BYTES, LargeBodyGc } from './large-body-gc.js';
+import { LARGE_BODY_GC_INTERVAL_MS, LARGE_BODY_MIN_BYTES, LargeBodyGc } from '../large-body-gc.js';
 import type { Denial, IngestTls } from './auth.js';
 import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
 import { closeListener, createListener, type ListenerLimits } from './listener.js';

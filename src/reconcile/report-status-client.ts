@@ -1,5 +1,5 @@
 import { createSecureContext } from 'node:tls';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../http-client.js';
 import { ReconcileError, errorMessage } from '../errors.js';
 import { parseRetryAfter } from '../sender/backoff.js';
 import { loadCa } from '../sender/credentials.js';

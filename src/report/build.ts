@@ -1,4 +1,4 @@
-import { rawInteractionSchema, type RawInteraction } from './interaction.js';
+import { interactionProblems, type RawInteraction } from './interaction.js';
 import { normaliseTimestamp, uriPrefixOf } from './normalise.js';
 import { looksLikeToken } from './secrets.js';
 import { shown, type ReportProblem } from './problem.js';
@@ -28,17 +28,9 @@ function fail(field: string, rule: string, message: string, value?: unknown): Bu
 }
 
 export function buildReport(raw: unknown, context: BuildContext): BuildResult {
-  const parsed = rawInteractionSchema.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      problems: parsed.error.issues.map((issue) => {
-        const field = issue.path.map(String).join('.');
-        return { field, rule: 'interaction', message: `Invalid interaction: ${field || '(item)'}: ${issue.message}` };
-      }),
-    };
-  }
-  const interaction: RawInteraction = parsed.data;
+  const problems = interactionProblems(raw);
+  if (problems !== null) return { ok: false, problems };
+  const interaction = raw as RawInteraction;
   const role = interaction.role.toUpperCase();
   if (role !== 'CLIENT' && role !== 'SERVER') return fail('role', 'enum', `Invalid enum value. Expected 'SERVER' | 'CLIENT', received '${interaction.role}'`, interaction.role);
 

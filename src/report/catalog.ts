@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { SidecarError } from '../errors.js';
 import { hasEmptySegment, templateProblem, templateShape } from './template.js';
 
@@ -36,26 +35,52 @@ export class CatalogError extends SidecarError {
   }
 }
 
-const entrySchema = z.strictObject({
-  template: z.string().min(1),
-  api: z.string().min(1),
-  since: z.string().regex(/^(v\d+\.\d+|\d{4}[A-Z])$/, 'expected a list version like v1.03 or a release like 2026B'),
-  note: z.string().min(1).optional(),
-});
+const SINCE = /^(v\d+\.\d+|\d{4}[A-Z])$/;
+const ENTRY_KEYS = new Set(['template', 'api', 'since', 'note']);
+const FILE_KEYS = new Set(['version', 'sources', 'private', 'opendata']);
 
-/** Strict: an unknown key is more likely a typo (`"notes"`) than something to ignore. */
-export const catalogFileSchema = z.strictObject({
-  version: z.string().min(1),
-  /** Where the entries come from; documentation for people, not used by the code. */
-  sources: z.array(z.string().min(1)).min(1),
-  private: z.array(entrySchema).min(1),
-  opendata: z.array(entrySchema).min(1),
-});
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
 
-function issuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const key of path) out += typeof key === 'number' ? `[${key}]` : `${out === '' ? '' : '.'}${String(key)}`;
-  return out === '' ? '(root)' : out;
+function nonEmptyString(value: unknown, path: string, out: string[]): value is string {
+  if (typeof value !== 'string') out.push(`${path}: expected a string, received ${kindOf(value)}`);
+  else if (value === '') out.push(`${path}: must not be empty`);
+  else return true;
+  return false;
+}
+
+function unknownKeys(value: Record<string, unknown>, known: ReadonlySet<string>, path: string, out: string[]): void {
+  for (const key of Object.keys(value)) if (!known.has(key)) out.push(`${path}: unrecognized key ${JSON.stringify(key)}`);
+}
+
+function listOf(value: unknown, path: string, out: string[], item: (element: unknown, path: string) => void): void {
+  if (!Array.isArray(value)) return void out.push(`${path}: expected an array, received ${kindOf(value)}`);
+  if (value.length === 0) return void out.push(`${path}: must list at least one entry`);
+  value.forEach((element, i) => item(element, `${path}[${i}]`));
+}
+
+function entryProblems(entry: unknown, path: string, out: string[]): void {
+  if (!isObject(entry)) return void out.push(`${path}: expected an object, received ${kindOf(entry)}`);
+  nonEmptyString(entry.template, `${path}.template`, out);
+  nonEmptyString(entry.api, `${path}.api`, out);
+  if (nonEmptyString(entry.since, `${path}.since`, out) && !SINCE.test(entry.since)) out.push(`${path}.since: expected a list version like v1.03 or a release like 2026B`);
+  if (Object.hasOwn(entry, 'note')) nonEmptyString(entry.note, `${path}.note`, out);
+  unknownKeys(entry, ENTRY_KEYS, path, out);
+}
+
+/**
+ * What is wrong with the file's shape, as `path: problem`. Strict: an unknown key is more likely a typo (`"notes"`)
+ * than something to ignore. `sources` (where the entries come from) is documentation for people, not used here.
+ */
+export function catalogFileProblems(json: unknown): string[] {
+  const out: string[] = [];
+  if (!isObject(json)) return [`(root): expected an object, received ${kindOf(json)}`];
+  nonEmptyString(json.version, 'version', out);
+  listOf(json.sources, 'sources', out, (source, path) => void nonEmptyString(source, path, out));
+  listOf(json.private, 'private', out, (entry, path) => entryProblems(entry, path, out));
+  listOf(json.opendata, 'opendata', out, (entry, path) => entryProblems(entry, path, out));
+  unknownKeys(json, FILE_KEYS, '(root)', out);
+  return out;
 }
 
 /** The problems of one list that a schema cannot express: template syntax, duplicates, ambiguous shapes. */
@@ -105,13 +130,12 @@ export function loadCatalog(file: string = DEFAULT_CATALOG_FILE): EndpointCatalo
   } catch (err) {
     throw new CatalogError(file, `not valid JSON (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
-  const parsed = catalogFileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 5).map((issue) => `${issuePath(issue.path)}: ${issue.message}`);
-    const more = parsed.error.issues.length > 5 ? `; and ${parsed.error.issues.length - 5} more` : '';
-    throw new CatalogError(file, `does not match the catalogue schema: ${issues.join('; ')}${more}`);
+  const shape = catalogFileProblems(json);
+  if (shape.length > 0) {
+    const more = shape.length > 5 ? `; and ${shape.length - 5} more` : '';
+    throw new CatalogError(file, `does not match the catalogue schema: ${shape.slice(0, 5).join('; ')}${more}`);
   }
-  const { version, private: privateEntries, opendata } = parsed.data;
+  const { version, private: privateEntries, opendata } = json as { version: string; private: EndpointEntry[]; opendata: EndpointEntry[] };
   const problems = [...listProblems('private', privateEntries), ...listProblems('opendata', opendata)];
   if (problems.length > 0) throw new CatalogError(file, problems.join('; '));
   return { version, private: privateEntries, opendata };

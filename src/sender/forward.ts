@@ -1,5 +1,5 @@
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { Agent } from 'undici';
+import { Agent } from '../http-client.js';
 import { readTokenFile } from '../config/token-file.js';
 import { CredentialError, DeliveryError, ForwardRefusedError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';

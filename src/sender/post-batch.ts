@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { request, type Agent } from 'undici';
+import { request, type Agent } from '../http-client.js';
 import { DeliveryError } from '../errors.js';
 
 /** What came back for one batch POST, read whole; the caller maps it to its answer. */

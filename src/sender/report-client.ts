@@ -1,5 +1,5 @@
 import { createSecureContext } from 'node:tls';
-import { Agent } from 'undici';
+import { Agent } from '../http-client.js';
 import { DeliveryError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
 import { postBatch, type BatchPostObserver } from './post-batch.js';

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { rateLimitOf, type Config, type Organisation } from '../config/schema.js';
+import { rateLimitOf } from '../config/defaults.js';
+import type { Config, Organisation } from '../config/schema.js';
 import { laneOf, type Spool, type Stream } from '../spool/spool.js';
 import { OrgLane, type AcceptedHook, type LaneHooks, type LaneStatus, type TokenSource } from './lane.js';
 import { RateBudget, type RateBudgetOptions, type RateBudgetStatus, type RateClock } from './rate-budget.js';

@@ -1,6 +1,6 @@
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from '../http-client.js';
 import { TokenError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
 import type { ClientCredential } from './credentials.js';

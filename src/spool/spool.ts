@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DEFAULTS } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { Appender, quarantineHash, type AppenderOptions } from './appender.js';
 import { GroupCommitter } from './group-commit.js';
 import { LaneLedger } from './ledger.js';

@@ -5,7 +5,7 @@ import { AdminAuth } from '../../src/admin/auth.js';
 import { AdminQueryThread } from '../../src/admin/query-thread.js';
 import { adminRoutes } from '../../src/admin/routes.js';
 import { createAdminServer, type AdminServer } from '../../src/admin/server.js';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { createLogger } from '../../src/log.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import type { NewReport } from '../../src/spool/spool.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AdminQueryThread } from '../../src/admin/query-thread.js';
 import { stats } from '../../src/admin/stats-route.js';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { createLogger } from '../../src/log.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { brtDay, dayLabel } from '../../src/spool/days.js';

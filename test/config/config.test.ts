@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_SETTINGS, loadConfig } from '../../src/config/load.js';
-import { reconcilePathOf } from '../../src/config/schema.js';
+import { reconcilePathOf } from '../../src/config/defaults.js';
 import { ConfigError } from '../../src/errors.js';
 import { tempDir } from '../helpers/pki.js';
 import { startCli } from '../helpers/processes.js';

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { MappingResult } from '../../src/ingest/gateways/common.js';
-import { rawInteractionSchema, type RawInteraction } from '../../src/report/interaction.js';
+import { interactionProblems, type RawInteraction } from '../../src/report/interaction.js';
 
 /** Shared by the gateway mapping tests (Kong, Envoy/Istio, nginx). */
 
 export function interactionOf(result: MappingResult): RawInteraction {
   if (!result.ok) throw new Error(`expected a mapping, got ${JSON.stringify(result.problems)}`);
   // Whatever a mapping produces must be a valid RawInteraction for buildReport.
-  expect(rawInteractionSchema.safeParse(result.interaction).success).toBe(true);
+  expect(interactionProblems(result.interaction)).toBeNull();
   return result.interaction;
 }
 

@@ -4,7 +4,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { fromEnvoy } from '../../src/ingest/gateways/envoy.js';
 import { fromKong } from '../../src/ingest/gateways/kong.js';
 import { buildReport } from '../../src/report/build.js';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { mulberry32 } from '../../src/random.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';

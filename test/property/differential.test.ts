@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { KEY_FORMATS } from '../../src/report/additional-info-rules.js';
 import { RULES } from '../../src/report/rules.js';
 import { CLIENT_SHAPE, isUuid, OPENDATA_SHAPE, SERVER_SHAPE, TIMESTAMP_PATTERN, UUID_PATTERN, walkShape } from '../../src/report/schema.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, type Config } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
+import type { Config } from '../../src/config/schema.js';
 import { ReconcileError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { mulberry32 } from '../../src/random.js';

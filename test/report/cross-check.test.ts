@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { discardReason, loadAcceptedEndpoints, opendataDiscardReason } from '../../src/emulator/validate.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';

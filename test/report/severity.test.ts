@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig } from '../../src/config/load.js';
 import { additionalInfoProblems } from '../../src/report/additional-info.js';
 import { loadCatalog } from '../../src/report/catalog.js';

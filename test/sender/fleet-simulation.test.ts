@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { configSchema, DEFAULTS, type Config } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
+import { configSchema, type Config } from '../../src/config/schema.js';
 import { EMULATOR_DEFAULTS } from '../../src/emulator/emulator.js';
 import { RateLimiter } from '../../src/emulator/tokens.js';
 import { mulberry32 } from '../../src/random.js';

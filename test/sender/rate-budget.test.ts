@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { configSchema, rateLimitOf } from '../../src/config/schema.js';
+import { rateLimitOf } from '../../src/config/defaults.js';
+import { configSchema } from '../../src/config/schema.js';
 import { RateWaitAbortedError } from '../../src/errors.js';
 import { RateBudget, type RateBudgetOptions, type RateCall } from '../../src/sender/rate-budget.js';
 import { rateBudgetOptions } from '../../src/sender/sender.js';

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../src/config/schema.js';
+import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadCatalog } from '../../src/report/catalog.js';
 import { reportRules } from '../../src/report/context.js';
 import { prepareReport, spoolEntry } from '../../src/report/validate.js';

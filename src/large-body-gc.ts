@@ -20,7 +20,7 @@ export interface LargeBodyGcOptions {
 
 /** What counts as large, and the pace: constants; the bytes between collections is a setting (PCM_INGEST_LARGE_BODY_GC_BYTES). */
 export const LARGE_BODY_MIN_BYTES = 256 * 1024;
-export const LARGE_BODY_GC_INTERVAL_MS = 1000;
+export const LARGE_BODY_GC_INTERVAL_MS = 250;
 
 type GcFunction = (options?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async' }) => unknown;
 

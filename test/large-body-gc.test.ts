@@ -1,6 +1,6 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { LargeBodyGc } from '../../src/ingest/large-body-gc.js';
+import { LargeBodyGc } from '../src/large-body-gc.js';
 
 /** The collection asked for after large bodies (issue #8: RSS under a storm of them), and only then. */
 describe('LargeBodyGc', () => {

@@ -1,0 +1,33 @@
+import { Worker } from 'node:worker_threads';
+import { ConfigError } from '../errors.js';
+import { workerFile } from '../worker-file.js';
+import type { Config } from './schema.js';
+
+/**
+ * loadConfig in a worker thread that ends once it has answered: the schema and zod live in that thread's heap and
+ * go with it, so the running sidecar never holds them (~11 MiB of RSS, issue #8). The configuration is plain data
+ * (structured clone keeps it whole); the environment is the worker's copy of this process's. A setting that does
+ * not hold rejects with the same ConfigError loadConfig throws.
+ */
+
+type Answer = { ok: true; config: Config } | { ok: false; name: string; message: string; setting?: string; detail?: string };
+
+export function loadConfigApart(options: { configFile?: string | undefined } = {}): Promise<Config> {
+  return new Promise<Config>((resolve, reject) => {
+    const worker = new Worker(workerFile(new URL('./load-worker.js', import.meta.url)), { workerData: { configFile: options.configFile } });
+    let answered = false;
+    worker.once('message', (answer: Answer) => {
+      answered = true;
+      if (answer.ok) resolve(answer.config);
+      else if (answer.setting !== undefined) reject(new ConfigError(answer.setting, answer.detail ?? answer.message));
+      else reject(Object.assign(new Error(answer.message), { name: answer.name }));
+    });
+    worker.once('error', (err) => {
+      answered = true;
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      if (!answered) reject(new Error(`the configuration thread ended (code ${code}) without an answer`));
+    });
+  });
+}
