@@ -473,6 +473,7 @@ import(${JSON.stringify(schema)}).then(({ configSchema }) => parentPort.postMess
     const worker = new Worker(code, { eval: true, workerData: input });
     worker.once('message', resolve);
     worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the configuration thread ended (code ${code}) without an answer`)));
   });
 }
 

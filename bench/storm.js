@@ -5,7 +5,7 @@
 // (reads, JSON.parse's, answers) under the same storm.
 // Usage: npm run build && node bench/storm.js   (BENCH_STORM_SECONDS=20 BENCH_STORM_ROUNDS=3 BENCH_STORM_CONNECTIONS=32)
 // For finding where a peak sits: BENCH_STORM_MODES=bare,sidecar keeps only those rows; BENCH_STORM_FLAGS='--a=1;--b'
-// adds a sidecar row per ';'-separated set of node flags; BENCH_STORM_MEMPROBE=1 logs each child's memory split
+// adds a sidecar row per ';'-separated set of node flags (in place of src/node-flags.ts); BENCH_STORM_MEMPROBE=1 logs each child's memory split
 // (process.memoryUsage and V8's heap spaces) at its highest RSS.
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
@@ -85,18 +85,19 @@ function storm(url, pid) {
 ensureDirs();
 const pki = await benchPki();
 const pcmUrl = `https://127.0.0.1:${await unusedPort()}`; // nothing answers: the storm measures ingest and spool
-// The sidecar as shipped, and without the collection asked for after large bodies (src/ingest/large-body-gc.ts).
+// The sidecar as shipped, without the collections asked for after large bodies (src/large-body-gc.ts), and without
+// the V8 flags of src/node-flags.ts.
 const MODES = {
   bare: { label: 'bare node:http parse (baseline)', options: { mode: 'bare' } },
   sidecar: { label: 'pcm-sidecar (sync=full), as shipped', options: { mode: 'sidecar' } },
   'sidecar-no-gc': { label: 'pcm-sidecar, PCM_INGEST_LARGE_BODY_GC_BYTES=0', options: { mode: 'sidecar', largeBodyGcBytes: 0 } },
-  'sidecar-no-flags': { label: 'pcm-sidecar, without src/node-flags.ts', options: { mode: 'sidecar', noNodeFlags: true } },
+  'sidecar-no-flags': { label: 'pcm-sidecar, without the V8 flags of src/node-flags.ts', options: { mode: 'sidecar', noNodeFlags: true } },
 };
 if (process.env.BENCH_STORM_MODES) {
   for (const m of Object.keys(MODES)) if (!process.env.BENCH_STORM_MODES.split(',').includes(m)) delete MODES[m];
 }
 for (const [i, flags] of (process.env.BENCH_STORM_FLAGS ?? '').split(';').filter(Boolean).entries()) {
-  MODES[`flags${i}`] = { label: `pcm-sidecar, ${flags}`, options: { mode: 'sidecar', nodeFlags: flags.split(' ') } };
+  MODES[`flags${i}`] = { label: `pcm-sidecar, ${flags} (instead of src/node-flags.ts)`, options: { mode: 'sidecar', noNodeFlags: true, nodeFlags: flags.split(' ') } };
 }
 const rows = Object.fromEntries(Object.keys(MODES).map((m) => [m, []]));
 log(`machine: ${JSON.stringify(machine())}`);

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env node
 import { SidecarError, errorMessage } from './errors.js';
 import { EX_CONFIG, EX_USAGE, fail, type Command } from './commands/exit.js';
 import { onOutputClosed } from './commands/shutdown.js';

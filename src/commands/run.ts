@@ -39,6 +39,9 @@ async function run(args: string[]): Promise<void> {
     options: { config: { type: 'string' }, check: { type: 'boolean' }, token: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return void process.stdout.write(HELP);
+  // The sidecar's modules load on this thread while the configuration is read on its own (two cores, one start).
+  const modules = values.check ? import('./check.js') : import('../sidecar.js');
+  modules.catch(() => undefined); // an unusable configuration ends the process first; otherwise awaited below
   const config = await configOrExit(values.config);
   if (values.check) {
     const { checkConfig } = await import('./check.js');
@@ -49,18 +52,26 @@ async function run(args: string[]): Promise<void> {
     return;
   }
   const log = createLogger(config.log.level);
-  const { startSidecar } = await import('../sidecar.js');
+  const { startSidecar } = (await modules) as typeof import('../sidecar.js');
   const sidecar = await startSidecar(config, log);
   onShutdown(log, config.shutdown.graceMs, (phaseGraceMs) => sidecar.stop(phaseGraceMs));
   // SIGHUP reads the endpoint catalogue, the rule settings and the webhook subscriptions again; a bad one is logged
-  // and the running ones stay. Other settings and the organisations need a restart. One reload at a time, in the
-  // order the signals came.
+  // and the running ones stay. Other settings and the organisations need a restart. One reload at a time; signals
+  // that come while one waits to start are that one.
   let reloads: Promise<unknown> = Promise.resolve();
+  let waiting = false;
   process.on('SIGHUP', () => {
-    reloads = reloads.then(() => loadConfigApart({ configFile: values.config })).then(
-      (next: Config) => sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue, rules and subscriptions stay')),
-      (err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue, rules and subscriptions stay'),
-    );
+    if (waiting) return;
+    waiting = true;
+    reloads = reloads
+      .then(() => {
+        waiting = false;
+        return loadConfigApart({ configFile: values.config });
+      })
+      .then(
+        (next: Config) => sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue, rules and subscriptions stay')),
+        (err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue, rules and subscriptions stay'),
+      );
   });
 }
 

@@ -11,5 +11,10 @@ try {
   port.postMessage({ ok: true, config: loadConfig({ configFile }) });
 } catch (err) {
   const e = err instanceof Error ? err : new Error(String(err));
-  port.postMessage({ ok: false, name: e.name, message: e.message, ...(err instanceof ConfigError ? { setting: err.setting, detail: e.message.slice(err.setting.length + 2) } : {}) });
+  // Structured clone keeps neither the class nor the cause: both in words, for load-thread.ts to build again.
+  const cause = e.cause instanceof Error ? { causeMessage: e.cause.message } : {};
+  const errorCode = (e as { code?: unknown }).code;
+  const code = typeof errorCode === 'string' ? { code: errorCode } : {};
+  const config = err instanceof ConfigError ? { setting: err.setting, detail: e.message.slice(err.setting.length + 2) } : {};
+  port.postMessage({ ok: false, name: e.name, message: e.message, ...cause, ...code, ...config });
 }

@@ -12,7 +12,7 @@ function isRegex(text: string): boolean {
 }
 
 /**
- * The whole configuration of `pcm-sidecar run`, with every limit and its default in one place. Each setting's
+ * The whole configuration of `pcm-sidecar run`; every limit's default is in one place, defaults.ts. Each setting's
  * meaning is on its schema below (`.describe()`, or `.meta()` with `absent`: what an unset setting without a default
  * means, and `type` where the schema's own shape says too little); docs/configuration.md is generated from them
  * (`npm run docs:config`, src/config/reference.ts). `load.ts` maps the settings to PCM_* variables.

@@ -95,6 +95,25 @@ function isKind(value: unknown, kind: Kind): boolean {
   }
 }
 
+/** The words of the zod schema this table replaced (test/oracle/interaction.ts), kept for the people who read them. */
+const KIND_NAME: Readonly<Record<Kind, string>> = { string: 'string', number: 'number', integer: 'int', boolean: 'boolean', object: 'record', unknown: 'unknown' };
+
+function received(value: unknown): string {
+  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : jsonType(value);
+}
+
+/** Why `value` (present, of none of the field's kinds) is refused. */
+function typeMessage(field: InteractionField, value: unknown): string {
+  if (field.kinds.length > 1) return 'Invalid input';
+  const kind = field.kinds[0] as Kind;
+  if (kind === 'integer' && typeof value === 'number' && Number.isInteger(value)) {
+    return value > 0 ? `Too big: expected int to be <=${Number.MAX_SAFE_INTEGER}` : `Too small: expected int to be >=${Number.MIN_SAFE_INTEGER}`;
+  }
+  // An int is first a number: what is not one is refused as such, a fraction as not an int.
+  if (kind === 'integer') return typeof value === 'number' && Number.isFinite(value) ? 'Invalid input: expected int, received number' : `Invalid input: expected number, received ${received(value)}`;
+  return `Invalid input: expected ${KIND_NAME[kind]}, received ${received(value)}`;
+}
+
 function problem(field: string, message: string): ReportProblem {
   return { field, rule: 'interaction', message: `Invalid interaction: ${field || '(item)'}: ${message}` };
 }
@@ -105,25 +124,25 @@ function problem(field: string, message: string): ReportProblem {
  * of a value: total over every JSON value.
  */
 export function interactionProblems(raw: unknown): ReportProblem[] | null {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [problem('', `expected an object, received ${jsonType(raw)}`)];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return [problem('', `Invalid input: expected object, received ${received(raw)}`)];
   const input = raw as Record<string, unknown>;
   let problems: ReportProblem[] | null = null;
   for (const field of FIELDS) {
     const value = Object.hasOwn(input, field.key) ? input[field.key] : undefined;
     if (value === undefined) {
-      if (field.optional !== true) (problems ??= []).push(problem(field.key, `expected ${field.kinds.join(' or ')}, received undefined`));
+      if (field.optional !== true) (problems ??= []).push(problem(field.key, typeMessage(field, undefined)));
       continue;
     }
     if (!field.kinds.some((kind) => isKind(value, kind))) {
-      (problems ??= []).push(problem(field.key, `expected ${field.kinds.join(' or ')}, received ${jsonType(value)}`));
+      (problems ??= []).push(problem(field.key, typeMessage(field, value)));
     } else if (typeof value === 'string' && field.nonEmpty === true && value === '') {
-      (problems ??= []).push(problem(field.key, 'should not be empty'));
+      (problems ??= []).push(problem(field.key, 'Too small: expected string to have >=1 characters'));
     } else if (typeof value === 'string' && field.pattern !== undefined && !field.pattern.regex.test(value)) {
       (problems ??= []).push(problem(field.key, field.pattern.message));
     }
   }
-  for (const key of Object.keys(input)) {
-    if (!KEYS.has(key)) (problems ??= []).push(problem('', `Unrecognized key: ${JSON.stringify(key)}`));
-  }
+  let unknown: string[] | null = null;
+  for (const key of Object.keys(input)) if (!KEYS.has(key)) (unknown ??= []).push(`"${key}"`);
+  if (unknown !== null) (problems ??= []).push(problem('', `Unrecognized key${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`));
   return problems;
 }

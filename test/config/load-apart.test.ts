@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfigApart } from '../../src/config/load-thread.js';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, errorMessage } from '../../src/errors.js';
 
 /**
  * Issue #8: zod holds ~11 MiB of RSS in each isolate that loads it, and only reading the configuration needs it.
@@ -78,6 +78,25 @@ describe('the configuration read apart', () => {
     expect(apart).toBeInstanceOf(ConfigError);
     expect((apart as ConfigError).setting).toBe(direct.setting);
     expect((apart as ConfigError).message).toBe(direct.message);
+  });
+
+  it('keeps the cause of an unreadable or broken file, as errorMessage shows it', async () => {
+    for (const [name, content] of [['broken.json', '{"pcm": '], ['missing.json', null]] as const) {
+      const file = join(dir, name);
+      if (content !== null) writeFileSync(file, content);
+      const direct = (() => {
+        try {
+          loadConfig({ configFile: file });
+        } catch (err) {
+          return err as ConfigError;
+        }
+        throw new Error('expected loadConfig to throw');
+      })();
+      const apart = (await loadConfigApart({ configFile: file }).catch((err: unknown) => err)) as ConfigError;
+      expect(apart).toBeInstanceOf(ConfigError);
+      expect(errorMessage(apart)).toBe(errorMessage(direct));
+      expect(errorMessage(apart)).toMatch(content === null ? /ENOENT/ : /JSON/);
+    }
   });
 
   it('keeps zod out of the running sidecar and its worker threads', () => {

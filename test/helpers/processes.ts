@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { NODE_FLAGS } from '../../src/node-flags.js';
 import { trackChild } from './children.js';
 
 /**
@@ -17,9 +18,12 @@ export interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs the built CLI (`npm test` builds first) as a separate process, collecting its output lines. */
+/**
+ * Runs the built CLI (`npm test` builds first) as a separate process, collecting its output lines; with the V8 flags
+ * its shebang carries (src/node-flags.ts), as the bin runs.
+ */
 export function startCli(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -39,7 +39,7 @@ describe('the npm package', () => {
     const packed = listing.split('\n').filter((f) => f !== '' && !f.endsWith('/')).map((f) => f.replace(/^package\//, ''));
     const compiled = (await sources(join(REPO, 'src'))).filter((f) => !GENERATORS.has(f)).map((f) => `dist/${f.replace(/\.ts$/, '.js')}`);
     expect(packed.sort()).toEqual([...compiled, 'data/catalog/endpoints.json', 'README.md', 'package.json'].sort());
-    for (const worker of ['dist/spool/writer-worker.js', 'dist/ingest/parse-worker.js', 'dist/admin/query-worker.js', 'dist/cli.js']) expect(packed).toContain(worker);
+    for (const worker of ['dist/spool/writer-worker.js', 'dist/ingest/parse-worker.js', 'dist/admin/query-worker.js', 'dist/config/load-worker.js', 'dist/cli.js']) expect(packed).toContain(worker);
 
     const app = join(dir, 'app');
     await mkdir(app);

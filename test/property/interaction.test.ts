@@ -6,30 +6,40 @@ import { HOSTILE_VALUES, RUNS, anyValue, inputFor } from './arbitraries.js';
 
 /**
  * interactionProblems (src/report/interaction.ts, a table walked without zod) against the zod schema it replaced
- * (test/oracle/interaction.ts): the same verdict on any JSON value and on interactions with edits, and the same
- * fields named, in the same order. Messages are the sidecar's own.
+ * (test/oracle/interaction.ts): the same verdict on any JSON value and on interactions with edits, the same fields
+ * named in the same order, with the same words.
  */
 
 /**
- * The fields zod names, in its order: shape fields, then '' for each unknown key. A field once: zod can raise two
- * issues for one value (`url: []` is not a string, and also "too small").
+ * What zod says, as the sidecar words it: `field: message`, in zod's order (shape fields, then one issue for the
+ * unknown keys). A field once: zod can raise two issues for one value (`url: []` is not a string, and also "too
+ * small"); the first is kept.
  */
-function oracleFields(value: unknown): string[] | null {
+function oracleProblems(value: unknown): string[] | null {
   const parsed = rawInteractionSchema.safeParse(value);
   if (parsed.success) return null;
-  const fields = parsed.error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map(() => '') : [i.path.map(String).join('.')]));
-  return fields.filter((field, i) => field === '' || fields.indexOf(field) === i);
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const issue of parsed.error.issues) {
+    const field = issue.path.map(String).join('.');
+    if (field !== '' && seen.has(field)) continue;
+    seen.add(field);
+    out.push(`${field}: Invalid interaction: ${field || '(item)'}: ${issue.message}`);
+  }
+  return out;
 }
 
-function fields(value: unknown): string[] | null {
-  return interactionProblems(value)?.map((p) => p.field) ?? null;
+function problems(value: unknown): string[] | null {
+  return interactionProblems(value)?.map((p) => `${p.field}: ${p.message}`) ?? null;
 }
+
+const fields = (value: unknown): string[] | null => interactionProblems(value)?.map((p) => p.field) ?? null;
 
 describe('interactionProblems', () => {
   it('gives the oracle verdict, field by field, on any JSON value and on edited interactions', () => {
     fc.assert(
       fc.property(fc.oneof(anyValue, inputFor('/v1/interactions'), fc.constantFrom(...HOSTILE_VALUES)), (value) => {
-        expect(fields(value)).toEqual(oracleFields(value));
+        expect(problems(value)).toEqual(oracleProblems(value));
       }),
       { numRuns: RUNS.cheap * 4 },
     );
@@ -44,7 +54,8 @@ describe('interactionProblems', () => {
     ['an empty url', '"url": ""', ['url']],
     ['an array for additionalInfo', '"additionalInfo": []', ['additionalInfo']],
     ['an empty array for url', '"url": []', ['url']],
-    ['prototype keys', '"__proto__": 1, "constructor": 2', ['', '']],
+    ['prototype keys', '"__proto__": 1, "constructor": 2', ['']],
+    ['a status beyond the safe integers', '"status": 1e300', ['status']],
     ['an object with a toString for role', '"role": {"toString": 1}', ['role']],
   ])('refuses %s, as the oracle does', (_name, change, expected) => {
     const base = '"role": "CLIENT", "method": "GET", "url": "https://x/a", "status": 200, "startTime": 1, "durationMs": 1, "fapiInteractionId": "f", "counterpartyOrgId": "o"';
@@ -52,10 +63,13 @@ describe('interactionProblems', () => {
     // Later duplicate keys win in JSON.parse, so the change replaces the base's value.
     const value: unknown = JSON.parse(`{${base}, ${change}}`);
     expect(fields(value)).toEqual(expected);
-    expect(oracleFields(value)).toEqual(expected);
+    expect(problems(value)).toEqual(oracleProblems(value));
   });
 
   it('refuses what is not an object, with the item named', () => {
-    for (const value of [null, [], 'x', 1, true]) expect(interactionProblems(value)?.[0]?.message).toMatch(/^Invalid interaction: \(item\): expected an object/);
+    for (const value of [null, [], 'x', 1, true]) {
+      expect(interactionProblems(value)?.[0]?.message).toMatch(/^Invalid interaction: \(item\): Invalid input: expected object/);
+      expect(problems(value)).toEqual(oracleProblems(value));
+    }
   });
 });

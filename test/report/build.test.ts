@@ -77,6 +77,19 @@ describe('raw interactions → PCM reports', () => {
     });
   });
 
+  it('keeps an own "__proto__" key of additionalInfo as a key, as /v1/reports does, for the rules to judge', () => {
+    const raw: unknown = JSON.parse(
+      `{"role":"SERVER","method":"GET","url":"/open-banking/accounts/v2/accounts","status":200,"startTime":${NOW - 1000},"durationMs":5,` +
+        `"fapiInteractionId":"${FAPI}","counterpartyOrgId":"${SERVER_ORG}","orgId":"${CLIENT_ORG}","additionalInfo":{"__proto__":{"x":1},"consentId":"urn:bank:abc"}}`,
+    );
+    const built = buildReport(raw, single.build);
+    expect(built.ok).toBe(true);
+    if (!built.ok) return;
+    const info = built.item.additionalInfo as Record<string, unknown>;
+    expect(Object.hasOwn(info, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(info)).toBe(Object.prototype);
+  });
+
   it.each([
     ['several organisations and no orgId', { orgId: undefined }, both, 'orgId', /several organisations/],
     ['an unknown orgId', { orgId: '2a01e202-e8f0-5f5a-9651-ebc257371e6e' }, both, 'orgId', /not an organisation/],
