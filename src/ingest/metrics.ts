@@ -10,6 +10,7 @@ export class IngestMetrics {
   readonly receivedBytes: Counter<'route'>;
   readonly requestDuration: Histogram<'route' | 'status_code'>;
   readonly parseThreadBodies: Counter;
+  readonly largeBodyCollections: Counter;
   readonly repairs: Counter<'kind'>;
   readonly qualityFindings: Counter<'rule'>;
 
@@ -29,6 +30,10 @@ export class IngestMetrics {
     this.parseThreadBodies = metrics.liveCounter(
       'pcm_sidecar_ingest_parse_thread_bodies_total',
       'Ingest bodies parsed and validated on a parse thread (PCM_INGEST_PARSE_THREADS) rather than the event loop.',
+    );
+    this.largeBodyCollections = metrics.liveCounter(
+      'pcm_sidecar_ingest_large_body_collections_total',
+      'Major garbage collections ingest asked V8 for after PCM_INGEST_LARGE_BODY_GC_BYTES of large bodies (256 KiB or more each) were answered.',
     );
     this.repairs = metrics.liveCounter('pcm_sidecar_report_repairs_total', 'Normalisation repairs applied to stored reports, by kind.', ['kind']);
     this.qualityFindings = metrics.liveCounter(

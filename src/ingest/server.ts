@@ -175,7 +175,9 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       await ingestBody(req, res, route, toReport, query, ticket, startedAt);
     } finally {
       ticket.release();
+      const before = largeBodies.collections;
       largeBodies.answered(ticket.bytes);
+      if (largeBodies.collections !== before) metrics.largeBodyCollections.inc();
     }
   }
 

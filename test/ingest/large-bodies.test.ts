@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log.js';
+import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
+import { adminSection } from '../helpers/admin.js';
+import { postJson } from '../helpers/http.js';
+import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
+import { validReport } from '../helpers/reports.js';
+
+/**
+ * Issue #8: ingest asks V8 for a major collection once PCM_INGEST_LARGE_BODY_GC_BYTES of large bodies (256 KiB or
+ * more each) have been answered — refused or stored alike — and never for small ones. Seen from the outside, on
+ * /metrics, with a sidecar that collects after every 300 KiB and one that never does.
+ */
+
+async function start(dir: string, name: string, largeBodyGcBytes: number): Promise<RunningSidecar> {
+  const config = configSchema.parse({
+    ingest: { port: 0, largeBodyGcBytes },
+    admin: adminSection(dir),
+    spool: { path: join(dir, `spool-${name}.db`) },
+    pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
+    organisations: [
+      { orgId: CLIENT_ORG, clientId: 'c', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
+      { orgId: SERVER_ORG, clientId: 's', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
+    ],
+  });
+  return startSidecar(config, createLogger('silent'));
+}
+
+const collections = async (sidecar: RunningSidecar): Promise<number> => {
+  const text = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('pcm_sidecar_ingest_large_body_collections_total '));
+  return Number(line?.split(' ')[1]);
+};
+
+describe('collections after large bodies', () => {
+  let eager: RunningSidecar;
+  let off: RunningSidecar;
+
+  beforeAll(async () => {
+    const dir = await tempDir('large-bodies');
+    eager = await start(dir, 'eager', 300 * 1024);
+    off = await start(dir, 'off', 0);
+  });
+  afterAll(async () => {
+    await eager?.stop();
+    await off?.stop();
+  });
+
+  it('asks for one after large bodies, stored or refused, and none for small ones or when turned off', async () => {
+    // ~400 KiB each: a valid report whose additionalInfo carries a long remark, and one refused item as large.
+    const big = JSON.stringify([{ ...validReport(0), additionalInfo: { ...(validReport(0).additionalInfo as object), note: 'x'.repeat(400 * 1024) } }]);
+    const refused = JSON.stringify({ role: 'CLIENT', endpoint: 'y'.repeat(400 * 1024) });
+    for (const sidecar of [eager, off]) {
+      for (let i = 0; i < 20; i++) expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, JSON.stringify(validReport(10 + i)))).status).toBe(202);
+    }
+    expect(await collections(eager)).toBe(0);
+    for (const sidecar of [eager, off]) {
+      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, big)).status).toBeLessThan(500);
+      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, refused)).status).toBeLessThan(500);
+    }
+    expect(await collections(eager)).toBeGreaterThanOrEqual(1);
+    expect(await collections(off)).toBe(0);
+  });
+});
