@@ -5,8 +5,9 @@ import { runInNewContext } from 'node:vm';
  * Large bodies (a 900 KB hostile string, a 10 MB array) live on as text and parsed values in V8's large-object space,
  * which only a full mark-compact frees; under a storm of them V8 lets that garbage grow the heap by ~100 MiB before
  * it collects (bench/RESULTS.md, issue #8). Once `bytes` of such bodies have been answered, a major GC is asked for,
- * at most once per `intervalMs`, incrementally (V8 schedules the marking as tasks rather than holding the event
- * loop). Ordinary traffic — bodies under `minBodyBytes` — never triggers it.
+ * at most once per `intervalMs`, as a task of the event loop (`execution: 'async'`: after the current request's
+ * answer, not during it; the collection itself is a full mark-compact pause). Ordinary traffic — bodies under
+ * `minBodyBytes` — never triggers it.
  */
 
 export interface LargeBodyGcOptions {

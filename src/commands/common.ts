@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, errorMessage } from '../errors.js';
 import { EX_CONFIG, fail } from './exit.js';
 import { loadConfigApart } from '../config/load-thread.js';
 import type { Config } from '../config/schema.js';
@@ -20,7 +20,8 @@ export async function configOrExit(file: string | undefined): Promise<Config> {
   try {
     return await loadConfigApart({ configFile: file });
   } catch (err) {
-    if (err instanceof ConfigError) fail(`invalid configuration: ${err.message}`, EX_CONFIG);
+    // With the cause: "cannot read x.json (ENOENT …)".
+    if (err instanceof ConfigError) fail(`invalid configuration: ${errorMessage(err)}`, EX_CONFIG);
     throw err;
   }
 }

@@ -42,9 +42,13 @@ async function run(args: string[]): Promise<void> {
   // The sidecar's modules load on this thread while the configuration is read on its own (two cores, one start).
   const modules = values.check ? import('./check.js') : import('../sidecar.js');
   modules.catch(() => undefined); // an unusable configuration ends the process first; otherwise awaited below
+  // A SIGHUP while starting (Node's default action would end the process) is remembered and done once started.
+  let hupWhileStarting = false;
+  const remember = (): void => void (hupWhileStarting = true);
+  process.on('SIGHUP', remember);
   const config = await configOrExit(values.config);
   if (values.check) {
-    const { checkConfig } = await import('./check.js');
+    const { checkConfig } = (await modules) as typeof import('./check.js');
     const lines = await checkConfig(config, { token: values.token === true });
     process.stdout.write('settings: ok\n');
     for (const line of lines) process.stdout.write(`${line.what}: ${line.ok ? 'ok' : 'PROBLEM'}: ${line.detail}\n`);
@@ -60,7 +64,7 @@ async function run(args: string[]): Promise<void> {
   // that come while one waits to start are that one.
   let reloads: Promise<unknown> = Promise.resolve();
   let waiting = false;
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     if (waiting) return;
     waiting = true;
     reloads = reloads
@@ -71,8 +75,13 @@ async function run(args: string[]): Promise<void> {
       .then(
         (next: Config) => sidecar.reload(next).catch((err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: could not reload; the running catalogue, rules and subscriptions stay')),
         (err: unknown) => log.error({ err: errorMessage(err) }, 'SIGHUP: the configuration does not hold; the running catalogue, rules and subscriptions stay'),
-      );
-  });
+      )
+      // Never rejected, or the next signal would wait behind it for good.
+      .catch(() => undefined);
+  };
+  process.off('SIGHUP', remember);
+  process.on('SIGHUP', reload);
+  if (hupWhileStarting) reload();
 }
 
 export const command: Command = { help: HELP, run: run };

@@ -151,7 +151,7 @@ const configBase = z.strictObject({
         .min(0)
         .default(DEFAULTS.ingest.largeBodyGcBytes)
         .describe(
-          'After this many bytes of large bodies (256 KiB or more each) have been answered, a major garbage collection is asked for, at most four times a second and incrementally (src/large-body-gc.ts): their text and parsed values otherwise stay in the heap until V8 collects on its own, which under a storm of them costs ~100 MiB of RSS (bench/RESULTS.md). `0`: leave it to V8. Ordinary bodies never trigger it.',
+          'After this many bytes of large bodies (256 KiB or more each) have been answered, a major garbage collection is asked for, at most four times a second, as a task after the answer (src/large-body-gc.ts): their text and parsed values otherwise stay in the heap until V8 collects on its own, which under a storm of them costs ~100 MiB of RSS (bench/RESULTS.md). `0`: leave it to V8. Ordinary bodies never trigger it.',
         ),
       headersTimeoutMs: z.coerce
         .number()

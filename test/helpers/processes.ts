@@ -20,7 +20,7 @@ export interface Proc {
 
 /**
  * Runs the built CLI (`npm test` builds first) as a separate process, collecting its output lines; with the V8 flags
- * its shebang carries (src/node-flags.ts), as the bin runs.
+ * the image starts it with (src/node-flags.ts).
  */
 export function startCli(args: string[], env: Record<string, string> = {}): Proc {
   const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {

@@ -11,7 +11,7 @@ import { validReport } from '../helpers/reports.js';
 /**
  * Issue #8: ingest asks V8 for a major collection once PCM_INGEST_LARGE_BODY_GC_BYTES of large bodies (256 KiB or
  * more each) have been answered — refused or stored alike — and never for small ones. Seen from the outside, on
- * /metrics, with a sidecar that collects after every 300 KiB and one that never does.
+ * /metrics, with a sidecar that collects after every 600 KiB and one that never does.
  */
 
 async function start(dir: string, name: string, largeBodyGcBytes: number): Promise<RunningSidecar> {
@@ -40,7 +40,7 @@ describe('collections after large bodies', () => {
 
   beforeAll(async () => {
     const dir = await tempDir('large-bodies');
-    eager = await start(dir, 'eager', 300 * 1024);
+    eager = await start(dir, 'eager', 600 * 1024);
     off = await start(dir, 'off', 0);
   });
   afterAll(async () => {
@@ -48,19 +48,21 @@ describe('collections after large bodies', () => {
     await off?.stop();
   });
 
-  it('asks for one after large bodies, stored or refused, and none for small ones or when turned off', async () => {
-    // ~400 KiB each: a valid report whose additionalInfo carries a long remark, and one refused item as large.
-    const big = JSON.stringify([{ ...validReport(0), additionalInfo: { ...(validReport(0).additionalInfo as object), note: 'x'.repeat(400 * 1024) } }]);
-    const refused = JSON.stringify({ role: 'CLIENT', endpoint: 'y'.repeat(400 * 1024) });
+  it('asks for one once large bodies, stored or refused, add up to the setting; never for small ones or when off', async () => {
+    // ~410 KiB each: a refused item, and a valid report whose additionalInfo carries a long remark; the setting is
+    // 600 KiB, so one alone does not reach it and the two together do.
+    const refused = JSON.stringify({ role: 'CLIENT', endpoint: 'y'.repeat(410 * 1024) });
+    const big = JSON.stringify([{ ...validReport(0), additionalInfo: { ...(validReport(0).additionalInfo as object), note: 'x'.repeat(410 * 1024) } }]);
+    // ~200 KiB each, under the 256 KiB a large body starts at: 8 of them, 1.6 MiB in all, count for nothing.
+    const small = JSON.stringify({ role: 'CLIENT', endpoint: 'z'.repeat(200 * 1024) });
     for (const sidecar of [eager, off]) {
-      for (let i = 0; i < 20; i++) expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, JSON.stringify(validReport(10 + i)))).status).toBe(202);
+      for (let i = 0; i < 8; i++) expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, small)).status).toBeLessThan(500);
     }
     expect(await collections(eager)).toBe(0);
-    for (const sidecar of [eager, off]) {
-      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, big)).status).toBeLessThan(500);
-      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, refused)).status).toBeLessThan(500);
-    }
-    expect(await collections(eager)).toBeGreaterThanOrEqual(1);
+    for (const sidecar of [eager, off]) expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, refused)).status).toBeLessThan(500);
+    expect(await collections(eager)).toBe(0);
+    for (const sidecar of [eager, off]) expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, big)).status).toBeLessThan(300);
+    expect(await collections(eager)).toBe(1);
     expect(await collections(off)).toBe(0);
   });
 });
