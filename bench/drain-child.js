@@ -10,10 +10,10 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../dist/log.js';
 import { startSidecar } from '../dist/sidecar.js';
 import { Spool } from '../dist/spool/spool.js';
-import { childOptions, ORGS, parseConfigApart, sleep, tell } from './lib.js';
+import { childOptions, configApart, ORGS, sleep, tell } from './lib.js';
 
 const options = childOptions();
-const config = await parseConfigApart({
+const config = await configApart({
   ingest: { host: '127.0.0.1', port: 0 },
   admin: { host: '127.0.0.1', port: 0 },
   spool: { path: options.spoolPath, sync: options.sync ?? 'full' },

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../dist/log.js';
 import { startSidecar } from '../dist/sidecar.js';
 import { Spool } from '../dist/spool/spool.js';
-import { childOptions, ORGS, parseConfigApart, tell } from './lib.js';
+import { childOptions, configApart, ORGS, tell } from './lib.js';
 
 const options = childOptions();
 
@@ -50,7 +50,7 @@ async function startBare() {
 }
 
 async function startPipeline() {
-  const config = await parseConfigApart({
+  const config = await configApart({
     ingest: { host: '127.0.0.1', port: 0, ...(options.parseThreads ? { parseThreads: options.parseThreads } : {}), ...(options.largeBodyGcBytes !== undefined ? { largeBodyGcBytes: options.largeBodyGcBytes } : {}) },
     admin: { host: '127.0.0.1', port: 0 },
     spool: { path: options.spoolPath, sync: options.sync ?? 'full' },

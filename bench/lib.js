@@ -7,7 +7,6 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { DEMO_CLIENT_ORG, DEMO_SERVER_ORG, examplePair } from '../dist/demo.js';
 import { NODE_FLAGS } from '../dist/node-flags.js';
 
@@ -462,19 +461,19 @@ export function childOptions() {
 }
 
 /**
- * In a child: the sidecar's configuration from `input`, parsed in a thread that then ends, as `pcm-sidecar run`
- * reads its own (src/config/load-thread.ts): zod is not in the measured process.
+ * In a child: the sidecar's configuration from `input`, read as `pcm-sidecar run --config FILE` reads it — in a
+ * thread that then ends (src/config/load-thread.ts), so zod is not in the measured process, and PCM_* variables of
+ * the environment win (`PCM_INGEST_LARGE_BODY_GC_BYTES=0 node bench/run.js …` measures without a setting's effect).
  */
-export function parseConfigApart(input) {
-  const schema = new URL('../dist/config/schema.js', import.meta.url).href;
-  const code = `const { parentPort, workerData } = require('node:worker_threads');
-import(${JSON.stringify(schema)}).then(({ configSchema }) => parentPort.postMessage(configSchema.parse(workerData)));`;
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(code, { eval: true, workerData: input });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the configuration thread ended (code ${code}) without an answer`)));
-  });
+export async function configApart(input) {
+  const file = join(WORK_DIR, `config-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify(input));
+  const { loadConfigApart } = await import('../dist/config/load-thread.js');
+  try {
+    return await loadConfigApart({ configFile: file });
+  } finally {
+    rmSync(file, { force: true });
+  }
 }
 
 /** In a child: send a message to the parent. */

@@ -14,9 +14,12 @@ export class SidecarError extends Error {
 /** A setting is missing or invalid. `setting` names it as the operator wrote it (env var or file path). */
 export class ConfigError extends SidecarError {
   readonly setting: string;
-  constructor(setting: string, message: string, options?: { cause?: unknown }) {
-    super('PCM_CONFIG_INVALID', `${setting}: ${message}`, options);
+  /** What is wrong with it: the message without the setting's name. */
+  readonly detail: string;
+  constructor(setting: string, detail: string, options?: { cause?: unknown }) {
+    super('PCM_CONFIG_INVALID', `${setting}: ${detail}`, options);
     this.setting = setting;
+    this.detail = detail;
   }
 }
 

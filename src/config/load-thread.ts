@@ -21,7 +21,7 @@ export function loadConfigApart(options: { configFile?: string | undefined } = {
       answered = true;
       if (answer.ok) return resolve(answer.config);
       const cause = answer.causeMessage === undefined ? undefined : { cause: new Error(answer.causeMessage) };
-      if (answer.setting !== undefined) return reject(new ConfigError(answer.setting, answer.detail ?? answer.message, cause));
+      if (answer.setting !== undefined && answer.detail !== undefined) return reject(new ConfigError(answer.setting, answer.detail, cause));
       reject(Object.assign(new Error(answer.message, cause), { name: answer.name }, answer.code === undefined ? {} : { code: answer.code }));
     });
     worker.once('error', (err) => {

@@ -15,6 +15,6 @@ try {
   const cause = e.cause instanceof Error ? { causeMessage: e.cause.message } : {};
   const errorCode = (e as { code?: unknown }).code;
   const code = typeof errorCode === 'string' ? { code: errorCode } : {};
-  const config = err instanceof ConfigError ? { setting: err.setting, detail: e.message.slice(err.setting.length + 2) } : {};
+  const config = err instanceof ConfigError ? { setting: err.setting, detail: err.detail } : {};
   port.postMessage({ ok: false, name: e.name, message: e.message, ...cause, ...code, ...config });
 }

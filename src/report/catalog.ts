@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SidecarError } from '../errors.js';
+import { jsonType } from './problem.js';
 import { hasEmptySegment, templateProblem, templateShape } from './template.js';
 
 /**
@@ -40,10 +41,9 @@ const ENTRY_KEYS = new Set(['template', 'api', 'since', 'note']);
 const FILE_KEYS = new Set(['version', 'sources', 'private', 'opendata']);
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-const kindOf = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
 
 function nonEmptyString(value: unknown, path: string, out: string[]): value is string {
-  if (typeof value !== 'string') out.push(`${path}: expected a string, received ${kindOf(value)}`);
+  if (typeof value !== 'string') out.push(`${path}: expected a string, received ${jsonType(value)}`);
   else if (value === '') out.push(`${path}: must not be empty`);
   else return true;
   return false;
@@ -54,13 +54,13 @@ function unknownKeys(value: Record<string, unknown>, known: ReadonlySet<string>,
 }
 
 function listOf(value: unknown, path: string, out: string[], item: (element: unknown, path: string) => void): void {
-  if (!Array.isArray(value)) return void out.push(`${path}: expected an array, received ${kindOf(value)}`);
+  if (!Array.isArray(value)) return void out.push(`${path}: expected an array, received ${jsonType(value)}`);
   if (value.length === 0) return void out.push(`${path}: must list at least one entry`);
   value.forEach((element, i) => item(element, `${path}[${i}]`));
 }
 
 function entryProblems(entry: unknown, path: string, out: string[]): void {
-  if (!isObject(entry)) return void out.push(`${path}: expected an object, received ${kindOf(entry)}`);
+  if (!isObject(entry)) return void out.push(`${path}: expected an object, received ${jsonType(entry)}`);
   nonEmptyString(entry.template, `${path}.template`, out);
   nonEmptyString(entry.api, `${path}.api`, out);
   if (nonEmptyString(entry.since, `${path}.since`, out) && !SINCE.test(entry.since)) out.push(`${path}.since: expected a list version like v1.03 or a release like 2026B`);
@@ -74,7 +74,7 @@ function entryProblems(entry: unknown, path: string, out: string[]): void {
  */
 export function catalogFileProblems(json: unknown): string[] {
   const out: string[] = [];
-  if (!isObject(json)) return [`(root): expected an object, received ${kindOf(json)}`];
+  if (!isObject(json)) return [`(root): expected an object, received ${jsonType(json)}`];
   nonEmptyString(json.version, 'version', out);
   listOf(json.sources, 'sources', out, (source, path) => void nonEmptyString(source, path, out));
   listOf(json.private, 'private', out, (entry, path) => entryProblems(entry, path, out));

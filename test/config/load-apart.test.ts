@@ -46,6 +46,17 @@ function pathsTo(entry: string, target: string, skip: ReadonlySet<string>): stri
   return found;
 }
 
+/** The ConfigError loadConfig throws for `file`, read on this thread. */
+function thrownBy(file: string): ConfigError {
+  try {
+    loadConfig({ configFile: file });
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`expected loadConfig to refuse ${file}`);
+}
+
 describe('the configuration read apart', () => {
   it('gives what loadConfig gives', async () => {
     const file = join(dir, 'config.json');
@@ -63,14 +74,7 @@ describe('the configuration read apart', () => {
   it('rejects with the ConfigError loadConfig throws, setting and message kept', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ pcm: { apiUrl: 'ftp://x', authUrl: 'https://a' }, organisations: [] }));
-    const direct = (() => {
-      try {
-        loadConfig({ configFile: file });
-      } catch (err) {
-        return err as ConfigError;
-      }
-      throw new Error('expected loadConfig to throw');
-    })();
+    const direct = thrownBy(file);
     const apart = await loadConfigApart({ configFile: file }).then(
       () => null,
       (err: unknown) => err,
@@ -84,14 +88,7 @@ describe('the configuration read apart', () => {
     for (const [name, content] of [['broken.json', '{"pcm": '], ['missing.json', null]] as const) {
       const file = join(dir, name);
       if (content !== null) writeFileSync(file, content);
-      const direct = (() => {
-        try {
-          loadConfig({ configFile: file });
-        } catch (err) {
-          return err as ConfigError;
-        }
-        throw new Error('expected loadConfig to throw');
-      })();
+      const direct = thrownBy(file);
       const apart = (await loadConfigApart({ configFile: file }).catch((err: unknown) => err)) as ConfigError;
       expect(apart).toBeInstanceOf(ConfigError);
       expect(errorMessage(apart)).toBe(errorMessage(direct));

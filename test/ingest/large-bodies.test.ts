@@ -5,6 +5,7 @@ import { createLogger } from '../../src/log.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { adminSection } from '../helpers/admin.js';
 import { postJson } from '../helpers/http.js';
+import { scrape } from '../helpers/metrics.js';
 import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
 import { validReport } from '../helpers/reports.js';
 
@@ -29,7 +30,7 @@ async function start(dir: string, name: string, largeBodyGcBytes: number): Promi
 }
 
 const collections = async (sidecar: RunningSidecar): Promise<number> => {
-  const text = await (await fetch(`${sidecar.adminUrl}/metrics`)).text();
+  const text = await scrape(sidecar);
   const line = text.split('\n').find((l) => l.startsWith('pcm_sidecar_ingest_large_body_collections_total '));
   return Number(line?.split(' ')[1]);
 };

@@ -30,16 +30,21 @@ function parsed(lines: readonly string[]): Line[] {
  * token, and no secret the run used reaches a line — not the key's passphrase, the PCM's tokens, the gateway's
  * bearer tokens, the ingest token, the webhook's OAuth2 client secret or its token, nor the tokenId pepper.
  */
+/** A trace-level logger writing into `out`. */
+function traceLogger(): { out: string[]; log: ReturnType<typeof createLogger> } {
+  const out: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      out.push(chunk.toString());
+      done();
+    },
+  });
+  return { out, log: createLogger('trace', 'test', sink) };
+}
+
 describe('logs: detail at debug and trace, secrets never', () => {
   it('the logger censors secret fields at any depth it reaches and bearer tokens inside text', () => {
-    const out: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        out.push(chunk.toString());
-        done();
-      },
-    });
-    const log = createLogger('trace', 'test', sink);
+    const { out, log } = traceLogger();
     const context = { err: 'report API answered 401: Bearer abc.def.ghi' };
     log.info(
       { accessToken: 's1', keyPassphrase: 's2', req: { headers: { authorization: 'Bearer s3', 'x-api-key': 's4' } }, org: { clientSecret: 's5', pepper: 's6' } },
@@ -57,14 +62,7 @@ describe('logs: detail at debug and trace, secrets never', () => {
   });
 
   it('errors (message, stack, cause), Basic credentials, other spellings of secret fields, short tokens', () => {
-    const out: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        out.push(chunk.toString());
-        done();
-      },
-    });
-    const log = createLogger('trace', 'test', sink);
+    const { out, log } = traceLogger();
     const cause = new Error('upstream said Bearer e1causetoken');
     log.error({ err: new Error('POST failed with Bearer e2errtoken', { cause }) }, 'delivery failed');
     log.error(new Error('token endpoint: Authorization: Basic ZTM6YmFzaWNzZWNyZXQ='));
