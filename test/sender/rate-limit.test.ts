@@ -107,16 +107,15 @@ describe('rate budget against the emulator: its 429s slow the budget, every repo
     await watch(() => sidecar.spool.counts().accepted === target, 30_000);
     const before = sidecar.sender.rate();
     expect(before.rate).toBeLessThanOrEqual(BUDGET_RATE / 2 + BUDGET_RATE * 0.05);
-    // One batch of 5 CLIENT reports (one lane) every 100 ms: 10 requests/s, below the emulator's 20; at most 60.
-    let posted = 0;
+    // One batch of 5 CLIENT reports (one lane) at a time, the next only after the last was accepted and 200 ms more:
+    // under 5 requests/s, half the emulator's 10 whatever the machine's speed (a fixed 100 ms pace sat at its limit
+    // and drew 429s on a slow CI machine). Each 2xx adds 5 % of the budget back; at most 60 batches.
     for (let i = 0; i < 60 && sidecar.sender.rate().rate < BUDGET_RATE; i++) {
-      const body = clientReports(5);
-      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, body)).status).toBe(202);
-      posted += 5;
-      await sleep(100);
+      expect((await postJson(`${sidecar.ingestUrl}/v1/reports`, clientReports(5))).status).toBe(202);
+      target += 5;
+      await watch(() => sidecar.spool.counts().accepted === target, 30_000);
+      await sleep(200);
     }
-    target += posted;
-    await watch(() => sidecar.spool.counts().accepted === target, 30_000);
     const after = sidecar.sender.rate();
     expect(after.rate).toBe(BUDGET_RATE);
     expect(after.throttled.report).toBe(before.throttled.report);
