@@ -1,7 +1,12 @@
 /**
- * Group commit: requests that arrive while the previous commit is under way (or while the event loop is busy) share
+ * Group commit: requests that arrive while earlier commits are under way (or while the event loop is busy) share
  * one transaction (one fsync), and each caller is answered only after that transaction has committed.
- * `commit` may be synchronous (in-process SQLite) or asynchronous (the writer thread); one runs at a time.
+ * `commit` may be synchronous (in-process SQLite) or asynchronous (the writer thread).
+ *
+ * With `depth` > 1, up to that many groups are handed to `commit` before the first is answered: a writer thread that
+ * applies its messages in order then starts the next transaction as soon as it has committed one, instead of idling
+ * while the event loop, busy parsing, gets round to its answer and sends the next group. Each group still commits
+ * or fails on its own and is answered when its own commit is (the writer thread commits them in the order given).
  */
 interface Waiting<Req, Res> {
   request: Req;
@@ -9,20 +14,29 @@ interface Waiting<Req, Res> {
   reject: (err: unknown) => void;
 }
 
+export interface GroupCommitOptions<Req> {
+  /** Bounds a group (by a weight such as bytes, at least one request): the rest waits for the next commit. */
+  limit?: { weigh: (request: Req) => number; max: number };
+  /** Groups handed to `commit` and not yet answered, at most (1: one commit at a time). */
+  depth?: number;
+}
+
 export class GroupCommitter<Req, Res> {
   private queue: Waiting<Req, Res>[] = [];
   private scheduled = false;
-  private running = false;
+  private running = 0;
   private idle: (() => void)[] = [];
+  private readonly limit: GroupCommitOptions<Req>['limit'];
+  private readonly depth: number;
 
-  /**
-   * `commit` returns one result per request, in order; if it throws or rejects, every request of the group fails.
-   * `limit` bounds a group (by a weight such as bytes, at least one request): the rest waits for the next commit.
-   */
+  /** `commit` returns one result per request, in order; if it throws or rejects, every request of the group fails. */
   constructor(
     private readonly commit: (requests: readonly Req[]) => Res[] | Promise<Res[]>,
-    private readonly limit?: { weigh: (request: Req) => number; max: number },
-  ) {}
+    options: GroupCommitOptions<Req> = {},
+  ) {
+    this.limit = options.limit;
+    this.depth = Math.max(1, options.depth ?? 1);
+  }
 
   submit(request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
@@ -32,14 +46,13 @@ export class GroupCommitter<Req, Res> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.running) return;
+    if (this.scheduled || this.running >= this.depth) return;
     this.scheduled = true;
     // setImmediate runs after pending I/O callbacks: every request already read joins this commit.
     setImmediate(() => void this.flush());
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
+  private take(): Waiting<Req, Res>[] {
     let group = this.queue;
     this.queue = [];
     if (this.limit && group.length > 1) {
@@ -52,25 +65,38 @@ export class GroupCommitter<Req, Res> {
       this.queue = group.slice(take);
       group = group.slice(0, take);
     }
+    return group;
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    const group = this.take();
     if (group.length > 0) {
-      this.running = true;
+      this.running++;
+      let pending: Res[] | Promise<Res[]>;
       try {
-        const pending = this.commit(group.map((w) => w.request));
+        pending = this.commit(group.map((w) => w.request));
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
+      // Handed over: the next group may go while this one commits.
+      if (pending instanceof Promise && this.queue.length > 0) this.schedule();
+      try {
         const results = pending instanceof Promise ? await pending : pending;
         group.forEach((w, i) => w.resolve(results[i] as Res));
       } catch (err) {
         for (const w of group) w.reject(err);
       } finally {
-        this.running = false;
+        this.running--;
       }
     }
     if (this.queue.length > 0) this.schedule();
-    else for (const done of this.idle.splice(0)) done();
+    else if (this.running === 0 && !this.scheduled) for (const done of this.idle.splice(0)) done();
   }
 
   /** Resolves when nothing is waiting to be committed. */
   drain(): Promise<void> {
-    if (this.queue.length === 0 && !this.scheduled && !this.running) return Promise.resolve();
+    if (this.queue.length === 0 && !this.scheduled && this.running === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 }

@@ -133,6 +133,12 @@ export interface PendingSummary {
  */
 const MAX_GROUP_CHARS = 32 * 1024 * 1024;
 
+/**
+ * Groups handed to the writer thread before the first is answered (group-commit.ts): with two, the thread begins the
+ * next transaction the moment it has committed one. In-process commits are synchronous and go one at a time anyway.
+ */
+const COMMIT_DEPTH = 2;
+
 /** A row as the lease reads it: id, body, bytes, timestamp. */
 type RowRead = [number, string, number, number];
 
@@ -300,7 +306,7 @@ export class Spool {
         this.appender ??= new Appender(this.db, this.appenderOptions, this.now);
         return this.committed(this.appender.commit(requests));
       },
-      { weigh: weightOf, max: MAX_GROUP_CHARS },
+      { limit: { weigh: weightOf, max: MAX_GROUP_CHARS }, depth: COMMIT_DEPTH },
     );
   }
 

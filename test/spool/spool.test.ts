@@ -52,10 +52,75 @@ describe('group commit limits', () => {
         commits.push([...requests]);
         return [...requests];
       },
-      { weigh: (r) => r, max: 10 },
+      { limit: { weigh: (r) => r, max: 10 } },
     );
     expect(await Promise.all([4, 4, 4, 20, 1].map((w) => committer.submit(w)))).toEqual([4, 4, 4, 20, 1]);
     expect(commits).toEqual([[4, 4], [4], [20], [1]]);
+  });
+});
+
+describe('group commit depth', () => {
+  /** An asynchronous commit that answers only when the test says so, recording what it was handed. */
+  function heldCommits(): { handed: number[][]; release: (i: number, fail?: boolean) => void; commit: (r: readonly number[]) => Promise<number[]> } {
+    const handed: number[][] = [];
+    const answers: { resolve: (v: number[]) => void; reject: (e: Error) => void; requests: number[] }[] = [];
+    return {
+      handed,
+      commit: (requests) =>
+        new Promise<number[]>((resolve, reject) => {
+          handed.push([...requests]);
+          answers.push({ resolve, reject, requests: [...requests] });
+        }),
+      release: (i, fail = false) => {
+        const a = answers[i] as (typeof answers)[number];
+        if (fail) a.reject(new Error('disk full'));
+        else a.resolve(a.requests.map((r) => r * 10));
+      },
+    };
+  }
+  const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('with depth 2 hands the next group over while the first commits, never a third, and answers each after its own commit', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommitter<number, number>(held.commit, { depth: 2 });
+    const first = committer.submit(1);
+    await turn();
+    const second = committer.submit(2);
+    await turn();
+    const third = committer.submit(3);
+    await turn();
+    await turn();
+    // Two groups are with the writer; the third waits for one of them to be answered.
+    expect(held.handed).toEqual([[1], [2]]);
+    let drained = false;
+    void committer.drain().then(() => (drained = true));
+    held.release(1);
+    expect(await second).toBe(20);
+    await turn();
+    expect(held.handed).toEqual([[1], [2], [3]]);
+    held.release(0, true);
+    await expect(first).rejects.toThrow('disk full');
+    held.release(2);
+    expect(await third).toBe(30);
+    await turn();
+    expect(drained).toBe(true);
+  });
+
+  it('with depth 1 (the default) commits one group at a time', async () => {
+    const held = heldCommits();
+    const committer = new GroupCommitter<number, number>(held.commit);
+    const first = committer.submit(1);
+    await turn();
+    const second = committer.submit(2);
+    await turn();
+    await turn();
+    expect(held.handed).toEqual([[1]]);
+    held.release(0);
+    expect(await first).toBe(10);
+    await turn();
+    expect(held.handed).toEqual([[1], [2]]);
+    held.release(1);
+    expect(await second).toBe(20);
   });
 });
 
