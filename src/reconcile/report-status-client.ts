@@ -1,8 +1,7 @@
-import { createSecureContext } from 'node:tls';
 import { Agent, request } from '../http-client.js';
 import { ReconcileError, errorMessage } from '../errors.js';
 import { parseRetryAfter } from '../sender/backoff.js';
-import { loadCa } from '../sender/credentials.js';
+import { caContext, loadCa } from '../sender/credentials.js';
 import type { RateBudget } from '../sender/rate-budget.js';
 import { REPORT_PATHS } from '../sender/sender.js';
 import { differingFields, parseStatus, type ConsistencyField, type PcmStatus } from './status.js';
@@ -81,7 +80,7 @@ export class ReportStatusClient {
   /** Built at the first ask: an unreadable CA fails that ask (and is read again at the next), never the start. */
   private dispatcher(): Agent {
     this.agent ??= new Agent({
-      connect: { secureContext: createSecureContext({ ca: loadCa(this.options.caFile) }), rejectUnauthorized: true, timeout: this.options.connectTimeoutMs },
+      connect: { secureContext: caContext(loadCa(this.options.caFile)), rejectUnauthorized: true, timeout: this.options.connectTimeoutMs },
       keepAliveTimeout: 30_000,
     });
     return this.agent;

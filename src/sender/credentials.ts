@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { hash } from 'node:crypto';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { CredentialError } from '../errors.js';
 import type { Organisation } from '../config/schema.js';
 
@@ -57,4 +58,24 @@ export function loadCa(file: string | undefined): Buffer | undefined {
   }
   // Node's `ca` replaces the bundled roots: keep them, so the file adds a CA rather than becoming the only one.
   return Buffer.concat([Buffer.from(`${rootCertificates.join('\n')}\n`), ca]);
+}
+
+/**
+ * Secure contexts that only verify the PCM (no client certificate), one per CA bundle: parsing Node's roots plus
+ * PCM_CA_FILE takes ~0.1 s of CPU, and every lane's report client and reconciler would otherwise do it at start.
+ * Keyed by the bundle's bytes, so a rotated CA file read again gets a context of its own.
+ */
+const caContexts = new Map<string, SecureContext>();
+/** Bundles kept at most: a CA rotates a few times a year; the oldest context goes first. */
+const MAX_CA_CONTEXTS = 4;
+
+export function caContext(ca: Buffer | undefined): SecureContext {
+  const key = ca === undefined ? '' : hash('sha256', ca, 'hex');
+  let context = caContexts.get(key);
+  if (context === undefined) {
+    context = createSecureContext({ ca });
+    if (caContexts.size >= MAX_CA_CONTEXTS) caContexts.delete(caContexts.keys().next().value as string);
+    caContexts.set(key, context);
+  }
+  return context;
 }

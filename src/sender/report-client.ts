@@ -1,7 +1,7 @@
-import { createSecureContext } from 'node:tls';
 import { Agent } from '../http-client.js';
 import { DeliveryError } from '../errors.js';
 import { parseRetryAfter } from './backoff.js';
+import { caContext } from './credentials.js';
 import { postBatch, type BatchPostObserver } from './post-batch.js';
 import type { RateBudget } from './rate-budget.js';
 
@@ -38,7 +38,7 @@ export class ReportClient {
     this.url = `${options.apiUrl}${options.path}`;
     this.agent = new Agent({
       // One secure context for every connection: parsing the CA bundle per connection showed in the drain profile.
-      connect: { secureContext: createSecureContext({ ca: options.ca }), rejectUnauthorized: true, timeout: options.connectTimeoutMs },
+      connect: { secureContext: caContext(options.ca), rejectUnauthorized: true, timeout: options.connectTimeoutMs },
       keepAliveTimeout: 30_000,
     });
   }
