@@ -15,6 +15,10 @@ import { reportRules, rulesInputOf } from '../dist/report/context.js';
 import { loadCatalog } from '../dist/report/catalog.js';
 import { prepareReport, withinSize } from '../dist/report/validate.js';
 import { checkReport, loadAcceptedEndpoints } from '../dist/emulator/validate.js';
+import { parseBody } from '../dist/ingest/body.js';
+import { checkItems } from '../dist/ingest/check-items.js';
+import { ingestRoutes } from '../dist/ingest/routes.js';
+import { encodeGroup } from '../dist/spool/wire.js';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -87,6 +91,10 @@ const wrong = items.map((report, i) => {
   return copy;
 });
 const perThousand = (ms) => (ms / items.length) * 1000;
+const buffers = texts.map((t) => Buffer.from(t));
+const toReport = ingestRoutes(rules.build)['/v1/reports'];
+const noQuery = new URLSearchParams();
+const where = { source: '127.0.0.1 POST /v1/reports', route: '/v1/reports', maxReportBytes: MAX_REPORT_BYTES };
 
 const oracle = WITH_ORACLE ? await loadOracle() : null;
 
@@ -127,6 +135,20 @@ const cases = [
     },
   ],
 ];
+cases.push([
+  // What the ingest server's event loop does with a 100-report body before the writer thread: parse, build and check
+  // every item, and the hand-over's encoding (one body per group here; the server groups what arrives together).
+  'ingest event loop per body: parseBody + checkItems + encodeGroup',
+  () => {
+    const context = rules.validation();
+    let ok = 0;
+    for (const body of buffers) {
+      const checked = checkItems(parseBody(body, 'json'), toReport, context, noQuery, where);
+      ok += encodeGroup([{ reports: checked.reports, rejected: checked.rejected }]).laneIndex.length;
+    }
+    return ok;
+  },
+]);
 if (oracle) {
   cases.push(
     [

@@ -55,18 +55,60 @@ export async function readBody(req: IncomingMessage, maxBytes: number, ticket?: 
  */
 export const MAX_ITEM_DEPTH = 32;
 
+/**
+ * The walk's stack, kept between calls and cleared after each: checking a body allocates nothing per node. A stack
+ * that grew past WALK_KEEP (a very wide item) is let go instead of kept.
+ */
+const walkNodes: (object | undefined)[] = [];
+const walkDepths: number[] = [];
+const WALK_KEEP = 4096;
+
 /** True when `value` nests arrays/objects deeper than `max` levels. Iterative: safe at any depth. */
 export function deeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node as Record<string, unknown>)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  if (value === null || typeof value !== 'object') return false;
+  let top = 0;
+  let high = 0;
+  walkNodes[0] = value;
+  walkDepths[0] = 1;
+  let deeper = false;
+  while (top >= 0) {
+    const node = walkNodes[top] as object;
+    const depth = walkDepths[top] as number;
+    top--;
+    if (depth > max) {
+      deeper = true;
+      break;
+    }
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child !== null && typeof child === 'object') {
+          walkNodes[++top] = child;
+          walkDepths[top] = depth + 1;
+          if (top > high) high = top;
+        }
+      }
+    } else {
+      // Own keys only (an own "__proto__" from JSON.parse included); no array of values made per object.
+      for (const key in node) {
+        if (!Object.hasOwn(node, key)) continue;
+        const child: unknown = (node as Record<string, unknown>)[key];
+        if (child !== null && typeof child === 'object') {
+          walkNodes[++top] = child;
+          walkDepths[top] = depth + 1;
+          if (top > high) high = top;
+        }
+      }
     }
   }
-  return false;
+  // Nothing of this body stays reachable from the module.
+  if (high >= WALK_KEEP) {
+    walkNodes.length = 0;
+    walkDepths.length = 0;
+  } else {
+    for (let i = 0; i <= high; i++) walkNodes[i] = undefined;
+  }
+  return deeper;
 }
 
 function item(value: unknown, text: () => string): BodyItem {

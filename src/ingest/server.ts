@@ -6,13 +6,13 @@ import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
-import type { Spool } from '../spool/spool.js';
+import type { NewReport, Spool } from '../spool/spool.js';
 import { BodyBudget, type BudgetTicket } from './body-budget.js';
 import { LARGE_BODY_GC_INTERVAL_MS, LARGE_BODY_MIN_BYTES, LargeBodyGc } from '../large-body-gc.js';
 import type { Denial, IngestTls } from './auth.js';
-import { bodyFormatOf, parseBody, readBody, type BodyItem } from './body.js';
+import { bodyFormatOf, parseBody, readBody, type BodyFormat } from './body.js';
 import { closeListener, createListener, type ListenerLimits } from './listener.js';
-import { checkItems, type CheckedBody, type ItemResult } from './check-items.js';
+import { checkItems, fullResults, type CheckedBody, type ItemResult } from './check-items.js';
 import type { ParseOutcome, ParseTask } from './parse-task.js';
 import { keepableText, problemsText, quarantineText, type ItemProblem } from './quarantine-view.js';
 import { redactUrl } from './redact.js';
@@ -114,6 +114,13 @@ function refusedBodyText(body: Buffer): string {
 
 export type { ItemProblem, ItemResult, ListenerLimits };
 
+/** A body's reports, for the spool; the body keeps none of them. */
+function handOver(checked: CheckedBody): NewReport[] {
+  const { reports } = checked;
+  checked.reports = [];
+  return reports;
+}
+
 /** `?partialStatus=` (or PCM_INGEST_PARTIAL_STATUS): the status of an answer in which some items were refused. */
 function partialStatusOf(query: URLSearchParams, fallback: PartialStatus): PartialStatus {
   const asked = Number(query.get('partialStatus'));
@@ -196,7 +203,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     }
     const source = `${req.socket.remoteAddress ?? 'unknown'} ${req.method} ${redactUrl(req.url ?? '/')}`;
     let body: Buffer | null = null;
-    let items: BodyItem[];
+    let checked: CheckedBody;
     try {
       const format = bodyFormatOf(req.headers['content-type']);
       body = await readBody(req, maxBodyBytes, ticket);
@@ -215,45 +222,48 @@ export function createIngestServer(options: IngestOptions): IngestServer {
           return await answer(res, { route, query, source, bytes: body.length, startedAt }, outcome.checked);
         }
       }
-      items = parseBody(body, format);
-      if (items.length > maxItemsPerRequest) {
-        throw new IngestError('PCM_INGEST_TOO_MANY_ITEMS', 413, `Payload Too Large: ${items.length} items, the limit is ${maxItemsPerRequest}`);
-      }
+      checked = parseAndCheck(body, format, toReport, query, { source, route, maxReportBytes });
     } catch (err) {
       if (err instanceof IngestError) await recordRefusedBody(err, body, route, source);
       throw err;
     }
-    const checked = checkItems(items, toReport, validation(), query, { source, route, maxReportBytes });
     await answer(res, { route, query, source, bytes: body.length, startedAt }, checked);
+  }
+
+  /**
+   * Parses and checks a body on the event loop. Apart from ingestBody so that the parsed items are never held by its
+   * suspended frame while the commit is awaited: they die young, where collecting them costs least.
+   */
+  function parseAndCheck(body: Buffer, format: BodyFormat, toReport: ToReport, query: URLSearchParams, where: { source: string; route: string; maxReportBytes: number }): CheckedBody {
+    const items = parseBody(body, format);
+    if (items.length > maxItemsPerRequest) {
+      throw new IngestError('PCM_INGEST_TOO_MANY_ITEMS', 413, `Payload Too Large: ${items.length} items, the limit is ${maxItemsPerRequest}`);
+    }
+    return checkItems(items, toReport, validation(), query, where);
   }
 
   /** Stores what a body's items became and answers the gateway with one result per item where needed. */
   async function answer(res: ServerResponse, request: AnsweredRequest, checked: CheckedBody): Promise<void> {
     const { route, query, source } = request;
-    const { reports, rejected, results, storedAt, findingRules, skipped, warned } = checked;
-    const outcome = reports.length + rejected.length > 0 ? await spool.write({ reports, rejected }) : [];
+    const { rejected, notable, skipped, warned } = checked;
+    const stored = checked.reports.length;
+    // The reports are handed over and let go: from here they live only in the writer's copy, so a body waiting for
+    // its commit keeps little in the young generation for the collector to copy and promote.
+    const outcome = stored + rejected.length > 0 ? await spool.write({ reports: handOver(checked), rejected }) : [];
     let duplicates = 0;
+    for (const o of outcome) if (o === 'duplicate') duplicates++;
     const found: QualityFindings = { reports: 0, byRule: {}, fapiInteractionIds: [] };
-    outcome.forEach((o, i) => {
-      const at = storedAt[i] as number;
-      const result = results[at] as Extract<ItemResult, { status: 'accepted' | 'duplicate' }>;
-      if (o === 'duplicate') {
-        duplicates++;
-        results[at] = { index: result.index, status: 'duplicate', ...(result.warnings ? { warnings: result.warnings } : {}) };
-      } else {
-        for (const kind of reports[i]?.repairs ?? []) metrics.repairs.inc({ kind });
-        const rules = findingRules[i] ?? [];
-        for (const rule of rules) {
-          metrics.qualityFindings.inc({ rule });
-          found.byRule[rule] = (found.byRule[rule] ?? 0) + 1;
-        }
-        if (rules.length > 0) {
-          found.reports++;
-          const fapi = reports[i]?.fapiInteractionId;
-          if (fapi) found.fapiInteractionIds.push(fapi);
-        }
+    for (const { report, repairs, rules, fapiInteractionId } of notable) {
+      if (outcome[report] === 'duplicate') continue;
+      for (const kind of repairs) metrics.repairs.inc({ kind });
+      if (rules.length === 0) continue;
+      for (const rule of rules) {
+        metrics.qualityFindings.inc({ rule });
+        found.byRule[rule] = (found.byRule[rule] ?? 0) + 1;
       }
-    });
+      found.reports++;
+      if (fapiInteractionId) found.fapiInteractionIds.push(fapiInteractionId);
+    }
     if (found.reports > 0) {
       try {
         options.onQualityFindings?.(found);
@@ -262,7 +272,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
         log.error({ err: String(err) }, 'the quality-findings listener failed');
       }
     }
-    const accepted = reports.length - duplicates;
+    const accepted = stored - duplicates;
     metrics.items.inc({ route, outcome: 'accepted' }, accepted);
     metrics.items.inc({ route, outcome: 'duplicate' }, duplicates);
     metrics.items.inc({ route, outcome: 'rejected' }, rejected.length);
@@ -271,15 +281,15 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     let status = 202;
     if (rejected.length === 0) {
       // Items are listed only when one has something to say (warnings, skips); a clean answer stays small.
-      send(res, status, warned + skipped > 0 ? { ...counts, results } : counts);
+      send(res, status, warned + skipped > 0 ? { ...counts, results: fullResults(checked, outcome) } : counts);
     } else {
       log.info({ rejected: rejected.length, source }, 'ingest refused items; kept in quarantine');
-      if (log.isLevelEnabled('debug')) logRefusedItems(route, source, results);
+      if (log.isLevelEnabled('debug')) logRefusedItems(route, source, checked.results);
       status = partialStatusOf(query, partialStatus);
-      send(res, status, { ...counts, rejected: rejected.length, results });
+      send(res, status, { ...counts, rejected: rejected.length, results: fullResults(checked, outcome) });
     }
     log.trace(
-      { route, source, bytes: request.bytes, items: results.length, accepted, duplicates, rejected: rejected.length, skipped, warned, status, ms: Number((process.hrtime.bigint() - request.startedAt) / 1_000_000n) },
+      { route, source, bytes: request.bytes, items: checked.items, accepted, duplicates, rejected: rejected.length, skipped, warned, status, ms: Number((process.hrtime.bigint() - request.startedAt) / 1_000_000n) },
       'ingest: request answered',
     );
   }

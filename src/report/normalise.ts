@@ -35,10 +35,14 @@ export interface NormaliseContext {
 }
 
 export interface Normalised {
+  /** The input itself when nothing was repaired (nearly always); a repaired copy otherwise, the input untouched. */
   item: Record<string, unknown>;
   stream: 'private' | 'opendata';
-  repairs: RepairKind[];
+  /** One shared empty list when nothing was repaired: never to be changed by a caller. */
+  repairs: readonly RepairKind[];
 }
+
+const NO_REPAIRS: readonly RepairKind[] = Object.freeze([]);
 
 const CANONICAL_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** ISO-8601 date-time with an explicit offset; a time without one is ambiguous and is not repaired. */
@@ -96,9 +100,6 @@ export function uriPrefixOf(url: string, endpoint: string): string | null {
   return `${origin}${path.slice(0, at)}`;
 }
 
-function repaired(repairs: RepairKind[], kind: RepairKind): void {
-  if (!repairs.includes(kind)) repairs.push(kind);
-}
 
 /** `role` / `httpMethod` in upper case when that makes it one of `allowed`; null when there is nothing to repair. */
 function upperCased(value: unknown, allowed: ReadonlySet<string>): string | null {
@@ -143,19 +144,21 @@ function redacted(info: Record<string, unknown>): Record<string, unknown> | null
 }
 
 export function normaliseReport(input: Record<string, unknown>, context: NormaliseContext): Normalised {
-  const item: Record<string, unknown> = { ...input };
-  const repairs: RepairKind[] = [];
+  // Copied on the first repair only: a clean report (nearly all) costs no copy, and a refused one is quarantined as
+  // it came either way.
+  let item = input;
+  let repairs: RepairKind[] | null = null;
+  const set = (key: string, value: unknown, kind: RepairKind): void => {
+    if (item === input) item = { ...input };
+    item[key] = value;
+    repairs ??= [];
+    if (!repairs.includes(kind)) repairs.push(kind);
+  };
 
   const role = upperCased(item.role, ROLES);
-  if (role !== null) {
-    item.role = role;
-    repaired(repairs, 'enum_case');
-  }
+  if (role !== null) set('role', role, 'enum_case');
   const method = upperCased(item.httpMethod, METHODS);
-  if (method !== null) {
-    item.httpMethod = method;
-    repaired(repairs, 'enum_case');
-  }
+  if (method !== null) set('httpMethod', method, 'enum_case');
 
   // A report without a role is an opendata report (only the server reports, with its own schema and list).
   const stream = item.role === undefined ? 'opendata' : 'private';
@@ -167,52 +170,41 @@ export function normaliseReport(input: Record<string, unknown>, context: Normali
       // A full URL in `endpoint` also tells the prefix, when the prefix was not given.
       if (stream === 'private' && item.role === 'CLIENT' && item.endpointUriPrefix === undefined && /^https?:\/\//i.test(item.endpoint)) {
         const prefix = uriPrefixOf(item.endpoint, template);
-        if (prefix !== null) {
-          item.endpointUriPrefix = prefix;
-          repaired(repairs, 'uri_prefix_derived');
-        }
+        if (prefix !== null) set('endpointUriPrefix', prefix, 'uri_prefix_derived');
       }
-      item.endpoint = template;
-      repaired(repairs, 'endpoint_templated');
+      set('endpoint', template, 'endpoint_templated');
     }
   }
 
   if (item.timestamp !== undefined && !(typeof item.timestamp === 'string' && CANONICAL_TIMESTAMP.test(item.timestamp))) {
     const timestamp = normaliseTimestamp(item.timestamp);
-    if (timestamp !== null) {
-      item.timestamp = timestamp;
-      repaired(repairs, 'timestamp_normalised');
-    }
+    if (timestamp !== null) set('timestamp', timestamp, 'timestamp_normalised');
   }
 
   if (item.role === 'CLIENT' && typeof item.endpointUriPrefix === 'string' && typeof item.endpoint === 'string') {
     const value = item.endpointUriPrefix;
     if (value.includes('/open-banking/') || value.includes('?') || value.includes('#')) {
       const prefix = uriPrefixOf(value, item.endpoint);
-      if (prefix !== null && prefix !== value) {
-        item.endpointUriPrefix = prefix;
-        repaired(repairs, 'uri_prefix_derived');
-      }
+      if (prefix !== null && prefix !== value) set('endpointUriPrefix', prefix, 'uri_prefix_derived');
     }
   }
 
   const info = item.additionalInfo;
   if (info !== null && typeof info === 'object' && !Array.isArray(info)) {
     const kept = redacted(info as Record<string, unknown>);
-    if (kept !== null) {
-      item.additionalInfo = kept;
-      repaired(repairs, 'secret_redacted');
-    }
+    if (kept !== null) set('additionalInfo', kept, 'secret_redacted');
   }
 
   // Each key by name (a loop over the names would be a keyed lookup per key); the order is SERVER_FORBIDDEN_KEYS'.
   if (item.role === 'SERVER' && ('clientSSId' in item || 'endpointUriPrefix' in item || 'correlationId' in item)) {
     for (const key of SERVER_FORBIDDEN_KEYS) {
       if (key in item) {
+        if (item === input) item = { ...input };
         delete item[key];
-        repaired(repairs, 'server_key_removed');
+        repairs ??= [];
+        if (!repairs.includes('server_key_removed')) repairs.push('server_key_removed');
       }
     }
   }
-  return { item, stream, repairs };
+  return { item, stream, repairs: repairs ?? NO_REPAIRS };
 }

@@ -67,7 +67,7 @@ export interface ValidReport {
   fapiInteractionId: string | null;
   /** The endpoint is in the catalogue (a policy may send reports whose endpoint is not). */
   listed: boolean;
-  repairs: RepairKind[];
+  repairs: readonly RepairKind[];
   /** Quality findings (rules.ts): the report goes to the PCM, and these go to the participant. */
   findings: ReportProblem[];
 }
@@ -91,7 +91,7 @@ export function spoolEntry(valid: ValidReport): {
   endpoint: string;
   at: number | undefined;
   json: string;
-  repairs: RepairKind[];
+  repairs: readonly RepairKind[];
   findings: string | null;
 } {
   const at = canonicalTimestampMs(valid.report.timestamp);

@@ -9,7 +9,8 @@
  * or fails on its own and is answered when its own commit is (the writer thread commits them in the order given).
  */
 interface Waiting<Req, Res> {
-  request: Req;
+  /** Let go once handed to `commit`, which has what it needs (the writer thread, its own copy). */
+  request: Req | null;
   resolve: (value: Res) => void;
   reject: (err: unknown) => void;
 }
@@ -58,8 +59,8 @@ export class GroupCommitter<Req, Res> {
     if (this.limit && group.length > 1) {
       let weight = 0;
       let take = 0;
-      while (take < group.length && (take === 0 || weight + this.limit.weigh((group[take] as Waiting<Req, Res>).request) <= this.limit.max)) {
-        weight += this.limit.weigh((group[take] as Waiting<Req, Res>).request);
+      while (take < group.length && (take === 0 || weight + this.limit.weigh((group[take] as Waiting<Req, Res>).request as Req) <= this.limit.max)) {
+        weight += this.limit.weigh((group[take] as Waiting<Req, Res>).request as Req);
         take++;
       }
       this.queue = group.slice(take);
@@ -68,17 +69,26 @@ export class GroupCommitter<Req, Res> {
     return group;
   }
 
+  /**
+   * Gives a group's requests to `commit` and lets go of them; apart from flush so that its suspended frame does not
+   * hold them either while the commit is awaited.
+   */
+  private handOver(group: Waiting<Req, Res>[]): Res[] | Promise<Res[]> {
+    const requests = group.map((w) => w.request as Req);
+    for (const w of group) w.request = null;
+    try {
+      return this.commit(requests);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
   private async flush(): Promise<void> {
     this.scheduled = false;
     const group = this.take();
     if (group.length > 0) {
       this.running++;
-      let pending: Res[] | Promise<Res[]>;
-      try {
-        pending = this.commit(group.map((w) => w.request));
-      } catch (err) {
-        pending = Promise.reject(err);
-      }
+      const pending = this.handOver(group);
       // Handed over: the next group may go while this one commits.
       if (pending instanceof Promise && this.queue.length > 0) this.schedule();
       try {
