@@ -55,6 +55,27 @@ describe('spool with a writer thread', () => {
     await spool.close();
   });
 
+  it('stores what it is handed through the thread as text: the same body, byte count and key as an in-process write', async () => {
+    const path = join(await tempDir('writer'), 'spool.db');
+    const texts = ['ação', 'naïve 😀 \u0000', 'plain'];
+    const wide = (n: number): NewReport => ({ ...report(n), dedupKey: `k${n}|${texts[n % 3]}`, json: JSON.stringify({ n, note: texts[n % 3] }) });
+    const spool = await Spool.open({ path, sync: 'full', writerThread: true });
+    expect(await spool.write({ reports: [0, 1, 2].map(wide), rejected: [] })).toEqual(['stored', 'stored', 'stored']);
+    await spool.close();
+
+    const db = new Database(path, { readonly: true });
+    const rows = db.prepare('SELECT typeof(body) AS type, body, bytes FROM log ORDER BY created_at, id').all() as { type: string; body: string; bytes: number }[];
+    db.close();
+    expect(rows.map((r) => r.type)).toEqual(['text', 'text', 'text']);
+    expect(rows.map((r) => r.body).sort()).toEqual([0, 1, 2].map((n) => wide(n).json).sort());
+    for (const r of rows) expect(r.bytes).toBe(Buffer.byteLength(r.body));
+
+    // The same keys written in-process (text, not bytes) are the same keys.
+    const again = new Spool({ path, sync: 'full' });
+    expect(await again.write({ reports: [0, 1, 2, 3].map(wide), rejected: [] })).toEqual(['duplicate', 'duplicate', 'duplicate', 'stored']);
+    await again.close();
+  });
+
   it('waits for a write lock another connection holds, and commits after it (no "database is locked" from a stale read)', async () => {
     const path = join(await tempDir('writer'), 'spool.db');
     const spool = await Spool.open({ path, sync: 'full', writerThread: true });
