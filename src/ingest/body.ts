@@ -70,45 +70,44 @@ export function deeperThan(value: unknown, max: number): boolean {
   let high = 0;
   walkNodes[0] = value;
   walkDepths[0] = 1;
-  let deeper = false;
-  while (top >= 0) {
-    const node = walkNodes[top] as object;
-    const depth = walkDepths[top] as number;
-    top--;
-    if (depth > max) {
-      deeper = true;
-      break;
-    }
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) {
-        const child: unknown = node[i];
-        if (child !== null && typeof child === 'object') {
-          walkNodes[++top] = child;
-          walkDepths[top] = depth + 1;
-          if (top > high) high = top;
+  try {
+    while (top >= 0) {
+      const node = walkNodes[top] as object;
+      const depth = walkDepths[top] as number;
+      top--;
+      if (depth > max) return true;
+      if (Array.isArray(node)) {
+        for (let i = 0; i < node.length; i++) {
+          const child: unknown = node[i];
+          if (child !== null && typeof child === 'object') {
+            walkNodes[++top] = child;
+            walkDepths[top] = depth + 1;
+            if (top > high) high = top;
+          }
+        }
+      } else {
+        // Own keys only (an own "__proto__" from JSON.parse included); no array of values made per object.
+        for (const key in node) {
+          if (!Object.hasOwn(node, key)) continue;
+          const child: unknown = (node as Record<string, unknown>)[key];
+          if (child !== null && typeof child === 'object') {
+            walkNodes[++top] = child;
+            walkDepths[top] = depth + 1;
+            if (top > high) high = top;
+          }
         }
       }
+    }
+    return false;
+  } finally {
+    // Nothing of this body stays reachable from the module, whatever happened (a getter of a caller's object threw).
+    if (high >= WALK_KEEP) {
+      walkNodes.length = 0;
+      walkDepths.length = 0;
     } else {
-      // Own keys only (an own "__proto__" from JSON.parse included); no array of values made per object.
-      for (const key in node) {
-        if (!Object.hasOwn(node, key)) continue;
-        const child: unknown = (node as Record<string, unknown>)[key];
-        if (child !== null && typeof child === 'object') {
-          walkNodes[++top] = child;
-          walkDepths[top] = depth + 1;
-          if (top > high) high = top;
-        }
-      }
+      for (let i = 0; i <= high; i++) walkNodes[i] = undefined;
     }
   }
-  // Nothing of this body stays reachable from the module.
-  if (high >= WALK_KEEP) {
-    walkNodes.length = 0;
-    walkDepths.length = 0;
-  } else {
-    for (let i = 0; i <= high; i++) walkNodes[i] = undefined;
-  }
-  return deeper;
 }
 
 function item(value: unknown, text: () => string): BodyItem {

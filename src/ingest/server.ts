@@ -6,7 +6,7 @@ import { BacklogFullError, IngestError, SpoolFullError } from '../errors.js';
 import type { BuildContext } from '../report/build.js';
 import type { ReportProblem } from '../report/problem.js';
 import type { ValidationContext } from '../report/validate.js';
-import type { NewReport, Spool } from '../spool/spool.js';
+import type { Spool, WriteRequest } from '../spool/spool.js';
 import { BodyBudget, type BudgetTicket } from './body-budget.js';
 import { LARGE_BODY_GC_INTERVAL_MS, LARGE_BODY_MIN_BYTES, LargeBodyGc } from '../large-body-gc.js';
 import type { Denial, IngestTls } from './auth.js';
@@ -114,11 +114,12 @@ function refusedBodyText(body: Buffer): string {
 
 export type { ItemProblem, ItemResult, ListenerLimits };
 
-/** A body's reports, for the spool; the body keeps none of them. */
-function handOver(checked: CheckedBody): NewReport[] {
-  const { reports } = checked;
+/** A body's reports and refused items, for the spool; the body keeps none of them. */
+function handOver(checked: CheckedBody): WriteRequest {
+  const { reports, rejected } = checked;
   checked.reports = [];
-  return reports;
+  checked.rejected = [];
+  return { reports, rejected };
 }
 
 /** `?partialStatus=` (or PCM_INGEST_PARTIAL_STATUS): the status of an answer in which some items were refused. */
@@ -245,11 +246,12 @@ export function createIngestServer(options: IngestOptions): IngestServer {
   /** Stores what a body's items became and answers the gateway with one result per item where needed. */
   async function answer(res: ServerResponse, request: AnsweredRequest, checked: CheckedBody): Promise<void> {
     const { route, query, source } = request;
-    const { rejected, notable, skipped, warned } = checked;
+    const { notable, skipped, warned } = checked;
     const stored = checked.reports.length;
-    // The reports are handed over and let go: from here they live only in the writer's copy, so a body waiting for
-    // its commit keeps little in the young generation for the collector to copy and promote.
-    const outcome = stored + rejected.length > 0 ? await spool.write({ reports: handOver(checked), rejected }) : [];
+    const refused = checked.rejected.length;
+    // The reports and refused items are handed over and let go: from here they live only in the writer's copy, so a
+    // body waiting for its commit keeps little in the young generation for the collector to copy and promote.
+    const outcome = stored + refused > 0 ? await spool.write(handOver(checked)) : [];
     let duplicates = 0;
     for (const o of outcome) if (o === 'duplicate') duplicates++;
     const found: QualityFindings = { reports: 0, byRule: {}, fapiInteractionIds: [] };
@@ -275,21 +277,21 @@ export function createIngestServer(options: IngestOptions): IngestServer {
     const accepted = stored - duplicates;
     metrics.items.inc({ route, outcome: 'accepted' }, accepted);
     metrics.items.inc({ route, outcome: 'duplicate' }, duplicates);
-    metrics.items.inc({ route, outcome: 'rejected' }, rejected.length);
+    metrics.items.inc({ route, outcome: 'rejected' }, refused);
     metrics.items.inc({ route, outcome: 'skipped' }, skipped);
     const counts = { accepted, duplicates, warnings: warned, ...(skipped > 0 ? { skipped } : {}) };
     let status = 202;
-    if (rejected.length === 0) {
+    if (refused === 0) {
       // Items are listed only when one has something to say (warnings, skips); a clean answer stays small.
       send(res, status, warned + skipped > 0 ? { ...counts, results: fullResults(checked, outcome) } : counts);
     } else {
-      log.info({ rejected: rejected.length, source }, 'ingest refused items; kept in quarantine');
+      log.info({ rejected: refused, source }, 'ingest refused items; kept in quarantine');
       if (log.isLevelEnabled('debug')) logRefusedItems(route, source, checked.results);
       status = partialStatusOf(query, partialStatus);
-      send(res, status, { ...counts, rejected: rejected.length, results: fullResults(checked, outcome) });
+      send(res, status, { ...counts, rejected: refused, results: fullResults(checked, outcome) });
     }
     log.trace(
-      { route, source, bytes: request.bytes, items: checked.items, accepted, duplicates, rejected: rejected.length, skipped, warned, status, ms: Number((process.hrtime.bigint() - request.startedAt) / 1_000_000n) },
+      { route, source, bytes: request.bytes, items: checked.items, accepted, duplicates, rejected: refused, skipped, warned, status, ms: Number((process.hrtime.bigint() - request.startedAt) / 1_000_000n) },
       'ingest: request answered',
     );
   }

@@ -25,10 +25,11 @@ export function reportRules(input: RulesInput, catalog: EndpointCatalog): Report
   const opendataTemplates = new EndpointTemplates(catalog.opendata);
   const organisations = input.organisations ?? [];
   const reporterOrgIds = input.organisations === null ? null : new Set(organisations.map((o) => o.orgId.toLowerCase()));
-  const fixed = { reporterOrgIds, opendataOrgId: input.opendataOrgId, privateTemplates, opendataTemplates, rules: input.rules };
+  const { opendataOrgId, rules } = input;
   return {
     catalog,
-    validation: (now = Date.now()) => ({ ...fixed, now }),
+    // A literal of one shape per request (a spread of a fixed object showed in the single-report profile).
+    validation: (now = Date.now()) => ({ reporterOrgIds, opendataOrgId, privateTemplates, opendataTemplates, rules, now }),
     build: {
       organisations: new Map(organisations.map((o) => [o.orgId.toLowerCase(), { clientSSId: o.clientSSId }])),
       privateTemplates,

@@ -480,7 +480,8 @@ function issueProblem(issue: Issue, input: Record<string, unknown>, problems: Re
 /**
  * Every problem of `input` against `shape` (not yet judged: no severity), or null when there is none. The fields in
  * the shape's order, then the keys the shape does not have (in the input's order); absent keys lead, as one problem.
- * `input` is a plain object whose own keys are all enumerable data properties (normaliseReport's copy).
+ * `input` is a plain object whose own keys are all enumerable data properties (JSON.parse's or a mapping's output, or
+ * normaliseReport's repaired copy of it).
  */
 export function shapeProblems(input: Record<string, unknown>, shape: CompiledShape): ReportProblem[] | null {
   return shape.wellFormed(input) ? null : walkShape(input, shape);

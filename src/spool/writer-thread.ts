@@ -6,7 +6,7 @@ import type { CommitResult, LaneAppend, WriteRequest } from './types.js';
 import { decodeOutcomes, encodeGroup } from './wire.js';
 import type { WriterData } from './writer-worker.js';
 
-/** The main thread's side of the writer thread: one commit message at a time, answered in order. */
+/** The main thread's side of the writer thread: commit messages (a few may be queued: spool.ts's COMMIT_DEPTH), answered in order. */
 
 type Reply =
   | { type: 'ready' }
@@ -25,8 +25,8 @@ function revive(error: { name: string; message: string; code?: string }): Error 
 }
 
 /**
- * The writer's young generation. It holds one commit's strings at a time (copied in from the event loop, bound to
- * statements, dropped); V8's default (the main thread's, up to 48 MiB) only grows its resident size.
+ * The writer's young generation. It holds the strings of the commit under way (copied in from the event loop, bound
+ * to statements, dropped; the next message waits serialised in the port); V8's default (the main thread's, up to 48 MiB) only grows its resident size.
  */
 const WRITER_YOUNG_GENERATION_MB = 8;
 

@@ -89,4 +89,13 @@ describe('normaliseReport copies only what it repairs', () => {
     expect(out.item).not.toHaveProperty('endpointUriPrefix');
     expect(out.repairs).toEqual(['enum_case', 'server_key_removed']);
   });
+
+  it('copies before removing a key a SERVER report must not have, when that is the only repair', () => {
+    const input = fixedServer({ correlationId: 'abc' });
+    const out = normaliseReport(input, context);
+    expect(out.item).not.toBe(input);
+    expect(input).toHaveProperty('correlationId', 'abc');
+    expect(out.item).not.toHaveProperty('correlationId');
+    expect(out.repairs).toEqual(['server_key_removed']);
+  });
 });

@@ -44,6 +44,15 @@ describe('caContext: one secure context per CA bundle, shared by the lanes', () 
     expect(await verifies(port, first)).toBe(false);
   });
 
+  it('keeps a few bundles: a fifth one evicts the oldest, which is built again when asked for', async () => {
+    const bundles = await Promise.all([1, 2, 3, 4, 5].map(async (n) => testPki(await tempDir(`ca-${n}`))));
+    const first = caContext(loadCa(bundles[0]?.caCert));
+    for (const pki of bundles.slice(1)) caContext(loadCa(pki.caCert));
+    const again = caContext(loadCa(bundles[0]?.caCert));
+    expect(again).not.toBe(first);
+    expect(caContext(loadCa(bundles[4]?.caCert))).toBe(caContext(loadCa(bundles[4]?.caCert)));
+  });
+
   it('without a CA file, Node’s roots only: the test CA is not trusted', async () => {
     expect(caContext(undefined)).toBe(caContext(undefined));
     expect(await verifies(port, caContext(undefined))).toBe(false);

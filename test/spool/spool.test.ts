@@ -98,8 +98,12 @@ describe('group commit depth', () => {
     expect(await second).toBe(20);
     await turn();
     expect(held.handed).toEqual([[1], [2], [3]]);
+    expect(drained).toBe(false);
     held.release(0, true);
     await expect(first).rejects.toThrow('disk full');
+    await turn();
+    // One group is still with the writer: not drained yet.
+    expect(drained).toBe(false);
     held.release(2);
     expect(await third).toBe(30);
     await turn();
