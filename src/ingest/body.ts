@@ -100,7 +100,8 @@ export function deeperThan(value: unknown, max: number): boolean {
     }
     return false;
   } finally {
-    // Nothing of this body stays reachable from the module, whatever happened (a getter of a caller's object threw).
+    // Nothing of this body stays reachable from the module, on every path. The stack is shared: callers pass plain
+    // JSON values (no getters or proxies that could walk again from inside a walk).
     if (high >= WALK_KEEP) {
       walkNodes.length = 0;
       walkDepths.length = 0;
