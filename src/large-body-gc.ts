@@ -56,19 +56,20 @@ export class LargeBodyGc {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A body of `size` bytes was answered; its text and values are garbage from now on. */
-  answered(size: number): void {
-    if (size < this.options.minBodyBytes || this.options.bytes <= 0) return;
+  /** A body of `size` bytes was answered; its text and values are garbage from now on. True when a collection was asked for. */
+  answered(size: number): boolean {
+    if (size < this.options.minBodyBytes || this.options.bytes <= 0) return false;
     this.counted += size;
-    if (this.counted < this.options.bytes) return;
+    if (this.counted < this.options.bytes) return false;
     const now = this.now();
-    if (now - this.last < this.options.intervalMs) return;
+    if (now - this.last < this.options.intervalMs) return false;
     // Looked up on the first large body only: most processes never see one.
     if (this.gc === undefined) this.gc = exposedGc();
     this.counted = 0;
     this.last = now;
-    if (this.gc === null) return;
+    if (this.gc === null) return false;
     this.collections++;
     void Promise.resolve(this.gc({ type: 'major', execution: 'async' })).catch(() => undefined);
+    return true;
   }
 }

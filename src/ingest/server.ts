@@ -183,9 +183,7 @@ export function createIngestServer(options: IngestOptions): IngestServer {
       await ingestBody(req, res, route, toReport, query, ticket, startedAt);
     } finally {
       ticket.release();
-      const before = largeBodies.collections;
-      largeBodies.answered(ticket.bytes);
-      if (largeBodies.collections !== before) metrics.largeBodyCollections.inc();
+      if (largeBodies.answered(ticket.bytes)) metrics.largeBodyCollections.inc();
     }
   }
 

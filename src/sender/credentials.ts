@@ -62,7 +62,7 @@ export function loadCa(file: string | undefined): Buffer | undefined {
 
 /**
  * Secure contexts that only verify the PCM (no client certificate), one per CA bundle: parsing Node's roots plus
- * PCM_CA_FILE takes ~0.1 s of CPU, and every lane's report client and reconciler would otherwise do it at start.
+ * PCM_CA_FILE took ~55 ms of CPU here (twice that under load), and every lane's report client and reconciler would otherwise do it at start.
  * Keyed by the bundle's bytes, so a rotated CA file read again gets a context of its own.
  */
 const caContexts = new Map<string, SecureContext>();

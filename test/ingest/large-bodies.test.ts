@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
-import { adminSection } from '../helpers/admin.js';
 import { postJson } from '../helpers/http.js';
 import { scrape } from '../helpers/metrics.js';
-import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
+import { tempDir } from '../helpers/pki.js';
+import { offlineConfig } from '../helpers/stack.js';
 import { validReport } from '../helpers/reports.js';
 
 /**
@@ -16,17 +15,7 @@ import { validReport } from '../helpers/reports.js';
  */
 
 async function start(dir: string, name: string, largeBodyGcBytes: number): Promise<RunningSidecar> {
-  const config = configSchema.parse({
-    ingest: { port: 0, largeBodyGcBytes },
-    admin: adminSection(dir),
-    spool: { path: join(dir, `spool-${name}.db`) },
-    pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
-    organisations: [
-      { orgId: CLIENT_ORG, clientId: 'c', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
-      { orgId: SERVER_ORG, clientId: 's', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
-    ],
-  });
-  return startSidecar(config, createLogger('silent'));
+  return startSidecar(offlineConfig(dir, { ingest: { largeBodyGcBytes }, spool: { path: join(dir, `spool-${name}.db`) } }), createLogger('silent'));
 }
 
 const collections = async (sidecar: RunningSidecar): Promise<number> => {

@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar.js';
 import { postJson } from '../helpers/http.js';
-import { CLIENT_ORG, SERVER_ORG, tempDir } from '../helpers/pki.js';
+import { tempDir } from '../helpers/pki.js';
+import { offlineConfig } from '../helpers/stack.js';
 import { validReport } from '../helpers/reports.js';
-import { adminSection } from '../helpers/admin.js';
 
 /**
  * PCM_INGEST_PARSE_THREADS: a body parsed and validated on a parse thread (piscina) gets the same answer, the same
@@ -15,17 +14,10 @@ import { adminSection } from '../helpers/admin.js';
  */
 
 async function start(dir: string, parseThreads: number): Promise<RunningSidecar> {
-  const config = configSchema.parse({
-    ingest: { port: 0, parseThreads, parseThreadMinBytes: 0, maxItemsPerRequest: 50 },
-    admin: adminSection(dir),
-    spool: { path: join(dir, `spool-${parseThreads}.db`) },
-    pcm: { apiUrl: 'https://127.0.0.1:9', authUrl: 'https://127.0.0.1:9' },
-    organisations: [
-      { orgId: CLIENT_ORG, clientId: 'c', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
-      { orgId: SERVER_ORG, clientId: 's', certFile: join(dir, 'none.pem'), keyFile: join(dir, 'none-key.pem') },
-    ],
-  });
-  return startSidecar(config, createLogger('silent'));
+  return startSidecar(
+    offlineConfig(dir, { ingest: { parseThreads, parseThreadMinBytes: 0, maxItemsPerRequest: 50 }, spool: { path: join(dir, `spool-${parseThreads}.db`) } }),
+    createLogger('silent'),
+  );
 }
 
 describe('parse threads', () => {
